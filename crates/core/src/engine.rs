@@ -1,0 +1,846 @@
+//! The run engine: a pure state machine, `(run, event) -> (run, commands)`.
+//!
+//! It starts ready steps as soon as their dependencies succeed, retries failed attempts with exponential backoff up
+//! to each step's limit, cancels the dependents of a step that failed for good, finishes the run, and journals every
+//! transition. Events that do not apply (a duplicate, a stale attempt) change nothing, which is what makes
+//! at-least-once delivery safe. The watchdog's reconciliation is pure too: it turns job observations into events.
+
+use crate::messages::StepMessage;
+use crate::names::{JobName, StepName};
+use crate::run::{Attempt, JournalEntry, Run, RunStatus, StepStatus};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF_SECS: u64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run was just created: queue its first steps.
+    Start,
+    /// The job of an attempt exists and runs.
+    JobStarted {
+        step: StepName,
+        attempt: u32,
+        job: JobName,
+    },
+    StepSucceeded {
+        step: StepName,
+        attempt: u32,
+        outputs: BTreeMap<String, Value>,
+    },
+    StepFailed {
+        step: StepName,
+        attempt: u32,
+        reason: String,
+        retryable: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum NotificationKind {
+    RunStarted,
+    StepRetrying,
+    StepFailed,
+    RunSucceeded,
+    RunFailed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub run: String,
+    pub product: String,
+    pub environment: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Send on the `steps` queue now.
+    Dispatch(StepMessage),
+    /// Send on the `steps` queue at a given time (a retry after backoff).
+    DispatchAt(StepMessage, DateTime<Utc>),
+    /// Stop a job (timed out).
+    StopJob(JobName),
+    Notify(Notification),
+}
+
+/// What applying an event gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub run: Run,
+    pub commands: Vec<Command>,
+    /// False when the event did not apply (duplicate or stale): nothing to save.
+    pub changed: bool,
+}
+
+fn journal(
+    run: &mut Run,
+    now: DateTime<Utc>,
+    step: Option<&StepName>,
+    attempt: Option<u32>,
+    from: &str,
+    to: &str,
+    reason: Option<String>,
+) {
+    run.journal.push(JournalEntry {
+        at: now,
+        step: step.cloned(),
+        attempt,
+        from: from.into(),
+        to: to.into(),
+        reason,
+    });
+}
+
+fn notify(run: &Run, kind: NotificationKind, text: String) -> Command {
+    Command::Notify(Notification {
+        kind,
+        run: run.id.to_string(),
+        product: run.product.to_string(),
+        environment: run.environment.to_string(),
+        text,
+    })
+}
+
+fn set_status(
+    run: &mut Run,
+    step: &StepName,
+    to: StepStatus,
+    now: DateTime<Utc>,
+    reason: Option<String>,
+) {
+    let s = run.steps.get_mut(step).expect("step exists");
+    let from = s.status;
+    let attempt = s.attempt;
+    s.status = to;
+    if reason.is_some() {
+        s.reason = reason.clone();
+    }
+    journal(
+        run,
+        now,
+        Some(step),
+        (attempt > 0).then_some(attempt),
+        from.as_str(),
+        to.as_str(),
+        reason,
+    );
+}
+
+/// The delay before attempt `next` (2, 3, ...): backoff, doubled each retry, capped.
+pub fn backoff(base_secs: u64, next_attempt: u32) -> Duration {
+    let exp = next_attempt.saturating_sub(2).min(20);
+    Duration::seconds(base_secs.saturating_mul(1u64 << exp).min(MAX_BACKOFF_SECS) as i64)
+}
+
+pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
+    let mut run = run.clone();
+    let mut commands = Vec::new();
+    let changed = match event {
+        Event::Start => {
+            let first = run.steps.values().all(|s| s.attempt == 0) && !run.status.is_finished();
+            if first {
+                commands.push(notify(
+                    &run,
+                    NotificationKind::RunStarted,
+                    format!("{} started: {} steps", run.id, run.steps.len()),
+                ));
+            }
+            first
+        }
+        Event::JobStarted { step, attempt, job } => match run.steps.get_mut(step) {
+            Some(s)
+                if matches!(s.status, StepStatus::Queued | StepStatus::Retrying)
+                    && s.attempt == *attempt =>
+            {
+                s.started_at = Some(now);
+                s.not_before = None;
+                if let Some(a) = s.attempts.iter_mut().find(|a| a.attempt == *attempt) {
+                    a.started_at = Some(now);
+                } else {
+                    s.attempts.push(Attempt {
+                        attempt: *attempt,
+                        job: job.clone(),
+                        started_at: Some(now),
+                        finished_at: None,
+                        outcome: None,
+                        reason: None,
+                    });
+                }
+                set_status(&mut run, step, StepStatus::Running, now, None);
+                true
+            }
+            _ => false,
+        },
+        Event::StepSucceeded {
+            step,
+            attempt,
+            outputs,
+        } => match run.steps.get_mut(step) {
+            Some(s) if is_current(s.status, s.attempt, *attempt) => {
+                s.outputs = outputs.clone();
+                s.finished_at = Some(now);
+                s.started_at.get_or_insert(now);
+                record_attempt(s, *attempt, now, "succeeded", None, &run.id);
+                set_status(&mut run, step, StepStatus::Succeeded, now, None);
+                true
+            }
+            _ => false,
+        },
+        Event::StepFailed {
+            step,
+            attempt,
+            reason,
+            retryable,
+        } => match run.steps.get(step) {
+            Some(s) if is_current(s.status, s.attempt, *attempt) => {
+                let can_retry = *retryable && *attempt < s.max_attempts;
+                let s = run.steps.get_mut(step).expect("step exists");
+                record_attempt(
+                    s,
+                    *attempt,
+                    now,
+                    "failed",
+                    Some(reason.clone()),
+                    &run.id.clone(),
+                );
+                if can_retry {
+                    let next = attempt + 1;
+                    let at = now + backoff(s.def.backoff_secs, next);
+                    s.attempt = next;
+                    s.not_before = Some(at);
+                    s.started_at = None;
+                    let msg = StepMessage::new(&run.id, step, next);
+                    let why = format!(
+                        "attempt {attempt} of {} failed: {reason}; retrying at {}",
+                        s.max_attempts,
+                        at.to_rfc3339()
+                    );
+                    set_status(&mut run, step, StepStatus::Retrying, now, Some(why.clone()));
+                    commands.push(Command::DispatchAt(msg, at));
+                    commands.push(notify(
+                        &run,
+                        NotificationKind::StepRetrying,
+                        format!("{}: step {step} {why}", run.id),
+                    ));
+                } else {
+                    s.finished_at = Some(now);
+                    let why = if *retryable {
+                        format!("failed after {attempt} attempts: {reason}")
+                    } else {
+                        format!("failed (not retryable): {reason}")
+                    };
+                    set_status(&mut run, step, StepStatus::Failed, now, Some(why.clone()));
+                    commands.push(notify(
+                        &run,
+                        NotificationKind::StepFailed,
+                        format!("{}: step {step} {why}", run.id),
+                    ));
+                }
+                true
+            }
+            _ => false,
+        },
+    };
+    if changed {
+        advance(&mut run, now, &mut commands);
+    }
+    Outcome {
+        run,
+        commands,
+        changed,
+    }
+}
+
+fn is_current(status: StepStatus, current: u32, attempt: u32) -> bool {
+    matches!(status, StepStatus::Queued | StepStatus::Running) && current == attempt
+}
+
+fn record_attempt(
+    s: &mut crate::run::StepRun,
+    attempt: u32,
+    now: DateTime<Utc>,
+    outcome: &str,
+    reason: Option<String>,
+    run: &crate::names::RunId,
+) {
+    if !s.attempts.iter().any(|a| a.attempt == attempt) {
+        s.attempts.push(Attempt {
+            attempt,
+            job: JobName::for_attempt(run, &s.def.name, attempt),
+            started_at: None,
+            finished_at: None,
+            outcome: None,
+            reason: None,
+        });
+    }
+    let a = s
+        .attempts
+        .iter_mut()
+        .find(|a| a.attempt == attempt)
+        .expect("just ensured");
+    a.finished_at = Some(now);
+    a.outcome = Some(outcome.to_string());
+    a.reason = reason;
+}
+
+/// Queues ready steps, cancels the dependents of failed ones, and finishes the run when nothing is left to do.
+fn advance(run: &mut Run, now: DateTime<Utc>, commands: &mut Vec<Command>) {
+    loop {
+        let mut progressed = false;
+        let names: Vec<StepName> = run.steps.keys().cloned().collect();
+        for name in names {
+            if run.steps[&name].status != StepStatus::Pending {
+                continue;
+            }
+            let needs = run.steps[&name].def.needs.clone();
+            if let Some(bad) = needs.iter().find(|n| {
+                matches!(
+                    run.steps[*n].status,
+                    StepStatus::Failed | StepStatus::Cancelled
+                )
+            }) {
+                let why = format!("dependency {bad} {}", run.steps[bad].status.as_str());
+                set_status(run, &name, StepStatus::Cancelled, now, Some(why));
+                progressed = true;
+            } else if needs
+                .iter()
+                .all(|n| run.steps[n].status.satisfies_dependents())
+            {
+                let s = run.steps.get_mut(&name).expect("exists");
+                s.attempt = 1;
+                s.queued_at = Some(now);
+                set_status(run, &name, StepStatus::Queued, now, None);
+                commands.push(Command::Dispatch(StepMessage::new(&run.id, &name, 1)));
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    if run.status == RunStatus::Running && run.steps.values().all(|s| s.status.is_terminal()) {
+        let failed: Vec<String> = run
+            .steps
+            .iter()
+            .filter(|(_, s)| s.status == StepStatus::Failed)
+            .map(|(k, _)| k.to_string())
+            .collect();
+        let (to, reason, kind) = if failed.is_empty() {
+            (
+                RunStatus::Succeeded,
+                "every step succeeded".to_string(),
+                NotificationKind::RunSucceeded,
+            )
+        } else {
+            (
+                RunStatus::Failed,
+                format!("failed steps: {}", failed.join(", ")),
+                NotificationKind::RunFailed,
+            )
+        };
+        run.status = to;
+        run.finished_at = Some(now);
+        run.reason = Some(reason.clone());
+        let to_s = if to == RunStatus::Succeeded {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        journal(run, now, None, None, "running", to_s, Some(reason.clone()));
+        let secs = run.duration_secs(now);
+        commands.push(notify(
+            run,
+            kind,
+            format!("{} {to_s} in {secs:.1}s: {reason}", run.id),
+        ));
+    }
+}
+
+/// Dispatch messages for steps that are queued but whose job was never seen: re-sent when a trigger or an event
+/// arrives twice, in case the first delivery's output messages were lost. The step handler's deterministic job
+/// names make a repeat harmless.
+pub fn redispatch_queued(run: &Run) -> Vec<Command> {
+    run.steps
+        .iter()
+        .filter(|(_, s)| s.status == StepStatus::Queued)
+        .map(|(k, s)| Command::Dispatch(StepMessage::new(&run.id, k, s.attempt)))
+        .collect()
+}
+
+/// What a dispatch message should do, given the run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dispatch {
+    /// Start (or find) the job of this attempt.
+    Start { job: JobName },
+    /// The step is not waiting for this attempt (a duplicate or stale message): acknowledge and do nothing.
+    Ignore { reason: String },
+}
+
+pub fn dispatch(run: &Run, step: &StepName, attempt: u32) -> Dispatch {
+    let Some(s) = run.steps.get(step) else {
+        return Dispatch::Ignore {
+            reason: format!("run {} has no step {step}", run.id),
+        };
+    };
+    if run.status.is_finished() {
+        return Dispatch::Ignore {
+            reason: format!("run {} is already {:?}", run.id, run.status),
+        };
+    }
+    match s.status {
+        StepStatus::Queued | StepStatus::Retrying | StepStatus::Running if s.attempt == attempt => {
+            Dispatch::Start {
+                job: JobName::for_attempt(&run.id, step, attempt),
+            }
+        }
+        other => Dispatch::Ignore {
+            reason: format!(
+                "step {step} is {} at attempt {}, not waiting for attempt {attempt}",
+                other.as_str(),
+                s.attempt
+            ),
+        },
+    }
+}
+
+/// What the watchdog saw of one attempt's job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobObservation {
+    NotFound,
+    Running,
+    Exited {
+        code: i32,
+        outputs: Option<BTreeMap<String, Value>>,
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WatchdogPolicy {
+    /// How long a queued step may wait for its job before its dispatch is sent again.
+    pub redispatch_after: Duration,
+    /// How long after a job ended its result may still arrive by message.
+    pub result_grace: Duration,
+}
+
+impl Default for WatchdogPolicy {
+    fn default() -> Self {
+        Self {
+            redispatch_after: Duration::seconds(60),
+            result_grace: Duration::seconds(30),
+        }
+    }
+}
+
+/// The watchdog's decisions for one run: events to apply and commands to carry out.
+pub fn reconcile(
+    run: &Run,
+    now: DateTime<Utc>,
+    observed: &BTreeMap<StepName, (JobObservation, Option<DateTime<Utc>>)>,
+    policy: WatchdogPolicy,
+) -> (Vec<Event>, Vec<Command>) {
+    let mut events = Vec::new();
+    let mut commands = Vec::new();
+    if run.status.is_finished() {
+        return (events, commands);
+    }
+    for (name, s) in &run.steps {
+        let job = JobName::for_attempt(&run.id, name, s.attempt.max(1));
+        let (obs, ended_at) = observed
+            .get(name)
+            .cloned()
+            .unwrap_or((JobObservation::NotFound, None));
+        match (s.status, obs) {
+            (StepStatus::Queued, JobObservation::NotFound) => {
+                if s.queued_at
+                    .is_some_and(|q| now - q >= policy.redispatch_after)
+                {
+                    commands.push(Command::Dispatch(StepMessage::new(
+                        &run.id, name, s.attempt,
+                    )));
+                }
+            }
+            (StepStatus::Retrying, JobObservation::NotFound) => {
+                if s.not_before
+                    .is_some_and(|t| now - t >= policy.redispatch_after)
+                {
+                    commands.push(Command::Dispatch(StepMessage::new(
+                        &run.id, name, s.attempt,
+                    )));
+                }
+            }
+            (StepStatus::Queued | StepStatus::Retrying, JobObservation::Running) => {
+                events.push(Event::JobStarted {
+                    step: name.clone(),
+                    attempt: s.attempt,
+                    job,
+                });
+            }
+            (StepStatus::Running, JobObservation::Running) => {
+                let limit = Duration::seconds(s.def.timeout_secs as i64);
+                if s.started_at.is_some_and(|t| now - t > limit) {
+                    commands.push(Command::StopJob(job));
+                    events.push(Event::StepFailed {
+                        step: name.clone(),
+                        attempt: s.attempt,
+                        reason: format!("timed out after {}s", s.def.timeout_secs),
+                        retryable: true,
+                    });
+                }
+            }
+            (StepStatus::Running, JobObservation::NotFound) => {
+                events.push(Event::StepFailed {
+                    step: name.clone(),
+                    attempt: s.attempt,
+                    reason: "its job disappeared before reporting a result".into(),
+                    retryable: true,
+                });
+            }
+            (
+                StepStatus::Queued | StepStatus::Running | StepStatus::Retrying,
+                JobObservation::Exited {
+                    code,
+                    outputs,
+                    reason,
+                },
+            ) => {
+                let late = ended_at
+                    .map(|t| now - t >= policy.result_grace)
+                    .unwrap_or(true);
+                if !late {
+                    continue;
+                }
+                events.push(match (code, outputs) {
+                    (0, Some(outputs)) => Event::StepSucceeded {
+                        step: name.clone(),
+                        attempt: s.attempt,
+                        outputs,
+                    },
+                    (0, None) => Event::StepFailed {
+                        step: name.clone(),
+                        attempt: s.attempt,
+                        reason: "its job exited 0 but left no result".into(),
+                        retryable: true,
+                    },
+                    (code, _) => Event::StepFailed {
+                        step: name.clone(),
+                        attempt: s.attempt,
+                        reason: reason.unwrap_or_else(|| {
+                            format!(
+                                "its job exited with code {code} and its result message never came"
+                            )
+                        }),
+                        retryable: true,
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    (events, commands)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{tests::DEMO, Catalog};
+    use crate::names::EnvironmentName;
+    use crate::planner::{plan, PlanRequest};
+    use crate::run::Trigger;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap() + Duration::seconds(s)
+    }
+
+    fn new_run() -> Run {
+        let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
+        let env = EnvironmentName::parse("nightly").unwrap();
+        plan(PlanRequest {
+            product: &c.products[0],
+            environment: &env,
+            trigger: Trigger::Nightly {
+                night: t(0).date_naive(),
+            },
+            ttl: None,
+            instance: "nightshift",
+            now: t(0),
+        })
+        .unwrap()
+    }
+
+    fn s(n: &str) -> StepName {
+        StepName::parse(n).unwrap()
+    }
+
+    fn dispatched(cmds: &[Command]) -> Vec<String> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Dispatch(m) => Some(format!("{}#{}", m.step, m.attempt)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn succeed(run: &Run, step: &str, at: i64) -> Outcome {
+        let a = run.steps[&s(step)].attempt;
+        let o = apply(
+            run,
+            &Event::JobStarted {
+                step: s(step),
+                attempt: a,
+                job: JobName::for_attempt(&run.id, &s(step), a),
+            },
+            t(at),
+        );
+        apply(
+            &o.run,
+            &Event::StepSucceeded {
+                step: s(step),
+                attempt: a,
+                outputs: BTreeMap::new(),
+            },
+            t(at + 1),
+        )
+    }
+
+    #[test]
+    fn start_queues_the_roots_and_success_queues_dependents_in_parallel() {
+        let o = apply(&new_run(), &Event::Start, t(0));
+        assert_eq!(dispatched(&o.commands), vec!["foundation#1"]);
+        let o = succeed(&o.run, "foundation", 1);
+        assert_eq!(dispatched(&o.commands), vec!["db#1", "app#1"]);
+    }
+
+    #[test]
+    fn a_run_whose_steps_all_succeed_is_succeeded_and_journaled() {
+        let mut run = apply(&new_run(), &Event::Start, t(0)).run;
+        for (i, step) in ["foundation", "db", "app", "seed", "smoke"]
+            .iter()
+            .enumerate()
+        {
+            run = succeed(&run, step, i as i64 * 10).run;
+        }
+        assert_eq!(run.status, RunStatus::Succeeded);
+        assert!(run
+            .journal
+            .iter()
+            .any(|j| j.to == "succeeded" && j.step.is_none()));
+        assert_eq!(
+            run.journal
+                .iter()
+                .filter(|j| j.to == "running" && j.step.is_some())
+                .count(),
+            5
+        );
+    }
+
+    #[test]
+    fn a_failed_attempt_is_retried_with_exponential_backoff_then_succeeds() {
+        let mut run = apply(&new_run(), &Event::Start, t(0)).run;
+        let f = s("foundation");
+        let mut delays = Vec::new();
+        for attempt in 1..=2 {
+            run = apply(
+                &run,
+                &Event::JobStarted {
+                    step: f.clone(),
+                    attempt,
+                    job: JobName::for_attempt(&run.id, &f, attempt),
+                },
+                t(0),
+            )
+            .run;
+            let o = apply(
+                &run,
+                &Event::StepFailed {
+                    step: f.clone(),
+                    attempt,
+                    reason: "boom".into(),
+                    retryable: true,
+                },
+                t(10),
+            );
+            match &o.commands[0] {
+                Command::DispatchAt(m, at) => {
+                    assert_eq!(m.attempt, attempt + 1);
+                    delays.push((*at - t(10)).num_seconds());
+                }
+                other => panic!("{other:?}"),
+            }
+            run = o.run;
+            assert_eq!(run.steps[&f].status, StepStatus::Retrying);
+        }
+        assert_eq!(delays, vec![1, 2], "backoff doubles from the catalog's 1s");
+        let o = succeed(&run, "foundation", 20);
+        assert_eq!(o.run.steps[&f].status, StepStatus::Succeeded);
+        assert_eq!(o.run.steps[&f].attempts.len(), 3);
+    }
+
+    #[test]
+    fn a_step_that_fails_for_good_cancels_its_dependents_and_fails_the_run_with_reasons() {
+        let mut run = apply(&new_run(), &Event::Start, t(0)).run;
+        run = succeed(&run, "foundation", 1).run;
+        run = succeed(&run, "app", 2).run;
+        let o = apply(
+            &run,
+            &Event::StepFailed {
+                step: s("db"),
+                attempt: 1,
+                reason: "quota exceeded".into(),
+                retryable: false,
+            },
+            t(5),
+        );
+        let run = o.run;
+        assert_eq!(run.steps[&s("db")].status, StepStatus::Failed);
+        assert_eq!(run.steps[&s("seed")].status, StepStatus::Cancelled);
+        assert_eq!(run.steps[&s("smoke")].status, StepStatus::Cancelled);
+        assert!(run.steps[&s("seed")]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("dependency db failed"));
+        assert_eq!(run.status, RunStatus::Failed);
+        assert!(run.reason.as_deref().unwrap().contains("db"));
+        assert!(o
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Notify(n) if n.kind == NotificationKind::RunFailed)));
+    }
+
+    #[test]
+    fn retries_stop_at_the_steps_limit() {
+        let mut run = apply(&new_run(), &Event::Start, t(0)).run;
+        let f = s("foundation");
+        for attempt in 1..=3 {
+            run = apply(
+                &run,
+                &Event::StepFailed {
+                    step: f.clone(),
+                    attempt,
+                    reason: "x".into(),
+                    retryable: true,
+                },
+                t(attempt as i64),
+            )
+            .run;
+            if attempt < 3 {
+                run = apply(
+                    &run,
+                    &Event::JobStarted {
+                        step: f.clone(),
+                        attempt: attempt + 1,
+                        job: JobName::for_attempt(&run.id, &f, attempt + 1),
+                    },
+                    t(0),
+                )
+                .run;
+            }
+        }
+        assert_eq!(run.steps[&f].status, StepStatus::Failed);
+        assert!(run.steps[&f]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("after 3 attempts"));
+    }
+
+    #[test]
+    fn a_duplicate_or_stale_event_changes_nothing() {
+        let run = apply(&new_run(), &Event::Start, t(0)).run;
+        let once = succeed(&run, "foundation", 1).run;
+        let again = apply(
+            &once,
+            &Event::StepSucceeded {
+                step: s("foundation"),
+                attempt: 1,
+                outputs: BTreeMap::new(),
+            },
+            t(9),
+        );
+        assert!(!again.changed);
+        assert_eq!(again.run, once);
+        let stale = apply(
+            &once,
+            &Event::StepFailed {
+                step: s("foundation"),
+                attempt: 1,
+                reason: "late".into(),
+                retryable: true,
+            },
+            t(9),
+        );
+        assert!(!stale.changed);
+    }
+
+    #[test]
+    fn dispatch_starts_only_the_awaited_attempt() {
+        let run = apply(&new_run(), &Event::Start, t(0)).run;
+        assert!(matches!(
+            dispatch(&run, &s("foundation"), 1),
+            Dispatch::Start { .. }
+        ));
+        assert!(matches!(
+            dispatch(&run, &s("foundation"), 2),
+            Dispatch::Ignore { .. }
+        ));
+        assert!(matches!(
+            dispatch(&run, &s("db"), 1),
+            Dispatch::Ignore { .. }
+        ));
+        let done = succeed(&run, "foundation", 1).run;
+        assert!(matches!(
+            dispatch(&done, &s("foundation"), 1),
+            Dispatch::Ignore { .. }
+        ));
+    }
+
+    #[test]
+    fn the_watchdog_recovers_lost_results_lost_dispatches_and_timeouts() {
+        let run = apply(&new_run(), &Event::Start, t(0)).run;
+        let f = s("foundation");
+        // A queued step with no job long after: dispatch again.
+        let (ev, cmds) = reconcile(&run, t(120), &BTreeMap::new(), WatchdogPolicy::default());
+        assert!(ev.is_empty());
+        assert_eq!(dispatched(&cmds), vec!["foundation#1"]);
+        // A finished job whose message never came: its stored result is applied.
+        let obs = BTreeMap::from([(
+            f.clone(),
+            (
+                JobObservation::Exited {
+                    code: 0,
+                    outputs: Some(BTreeMap::new()),
+                    reason: None,
+                },
+                Some(t(1)),
+            ),
+        )]);
+        let (ev, _) = reconcile(&run, t(120), &obs, WatchdogPolicy::default());
+        assert!(matches!(&ev[0], Event::StepSucceeded { attempt: 1, .. }));
+        // Within the grace period the message may still come: nothing yet.
+        let (ev, _) = reconcile(&run, t(5), &obs, WatchdogPolicy::default());
+        assert!(ev.is_empty());
+        // A running job past its timeout is stopped and failed.
+        let running = apply(
+            &run,
+            &Event::JobStarted {
+                step: f.clone(),
+                attempt: 1,
+                job: JobName::for_attempt(&run.id, &f, 1),
+            },
+            t(0),
+        )
+        .run;
+        let obs = BTreeMap::from([(f.clone(), (JobObservation::Running, None))]);
+        let (ev, cmds) = reconcile(&running, t(31 * 60), &obs, WatchdogPolicy::default());
+        assert!(matches!(&ev[0], Event::StepFailed { reason, .. } if reason.contains("timed out")));
+        assert!(matches!(&cmds[0], Command::StopJob(_)));
+    }
+}

@@ -1,0 +1,18 @@
+//! nightshift's pure domain.
+//!
+//! Nothing in this crate performs I/O: the catalog is parsed from text, the planner turns a catalog and a trigger
+//! into a run, the run engine turns `(run, event)` into `(run, commands)`, and the expiry module turns resource
+//! groups and a clock reading into sweep decisions. The ports the edges implement are small traits in [`ports`].
+
+pub mod catalog;
+pub mod engine;
+pub mod expiry;
+pub mod messages;
+pub mod names;
+pub mod planner;
+pub mod ports;
+pub mod run;
+pub mod schedule;
+pub mod template;
+
+pub use names::{EnvironmentName, JobName, ProductName, RunId, StepName, Ttl};

@@ -1,0 +1,226 @@
+//! The messages nightshift exchanges on its queues, versioned by a `schema` field.
+//!
+//! Decoding validates: a message that can never succeed is a [`Rejection`] with its reason, which the handlers
+//! record and acknowledge instead of letting the queue retry it.
+
+use crate::names::{EnvironmentName, NameError, ProductName, RunId, StepName, Ttl};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const RELEASE_SCHEMA: &str = "nightshift.release/v1";
+pub const STEP_SCHEMA: &str = "nightshift.step/v1";
+pub const STEP_EVENT_SCHEMA: &str = "nightshift.step-event/v1";
+
+pub const RELEASES_QUEUE: &str = "releases";
+pub const STEPS_QUEUE: &str = "steps";
+pub const STEP_EVENTS_QUEUE: &str = "step-events";
+
+/// Why a message can never succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{reason}")]
+pub struct Rejection {
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<NameError> for Rejection {
+    fn from(e: NameError) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(body: &str, schema: &str) -> Result<T, Rejection> {
+    let v: Value = serde_json::from_str(body)
+        .map_err(|e| Rejection::new(format!("the body is not JSON: {e}")))?;
+    match v.get("schema").and_then(Value::as_str) {
+        Some(s) if s == schema => {}
+        Some(s) => {
+            return Err(Rejection::new(format!(
+                "schema is {s:?}; expected {schema:?}"
+            )))
+        }
+        None => {
+            return Err(Rejection::new(format!(
+                "no \"schema\" field; expected {schema:?}"
+            )))
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Rejection::new(format!("does not match {schema}: {e}")))
+}
+
+/// A release pipeline asks for a version of a product in an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseMessage {
+    pub schema: String,
+    pub product: String,
+    pub environment: String,
+    pub version: String,
+    pub requested_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+}
+
+/// A validated release request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub product: ProductName,
+    pub environment: EnvironmentName,
+    pub version: String,
+    pub requested_by: String,
+    pub ttl: Option<Ttl>,
+}
+
+impl Release {
+    pub fn decode(body: &str) -> Result<Self, Rejection> {
+        let m: ReleaseMessage = decode(body, RELEASE_SCHEMA)?;
+        let version = m.version.trim().to_string();
+        if version.is_empty()
+            || version.len() > 40
+            || !version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        {
+            return Err(Rejection::new(format!(
+                "version {:?} is invalid: use letters, digits, '.', '-', '+' (at most 40), e.g. 1.4.2",
+                m.version
+            )));
+        }
+        let requested_by = m.requested_by.trim().to_string();
+        if requested_by.is_empty() {
+            return Err(Rejection::new(
+                "requested_by is empty: name the pipeline or person",
+            ));
+        }
+        Ok(Release {
+            product: ProductName::parse(&m.product)?,
+            environment: EnvironmentName::parse(&m.environment)?,
+            version,
+            requested_by,
+            ttl: m
+                .ttl
+                .as_deref()
+                .map(Ttl::parse)
+                .transpose()
+                .map_err(|e| Rejection::new(format!("ttl: {e}")))?,
+        })
+    }
+}
+
+/// "Start this attempt of this step": the `steps` queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMessage {
+    pub schema: String,
+    pub run_id: RunId,
+    pub step: StepName,
+    pub attempt: u32,
+}
+
+impl StepMessage {
+    pub fn new(run: &RunId, step: &StepName, attempt: u32) -> Self {
+        Self {
+            schema: STEP_SCHEMA.into(),
+            run_id: run.clone(),
+            step: step.clone(),
+            attempt,
+        }
+    }
+    pub fn decode(body: &str) -> Result<Self, Rejection> {
+        let m: Self = decode(body, STEP_SCHEMA)?;
+        if m.attempt == 0 {
+            return Err(Rejection::new("attempt starts at 1"));
+        }
+        Ok(m)
+    }
+    /// Deterministic, so Service Bus duplicate detection drops a repeat.
+    pub fn message_id(&self) -> String {
+        format!("{}/{}/{}/dispatch", self.run_id, self.step, self.attempt)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    Succeeded,
+    Failed,
+    /// Stopped from outside (SIGTERM); worth another attempt.
+    Interrupted,
+}
+
+/// "This attempt ended": the `step-events` queue, sent by the runner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepEventMessage {
+    pub schema: String,
+    pub run_id: RunId,
+    pub step: StepName,
+    pub attempt: u32,
+    pub outcome: StepOutcome,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A failure that another attempt cannot fix (bad configuration).
+    #[serde(default)]
+    pub permanent: bool,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Where the attempt's log is kept (a store key).
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+impl StepEventMessage {
+    pub fn decode(body: &str) -> Result<Self, Rejection> {
+        decode(body, STEP_EVENT_SCHEMA)
+    }
+    pub fn message_id(&self) -> String {
+        format!("{}/{}/{}/result", self.run_id, self.step, self.attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_message_is_validated_field_by_field() {
+        let ok = r#"{"schema":"nightshift.release/v1","product":"orthense","environment":"pr-123","version":"1.4.2","requested_by":"ci","ttl":"3d"}"#;
+        let r = Release::decode(ok).unwrap();
+        assert_eq!(r.environment.as_str(), "pr-123");
+        assert_eq!(r.ttl.unwrap().to_string(), "3d");
+        for (body, needle) in [
+            ("{not json", "not JSON"),
+            (r#"{"product":"x"}"#, "no \"schema\""),
+            (&ok.replace("3d", "3 days"), "ttl"),
+            (&ok.replace("pr-123", "PR 123"), "environment name"),
+            (&ok.replace("1.4.2", "1.4.2; rm -rf"), "version"),
+            (&ok.replace("\"ttl\"", "\"tll\""), "unknown field"),
+        ] {
+            let e = Release::decode(body).unwrap_err();
+            assert!(e.reason.contains(needle), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn step_messages_round_trip_and_have_deterministic_ids() {
+        let m = StepMessage::new(
+            &RunId::parse("shop.nightly.n20261121").unwrap(),
+            &StepName::parse("db").unwrap(),
+            2,
+        );
+        let back = StepMessage::decode(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(m.message_id(), "shop.nightly.n20261121/db/2/dispatch");
+    }
+}

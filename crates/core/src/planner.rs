@@ -1,0 +1,358 @@
+//! The planner: a catalog entry and a trigger become a run with a DAG of steps.
+
+use crate::catalog::{Action, DataTier, EnvironmentDef, EnvironmentKind, Product, StepDef};
+use crate::expiry::tags;
+use crate::names::{EnvironmentName, RunId, StepName, Ttl};
+use crate::run::{JournalEntry, Run, RunStatus, StepRun, StepStatus, Trigger};
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "environment {environment:?} is not in product {product:?} (catalog entries: {known})"
+    )]
+    UnknownEnvironment {
+        product: String,
+        environment: String,
+        known: String,
+    },
+    #[error("ttl {ttl} is longer than the {max} this environment allows")]
+    TtlTooLong { ttl: Ttl, max: Ttl },
+    #[error("environment {0:?} is persistent: it takes no ttl")]
+    TtlOnPersistent(String),
+}
+
+/// Everything that decides a run's shape.
+pub struct PlanRequest<'a> {
+    pub product: &'a Product,
+    pub environment: &'a EnvironmentName,
+    pub trigger: Trigger,
+    pub ttl: Option<Ttl>,
+    pub instance: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// The run id a trigger gives: the same trigger always gives the same id, which makes starting a run idempotent.
+pub fn run_id(req: &PlanRequest<'_>) -> RunId {
+    let key = match &req.trigger {
+        Trigger::Nightly { night } => format!("n{}", night.format("%Y%m%d")),
+        Trigger::Release {
+            version,
+            message_id,
+            ..
+        } => {
+            let short: String = message_id
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(8)
+                .collect();
+            format!("r{version}-{short}")
+        }
+    };
+    RunId::new(
+        &req.product.name,
+        req.environment,
+        &key[..key.len().min(64)],
+    )
+}
+
+pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
+    let product = req.product;
+    let env: &EnvironmentDef = product
+        .resolve_environment(req.environment)
+        .ok_or_else(|| PlanError::UnknownEnvironment {
+            product: product.name.to_string(),
+            environment: req.environment.to_string(),
+            known: product
+                .environments
+                .keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let lifetime = match (env.kind, req.ttl) {
+        (EnvironmentKind::Persistent, Some(_)) => {
+            return Err(PlanError::TtlOnPersistent(req.environment.to_string()))
+        }
+        (EnvironmentKind::Persistent, None) => None,
+        (_, Some(ttl)) => {
+            if let Some(max) = env.max_lifetime {
+                if ttl > max {
+                    return Err(PlanError::TtlTooLong { ttl, max });
+                }
+            }
+            Some(ttl)
+        }
+        (_, None) => env.lifetime,
+    };
+    let expires_at = lifetime.map(|l| req.now + l.as_chrono());
+    let id = run_id(&req);
+    let tags = tags::for_environment(
+        req.instance,
+        &product.name,
+        req.environment,
+        &id,
+        env.kind,
+        expires_at,
+    );
+
+    let mut context = BTreeMap::new();
+    context.insert("env.name".to_string(), req.environment.to_string());
+    context.insert("env.kind".to_string(), env.kind.as_str().to_string());
+    context.insert("product.name".to_string(), product.name.to_string());
+    context.insert("run.id".to_string(), id.to_string());
+    context.insert(
+        "release.version".to_string(),
+        req.trigger.version().to_string(),
+    );
+    for (k, v) in &env.vars {
+        context.insert(format!("env.vars.{k}"), v.clone());
+    }
+
+    let steps: IndexMap<StepName, StepRun> = product
+        .steps
+        .iter()
+        .map(|(name, def)| {
+            let tiers = effective_tiers(def, env.kind);
+            let skipped = matches!(def.action, Action::Ansible { .. }) && tiers.is_empty();
+            let step = StepRun {
+                def: def.clone(),
+                tiers,
+                status: if skipped {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Pending
+                },
+                attempt: 0,
+                max_attempts: def.retries + 1,
+                queued_at: None,
+                not_before: None,
+                started_at: None,
+                finished_at: None,
+                reason: skipped.then(|| "no data tier to load in this environment".to_string()),
+                outputs: BTreeMap::new(),
+                attempts: Vec::new(),
+            };
+            (name.clone(), step)
+        })
+        .collect();
+
+    Ok(Run {
+        id,
+        product: product.name.clone(),
+        environment: req.environment.clone(),
+        catalog_environment: env.name.clone(),
+        kind: env.kind,
+        trigger: req.trigger,
+        created_at: req.now,
+        expires_at,
+        status: RunStatus::Running,
+        finished_at: None,
+        reason: None,
+        tags,
+        context,
+        steps,
+        journal: vec![JournalEntry {
+            at: req.now,
+            step: None,
+            attempt: None,
+            from: "none".into(),
+            to: "running".into(),
+            reason: Some("run planned".into()),
+        }],
+    })
+}
+
+/// `test` data is for throw-away environments only.
+pub fn effective_tiers(def: &StepDef, kind: EnvironmentKind) -> Vec<DataTier> {
+    match &def.action {
+        Action::Ansible { tiers, .. } => tiers
+            .iter()
+            .copied()
+            .filter(|t| !(kind == EnvironmentKind::Persistent && *t == DataTier::Test))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Topological order (catalog order among independent steps).
+pub fn topological_order(steps: &IndexMap<StepName, StepDef>) -> Vec<StepName> {
+    let mut done: Vec<StepName> = Vec::new();
+    while done.len() < steps.len() {
+        let before = done.len();
+        for (name, def) in steps {
+            if !done.contains(name) && def.needs.iter().all(|n| done.contains(n)) {
+                done.push(name.clone());
+            }
+        }
+        if done.len() == before {
+            break; // a cycle; the catalog rejects those before we get here
+        }
+    }
+    done
+}
+
+/// The longest path through the DAG by the given step weights, and its length.
+pub fn critical_path(
+    steps: &IndexMap<StepName, StepDef>,
+    weight: impl Fn(&StepName) -> f64,
+) -> (Vec<StepName>, f64) {
+    let mut best: BTreeMap<StepName, (f64, Option<StepName>)> = BTreeMap::new();
+    for name in topological_order(steps) {
+        let def = &steps[&name];
+        let (base, via) = def
+            .needs
+            .iter()
+            .map(|n| (best.get(n).map(|b| b.0).unwrap_or(0.0), Some(n.clone())))
+            .fold((0.0, None), |acc, x| if x.0 > acc.0 { x } else { acc });
+        best.insert(name.clone(), (base + weight(&name), via));
+    }
+    let Some((end, (total, _))) = best.iter().fold(
+        None::<(&StepName, &(f64, Option<StepName>))>,
+        |acc, (k, v)| match acc {
+            Some((_, a)) if a.0 >= v.0 => acc,
+            _ => Some((k, v)),
+        },
+    ) else {
+        return (Vec::new(), 0.0);
+    };
+    let total = *total;
+    let mut path = vec![end.clone()];
+    let mut cur = end.clone();
+    while let Some((_, Some(prev))) = best.get(&cur) {
+        path.push(prev.clone());
+        cur = prev.clone();
+    }
+    path.reverse();
+    (path, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{tests::DEMO, Catalog};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn product() -> Product {
+        Catalog::parse_files(&[("c.yaml".into(), DEMO.into())])
+            .unwrap()
+            .products[0]
+            .clone()
+    }
+
+    fn req<'a>(p: &'a Product, env: &'a EnvironmentName, ttl: Option<Ttl>) -> PlanRequest<'a> {
+        PlanRequest {
+            product: p,
+            environment: env,
+            trigger: Trigger::Release {
+                version: "1.4.2".into(),
+                requested_by: "ci".into(),
+                message_id: "abc-123".into(),
+            },
+            ttl,
+            instance: "nightshift",
+            now: Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_pull_request_run_expires_after_its_lifetime_and_carries_the_sweep_tags() {
+        let p = product();
+        let env = EnvironmentName::parse("pr-123").unwrap();
+        let run = plan(req(&p, &env, None)).unwrap();
+        assert_eq!(run.catalog_environment.as_str(), "pr");
+        assert_eq!(
+            run.expires_at.unwrap().to_rfc3339(),
+            "2026-11-28T01:00:00+00:00"
+        );
+        assert_eq!(run.tags["nightshift-expires-at"], "2026-11-28T01:00:00Z");
+        assert_eq!(run.tags["nightshift-managed-by"], "nightshift");
+        assert_eq!(run.tags["nightshift-environment"], "pr-123");
+        assert_eq!(run.id.as_str(), "shop.pr-123.r1-4-2-abc123");
+    }
+
+    #[test]
+    fn a_persistent_run_has_no_expiry_and_loads_no_test_data() {
+        let p = product();
+        let env = EnvironmentName::parse("main").unwrap();
+        let run = plan(req(&p, &env, None)).unwrap();
+        assert_eq!(run.expires_at, None);
+        assert!(!run.tags.contains_key("nightshift-expires-at"));
+        let seed = &run.steps[&StepName::parse("seed").unwrap()];
+        assert_eq!(seed.tiers, vec![DataTier::Reference]);
+        assert!(matches!(
+            plan(req(&p, &env, Some(Ttl::parse("1d").unwrap()))),
+            Err(PlanError::TtlOnPersistent(_))
+        ));
+    }
+
+    #[test]
+    fn a_ttl_is_capped_by_the_environment() {
+        let p = product();
+        let env = EnvironmentName::parse("pr-1").unwrap();
+        let run = plan(req(&p, &env, Some(Ttl::parse("3d").unwrap()))).unwrap();
+        assert_eq!(
+            run.expires_at.unwrap().to_rfc3339(),
+            "2026-11-24T01:00:00+00:00"
+        );
+        assert!(matches!(
+            plan(req(&p, &env, Some(Ttl::parse("40d").unwrap()))),
+            Err(PlanError::TtlTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn an_unknown_environment_lists_the_catalog_entries() {
+        let p = product();
+        let env = EnvironmentName::parse("staging").unwrap();
+        let e = plan(req(&p, &env, None)).unwrap_err();
+        assert!(e.to_string().contains("nightly, pr, main"), "{e}");
+    }
+
+    #[test]
+    fn the_critical_path_follows_the_heaviest_chain() {
+        let p = product();
+        let w = |s: &StepName| match s.as_str() {
+            "app" => 10.0,
+            _ => 1.0,
+        };
+        let (path, total) = critical_path(&p.steps, w);
+        let names: Vec<&str> = path.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, vec!["foundation", "app", "smoke"]);
+        assert_eq!(total, 12.0);
+    }
+
+    proptest! {
+        /// For any DAG, the topological order puts every step after its needs, and the critical path is a chain
+        /// of dependencies no shorter than any single step.
+        #[test]
+        fn topological_order_respects_needs(edges in proptest::collection::vec((0usize..12, 0usize..12), 0..40),
+                                            weights in proptest::collection::vec(1u32..50, 12)) {
+            let names: Vec<StepName> = (0..12).map(|i| StepName::parse(&format!("s{i}")).unwrap()).collect();
+            let mut steps = IndexMap::new();
+            for (i, n) in names.iter().enumerate() {
+                let needs: Vec<StepName> = edges.iter().filter(|(a, b)| *a == i && b < a).map(|(_, b)| names[*b].clone()).collect();
+                let mut def = product().steps[0].clone();
+                def.name = n.clone();
+                def.needs = needs;
+                steps.insert(n.clone(), def);
+            }
+            let order = topological_order(&steps);
+            prop_assert_eq!(order.len(), 12);
+            for (i, n) in order.iter().enumerate() {
+                for d in &steps[n].needs {
+                    prop_assert!(order[..i].contains(d));
+                }
+            }
+            let w = |s: &StepName| weights[s.as_str()[1..].parse::<usize>().unwrap()] as f64;
+            let (path, total) = critical_path(&steps, w);
+            for pair in path.windows(2) {
+                prop_assert!(steps[&pair[1]].needs.contains(&pair[0]));
+            }
+            prop_assert!(total >= *weights.iter().max().unwrap() as f64);
+        }
+    }
+}

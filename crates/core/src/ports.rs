@@ -1,0 +1,182 @@
+//! The ports: small traits the core's use cases need, implemented by the local (embedded) adapters and the Azure
+//! adapters. The local adapters double as the test fakes.
+
+use crate::engine::Notification;
+use crate::expiry::ResourceGroup;
+use crate::names::{JobName, RunId, StepName};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An adapter's failure, classified: whether another try may succeed decides between retrying a message and
+/// rejecting it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// Another try may succeed (network, throttling, a service restarting).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// A conditional write lost against another writer: re-read and re-apply.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Retrying will not help (permissions, bad request, configuration).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl PortError {
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Permanent(_))
+    }
+}
+
+/// Stored bytes and the version (ETag) they were read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub bytes: Vec<u8>,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Write whatever is there.
+    None,
+    /// Only create: fails with Conflict if the key exists.
+    Absent,
+    /// Only replace this version: fails with Conflict otherwise.
+    Version(String),
+}
+
+/// Journals, run documents, logs and outputs.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError>;
+    /// Writes and returns the new version.
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        precondition: Precondition,
+    ) -> Result<String, PortError>;
+    /// Keys under a prefix, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub queue: String,
+    pub body: String,
+    /// Deterministic, so duplicate detection drops a repeat.
+    pub message_id: String,
+    pub correlation_id: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// Sending messages ourselves: scheduled retries, and the runner's results. Immediate messages from a function
+/// invocation go out through the Functions host's output bindings instead.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    async fn send(&self, message: OutboundMessage) -> Result<(), PortError>;
+}
+
+/// What a job needs to run one attempt of one step. Secrets are names (Key Vault references), never values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub name: JobName,
+    pub run_id: RunId,
+    pub step: StepName,
+    pub attempt: u32,
+    pub env: BTreeMap<String, String>,
+    /// Environment variable -> Key Vault secret name.
+    pub secrets: BTreeMap<String, String>,
+    pub cpu: f64,
+    pub memory_gb: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStart {
+    Started,
+    /// A job of that name exists already (a redelivered dispatch): nothing was started.
+    AlreadyExists,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    NotFound,
+    Running,
+    Exited {
+        code: i32,
+        finished_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Runs step attempts as jobs (a local process, an Azure Container Instances group).
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    async fn start(&self, spec: &JobSpec) -> Result<JobStart, PortError>;
+    async fn state(&self, name: &JobName) -> Result<JobState, PortError>;
+    async fn logs(&self, name: &JobName) -> Result<String, PortError>;
+    /// Stops a running job; a job that is gone is fine.
+    async fn stop(&self, name: &JobName) -> Result<(), PortError>;
+    /// Forgets a finished job (frees its container group); a job that is gone is fine.
+    async fn delete(&self, name: &JobName) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    AlreadyGone,
+}
+
+/// Resource groups (local directories, or Azure Resource Manager).
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Every group tagged as managed by this instance.
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError>;
+    async fn delete_group(&self, name: &str) -> Result<Deletion, PortError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Tells people (Slack, Teams, a log).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, notification: &Notification) -> Result<(), PortError>;
+}
+
+/// A secret's value: never printed, never serialized.
+#[derive(Clone)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(***)")
+    }
+}
+
+/// Reads secrets by name at run time (Key Vault, or a local directory).
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    async fn get(&self, name: &str) -> Result<SecretValue, PortError>;
+}

@@ -1,0 +1,179 @@
+//! The run document: one environment build, its steps, and its journal.
+//!
+//! A run is what the store holds and what `status` shows; the engine is the only code that changes it.
+
+use crate::catalog::{DataTier, EnvironmentKind, StepDef};
+use crate::names::{EnvironmentName, JobName, ProductName, RunId, StepName};
+use chrono::{DateTime, NaiveDate, Utc};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Trigger {
+    Nightly {
+        night: NaiveDate,
+    },
+    Release {
+        version: String,
+        requested_by: String,
+        message_id: String,
+    },
+}
+
+impl Trigger {
+    pub fn version(&self) -> &str {
+        match self {
+            Self::Nightly { .. } => "nightly",
+            Self::Release { version, .. } => version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Waiting for its dependencies.
+    Pending,
+    /// Sent on the `steps` queue; its job has not been seen yet.
+    Queued,
+    /// Its job runs.
+    Running,
+    /// Failed; the next attempt is scheduled for `not_before`.
+    Retrying,
+    Succeeded,
+    Failed,
+    /// Not run because a dependency failed for good.
+    Cancelled,
+    /// Nothing to do in this environment (a seed whose data tiers are all excluded).
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Skipped
+        )
+    }
+    pub fn satisfies_dependents(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::Skipped)
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub job: JobName,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRun {
+    pub def: StepDef,
+    /// The data tiers this environment loads (Ansible steps).
+    pub tiers: Vec<DataTier>,
+    pub status: StepStatus,
+    /// The current attempt (1-based); 0 until first queued.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub outputs: BTreeMap<String, Value>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl StepRun {
+    pub fn job(&self, run: &RunId) -> JobName {
+        JobName::for_attempt(run, &self.def.name, self.attempt.max(1))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    pub from: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: RunId,
+    pub product: ProductName,
+    pub environment: EnvironmentName,
+    /// The catalog entry (`pr` for `pr-123`).
+    pub catalog_environment: EnvironmentName,
+    pub kind: EnvironmentKind,
+    pub trigger: Trigger,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    /// The tags every resource group of this environment carries.
+    pub tags: BTreeMap<String, String>,
+    /// Template context values (`env.name`, `run.id`, ...).
+    pub context: BTreeMap<String, String>,
+    pub steps: IndexMap<StepName, StepRun>,
+    pub journal: Vec<JournalEntry>,
+}
+
+impl Run {
+    pub fn step(&self, name: &StepName) -> Option<&StepRun> {
+        self.steps.get(name)
+    }
+
+    /// Outputs of every step, for template rendering.
+    pub fn outputs(&self) -> BTreeMap<String, BTreeMap<String, Value>> {
+        self.steps
+            .iter()
+            .map(|(k, s)| (k.to_string(), s.outputs.clone()))
+            .collect()
+    }
+
+    /// Run time so far, or in total once finished.
+    pub fn duration_secs(&self, now: DateTime<Utc>) -> f64 {
+        let end = self.finished_at.unwrap_or(now);
+        (end - self.created_at).num_milliseconds() as f64 / 1000.0
+    }
+}
