@@ -1,0 +1,1 @@
+//! Azure adapters (work in progress).

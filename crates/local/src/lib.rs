@@ -1,0 +1,1 @@
+//! Embedded adapters (work in progress).
