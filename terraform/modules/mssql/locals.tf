@@ -1,0 +1,3 @@
+locals {
+  password_auth = var.authentication.mode == "password"
+}

@@ -1,0 +1,51 @@
+locals {
+  # Globally unique names get a short hash of subscription + instance, so two instances (or two subscriptions)
+  # never collide and a re-apply finds the same names.
+  name_hash    = substr(sha1("${data.azurerm_client_config.current.subscription_id}/${var.instance_name}"), 0, 6)
+  compact_name = replace(var.instance_name, "-", "")
+
+  storage_account_name = "st${substr(local.compact_name, 0, 16)}${local.name_hash}"
+  key_vault_name       = "kv-${substr(local.compact_name, 0, 13)}-${local.name_hash}"
+  registry_name        = "acr${substr(local.compact_name, 0, 40)}${local.name_hash}"
+  servicebus_name      = "sb-${var.instance_name}-${local.name_hash}"
+  function_app_name    = "func-${var.instance_name}-${local.name_hash}"
+
+  # Where the environments live: their resource groups are created at subscription scope, so this is the narrowest
+  # scope for creating them. A dedicated subscription keeps nightshift away from everything else.
+  environments_scope = "/subscriptions/${coalesce(var.environments_subscription_id, data.azurerm_client_config.current.subscription_id)}"
+
+  queues = {
+    releases = {
+      lock_duration       = "PT1M"
+      default_message_ttl = "P1D"
+    }
+    steps = {
+      lock_duration       = "PT5M"
+      default_message_ttl = "P1D"
+    }
+    step-events = {
+      lock_duration       = "PT1M"
+      default_message_ttl = "P2D"
+    }
+  }
+
+  # Send-only and Listen-only SAS rules on every queue (usable only when local auth is enabled on the namespace).
+  queue_rules = merge([
+    for q in keys(local.queues) : {
+      "${q}-send"   = { queue = q, send = true, listen = false }
+      "${q}-listen" = { queue = q, send = false, listen = true }
+    }
+  ]...)
+
+  containers = {
+    journals    = "Run and step journals written by the orchestrator."
+    logs        = "Job logs (Terraform, Ansible, smoke) copied from the container groups."
+    tfstate     = "Terraform state: <product>/<environment>/<layer>.tfstate, and nightshift/orchestrator.tfstate."
+    deployments = "The function app's package (WEBSITE_RUN_FROM_PACKAGE)."
+  }
+
+  tags = merge(var.tags, {
+    "nightshift-role"     = "orchestrator"
+    "nightshift-instance" = var.instance_name
+  })
+}

@@ -1,0 +1,200 @@
+# Roles, narrowest scope first. Azure RBAC cannot filter control-plane actions by tag, so "only resource groups
+# tagged nightshift-managed-by=<instance>" is enforced by nightshift's code (the sweep lists by tag and re-checks
+# every tag before a DELETE) and by scope: give nightshift a dedicated subscription (var.environments_subscription_id).
+
+# --- The function app's identity (orchestrator) -----------------------------------------------------------------
+
+# Launch, watch and remove job container groups, only in the jobs resource group.
+resource "azurerm_role_definition" "launcher" {
+  name              = "nightshift-launcher (${var.instance_name})"
+  scope             = azurerm_resource_group.jobs.id
+  assignable_scopes = [azurerm_resource_group.jobs.id]
+  description       = "nightshift orchestrator: create, read and delete job container groups and read their logs."
+
+  permissions {
+    actions = [
+      "Microsoft.ContainerInstance/containerGroups/read",
+      "Microsoft.ContainerInstance/containerGroups/write",
+      "Microsoft.ContainerInstance/containerGroups/delete",
+      "Microsoft.ContainerInstance/containerGroups/containers/logs/read",
+      "Microsoft.ContainerInstance/containerGroups/stop/action",
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ]
+    not_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "orchestrator_launcher" {
+  principal_id       = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope              = azurerm_resource_group.jobs.id
+  description        = "nightshift launches its jobs here."
+  principal_type     = "ServicePrincipal"
+  role_definition_id = azurerm_role_definition.launcher.role_definition_resource_id
+}
+
+# A container group that runs as the jobs' identity needs the right to assign that identity, on that identity only.
+resource "azurerm_role_assignment" "orchestrator_assign_jobs_identity" {
+  principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope                = azurerm_user_assigned_identity.jobs.id
+  description          = "nightshift attaches the jobs' identity to the container groups it launches."
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Managed Identity Operator"
+}
+
+# The sweep: list resource groups (by tag, in code), delete expired ones, purge their soft-deleted vaults.
+resource "azurerm_role_definition" "sweeper" {
+  name              = "nightshift-sweeper (${var.instance_name})"
+  scope             = local.environments_scope
+  assignable_scopes = [local.environments_scope]
+  description       = "nightshift sweep: read and delete resource groups, purge soft-deleted Key Vaults of deleted environments."
+
+  permissions {
+    actions = [
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+      "Microsoft.Resources/subscriptions/resourceGroups/delete",
+      "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+      "Microsoft.KeyVault/locations/deletedVaults/read",
+      "Microsoft.KeyVault/locations/deletedVaults/purge/action",
+      "Microsoft.KeyVault/locations/operationResults/read",
+    ]
+    not_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "orchestrator_sweeper" {
+  principal_id       = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope              = local.environments_scope
+  description        = "nightshift deletes expired environments."
+  principal_type     = "ServicePrincipal"
+  role_definition_id = azurerm_role_definition.sweeper.role_definition_resource_id
+}
+
+resource "azurerm_role_assignment" "orchestrator_servicebus" {
+  for_each = toset(["Azure Service Bus Data Sender", "Azure Service Bus Data Receiver"])
+
+  principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope                = azurerm_servicebus_namespace.this.id
+  principal_type       = "ServicePrincipal"
+  role_definition_name = each.key
+}
+
+# Blob Data Owner: the Functions host keeps its leases and timer state in AzureWebJobsStorage; nightshift writes
+# journals and deletes the state blobs of swept environments.
+resource "azurerm_role_assignment" "orchestrator_storage" {
+  principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope                = azurerm_storage_account.this.id
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Storage Blob Data Owner"
+}
+
+resource "azurerm_role_assignment" "orchestrator_telemetry" {
+  principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
+  scope                = module.monitoring.application_insights_id
+  description          = "Local authentication is disabled on Application Insights: telemetry is sent with Entra tokens."
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Monitoring Metrics Publisher"
+}
+
+# --- The jobs' identity (Terraform, Ansible and smoke steps in container groups) --------------------------------
+
+# What the Orthense stacks create, and nothing else (no compute, no networking, no role definitions).
+resource "azurerm_role_definition" "environments" {
+  name              = "nightshift-environments (${var.instance_name})"
+  scope             = local.environments_scope
+  assignable_scopes = [local.environments_scope]
+  description       = "nightshift jobs: create, update and delete environment resource groups and the resources the catalog's stacks declare."
+
+  permissions {
+    actions = concat([
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+      "Microsoft.Resources/subscriptions/resourceGroups/write",
+      "Microsoft.Resources/subscriptions/resourceGroups/delete",
+      "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+      "Microsoft.Resources/deployments/read",
+      "Microsoft.Resources/deployments/operationstatuses/read",
+      "Microsoft.Resources/subscriptions/read",
+      "Microsoft.Resources/subscriptions/providers/read",
+      "Microsoft.Authorization/roleAssignments/read",
+      "Microsoft.Authorization/roleDefinitions/read",
+    ], var.environment_resource_actions)
+    not_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "jobs_environments" {
+  principal_id       = azurerm_user_assigned_identity.jobs.principal_id
+  scope              = local.environments_scope
+  description        = "nightshift jobs build and destroy environments."
+  principal_type     = "ServicePrincipal"
+  role_definition_id = azurerm_role_definition.environments.role_definition_resource_id
+}
+
+# The stacks grant their apps data-plane roles (Key Vault Secrets User on one secret, Crypto User on one key) and
+# give the deploying identity Secrets Officer and Crypto Officer on the new vault. The condition limits the role assignments the jobs
+# may create or delete to exactly those roles, so this is not a path to Owner.
+resource "azurerm_role_assignment" "jobs_rbac_admin" {
+  principal_id         = azurerm_user_assigned_identity.jobs.principal_id
+  scope                = local.environments_scope
+  condition            = local.jobs_rbac_condition
+  condition_version    = "2.0"
+  description          = "nightshift jobs may grant only Key Vault data-plane roles."
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Role Based Access Control Administrator"
+}
+
+resource "azurerm_role_assignment" "jobs_state" {
+  for_each = toset(["tfstate", "logs"])
+
+  principal_id         = azurerm_user_assigned_identity.jobs.principal_id
+  scope                = azurerm_storage_container.this[each.key].resource_manager_id
+  description          = "nightshift jobs read and write ${each.key} (container scope only)."
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Storage Blob Data Contributor"
+}
+
+resource "azurerm_role_assignment" "jobs_acr_pull" {
+  principal_id         = azurerm_user_assigned_identity.jobs.principal_id
+  scope                = azurerm_container_registry.this.id
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "AcrPull"
+}
+
+# A job reports its own outcome on step-events: send right on that queue only.
+resource "azurerm_role_assignment" "jobs_step_events" {
+  principal_id         = azurerm_user_assigned_identity.jobs.principal_id
+  scope                = azurerm_servicebus_queue.this["step-events"].id
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Azure Service Bus Data Sender"
+}
+
+locals {
+  # Built-in role ids (the same in every tenant).
+  grantable_role_ids = {
+    key_vault_secrets_user    = "4633458b-17de-408a-b874-0445c86b69e6"
+    key_vault_secrets_officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+    key_vault_crypto_user     = "12338af0-0e69-4776-bea7-57ae8d297424"
+    key_vault_crypto_officer  = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+  }
+
+  jobs_rbac_condition = <<-EOT
+    (
+     (
+      !(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})
+     )
+     OR
+     (
+      @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${join(", ", values(local.grantable_role_ids))}}
+     )
+    )
+    AND
+    (
+     (
+      !(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})
+     )
+     OR
+     (
+      @Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${join(", ", values(local.grantable_role_ids))}}
+     )
+    )
+  EOT
+}

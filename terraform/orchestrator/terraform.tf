@@ -1,0 +1,15 @@
+terraform {
+  required_version = ">= 1.9"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 4.73"
+    }
+  }
+
+  # Partial configuration, key "nightshift/orchestrator.tfstate" in the "tfstate" container of the storage account
+  # this configuration creates. The first apply runs with a local state, then `terraform init -migrate-state`
+  # moves it there (terraform/README.md, "Deploying the orchestrator").
+  backend "azurerm" {}
+}

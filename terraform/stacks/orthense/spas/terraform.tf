@@ -1,0 +1,15 @@
+terraform {
+  required_version = ">= 1.9"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 4.73"
+    }
+  }
+
+  # Partial configuration: nightshift passes storage_account_name, container_name, key and use_azuread_auth at
+  # `terraform init -backend-config=...`. The key is "<product>/<environment>/spas.tfstate",
+  # e.g. "orthense/pr-123/spas.tfstate" (see terraform/README.md).
+  backend "azurerm" {}
+}
