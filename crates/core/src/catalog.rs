@@ -409,7 +409,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
             if !is_env_name(k) {
                 return Err(err(
                     at(&format!("secrets.{k}")),
-                    "use an environment variable name (A-Z, 0-9, _)".into(),
+                    "use an environment variable name (letters, digits, _; not starting with a digit)".into(),
                 ));
             }
             if !is_secret_name(v) {
@@ -618,9 +618,8 @@ fn merge_resources(base: Resources, over: Option<&RawResources>) -> Resources {
 }
 
 fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_secret_name(s: &str) -> bool {

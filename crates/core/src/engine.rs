@@ -438,6 +438,13 @@ impl Default for WatchdogPolicy {
     }
 }
 
+fn waiting_since(s: &crate::run::StepRun) -> Option<DateTime<Utc>> {
+    match s.status {
+        StepStatus::Queued => s.queued_at,
+        _ => s.not_before,
+    }
+}
+
 /// The watchdog's decisions for one run: events to apply and commands to carry out.
 pub fn reconcile(
     run: &Run,
@@ -457,23 +464,14 @@ pub fn reconcile(
             .cloned()
             .unwrap_or((JobObservation::NotFound, None));
         match (s.status, obs) {
-            (StepStatus::Queued, JobObservation::NotFound) => {
-                if s.queued_at
-                    .is_some_and(|q| now - q >= policy.redispatch_after)
-                {
-                    commands.push(Command::Dispatch(StepMessage::new(
-                        &run.id, name, s.attempt,
-                    )));
-                }
-            }
-            (StepStatus::Retrying, JobObservation::NotFound) => {
-                if s.not_before
-                    .is_some_and(|t| now - t >= policy.redispatch_after)
-                {
-                    commands.push(Command::Dispatch(StepMessage::new(
-                        &run.id, name, s.attempt,
-                    )));
-                }
+            // Waiting for a job that never appeared (queued), or for a retry whose scheduled message never
+            // came (retrying): send the dispatch again.
+            (StepStatus::Queued | StepStatus::Retrying, JobObservation::NotFound)
+                if waiting_since(s).is_some_and(|t| now - t >= policy.redispatch_after) =>
+            {
+                commands.push(Command::Dispatch(StepMessage::new(
+                    &run.id, name, s.attempt,
+                )));
             }
             (StepStatus::Queued | StepStatus::Retrying, JobObservation::Running) => {
                 events.push(Event::JobStarted {

@@ -16,14 +16,14 @@ pub struct NameError {
     pub why: String,
 }
 
-fn check_slug(what: &'static str, value: &str, max: usize) -> Result<(), NameError> {
+fn check_slug(what: &'static str, value: &str, min: usize, max: usize) -> Result<(), NameError> {
     let err = |why: String| NameError {
         what,
         value: value.to_string(),
         why,
     };
-    if value.len() < 2 || value.len() > max {
-        return Err(err(format!("use 2 to {max} characters")));
+    if value.len() < min || value.len() > max {
+        return Err(err(format!("use {min} to {max} characters")));
     }
     if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(err("start with a lowercase letter".into()));
@@ -43,7 +43,7 @@ fn check_slug(what: &'static str, value: &str, max: usize) -> Result<(), NameErr
 }
 
 macro_rules! slug {
-    ($(#[$m:meta])* $name:ident, $what:literal, $max:expr) => {
+    ($(#[$m:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -51,7 +51,7 @@ macro_rules! slug {
 
         impl $name {
             pub fn parse(value: &str) -> Result<Self, NameError> {
-                check_slug($what, value, $max)?;
+                check_slug($what, value, $min, $max)?;
                 Ok(Self(value.to_string()))
             }
             pub fn as_str(&self) -> &str {
@@ -84,15 +84,15 @@ macro_rules! slug {
 
 slug!(
     /// A product of the catalog (`orthense`).
-    ProductName, "product name", 24
+    ProductName, "product name", 2, 24
 );
 slug!(
     /// A concrete environment (`nightly`, `pr-123`, `main`).
-    EnvironmentName, "environment name", 32
+    EnvironmentName, "environment name", 2, 32
 );
 slug!(
     /// A step of a product's DAG (`foundation`, `seed-sql`).
-    StepName, "step name", 32
+    StepName, "step name", 1, 32
 );
 
 /// A run: `<product>.<environment>.<trigger key>`, deterministic so that a repeated trigger finds the same run.
@@ -245,7 +245,7 @@ impl fmt::Display for Ttl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0.as_secs();
         for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
-            if s % size == 0 {
+            if s.is_multiple_of(size) {
                 return write!(f, "{}{unit}", s / size);
             }
         }
