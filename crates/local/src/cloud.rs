@@ -1,0 +1,166 @@
+//! `LocalCloud`: the `Cloud` port on a directory. A resource group is `<root>/resource-groups/<name>/`, its tags
+//! in `tags.json` (a JSON object of strings), as docs/catalog.md describes for local Terraform stacks.
+
+use crate::fsutil::{blocking, check_segment, io_error, write_atomic};
+use async_trait::async_trait;
+use nightshift_core::expiry::{tags, ResourceGroup};
+use nightshift_core::ports::{Cloud, Deletion, PortError};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Resource groups as directories under `<root>/resource-groups/`.
+#[derive(Debug, Clone)]
+pub struct LocalCloud {
+    root: PathBuf,
+}
+
+impl LocalCloud {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn groups_dir(&self) -> PathBuf {
+        self.root.join("resource-groups")
+    }
+
+    /// Creates (or re-tags) a group, as a local Terraform stack would.
+    pub fn create_group(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), PortError> {
+        check_segment("resource group name", name)?;
+        let dir = self.groups_dir().join(name);
+        let bytes = serde_json::to_vec_pretty(tags)
+            .map_err(|e| PortError::Permanent(format!("serializing tags: {e}")))?;
+        write_atomic(&dir.join("tags.json"), &bytes)
+            .map_err(|e| io_error(format!("creating resource group {name}"), e))
+    }
+
+    /// Every group, with empty tags where `tags.json` is missing or unparsable, sorted by name.
+    pub fn list_all(&self) -> Result<Vec<ResourceGroup>, PortError> {
+        let entries = match std::fs::read_dir(self.groups_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("listing resource groups", e)),
+        };
+        let mut groups = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("listing resource groups", e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !entry.path().is_dir() {
+                continue;
+            }
+            let tags = read_tags(&entry.path().join("tags.json")).unwrap_or_else(|why| {
+                tracing::warn!(group = %name, "resource group listed with no tags: {why}");
+                BTreeMap::new()
+            });
+            groups.push(ResourceGroup { name, tags });
+        }
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(groups)
+    }
+}
+
+fn read_tags(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} does not parse: {e}", path.display()))
+}
+
+#[async_trait]
+impl Cloud for LocalCloud {
+    /// Groups tagged as managed by `instance`, plus groups whose tags cannot be read (listed with empty tags, so
+    /// the sweep reports and keeps them rather than stopping).
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError> {
+        let cloud = self.clone();
+        let instance = instance.to_string();
+        blocking(move || {
+            let mut groups = cloud.list_all()?;
+            groups.retain(|g| g.tags.is_empty() || g.tags.get(tags::MANAGED_BY) == Some(&instance));
+            Ok(groups)
+        })
+        .await
+    }
+
+    async fn delete_group(&self, name: &str) -> Result<Deletion, PortError> {
+        check_segment("resource group name", name)?;
+        let dir = self.groups_dir().join(name);
+        let name = name.to_string();
+        blocking(move || match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(Deletion::Deleted),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Deletion::AlreadyGone),
+            Err(e) => Err(io_error(format!("deleting resource group {name}"), e)),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(instance: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(tags::MANAGED_BY.to_string(), instance.to_string())])
+    }
+
+    #[tokio::test]
+    async fn groups_managed_by_the_instance_are_listed_with_their_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = LocalCloud::new(dir.path());
+        cloud.create_group("rg-b", &tagged("me")).unwrap();
+        cloud.create_group("rg-a", &tagged("me")).unwrap();
+        cloud
+            .create_group("rg-other", &tagged("someone-else"))
+            .unwrap();
+        let groups = cloud.list_managed("me").await.unwrap();
+        let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, vec!["rg-a", "rg-b"]);
+        assert_eq!(groups[0].tags, tagged("me"));
+    }
+
+    #[tokio::test]
+    async fn a_group_with_missing_or_broken_tags_is_listed_with_empty_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = LocalCloud::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("resource-groups/rg-bare")).unwrap();
+        std::fs::create_dir_all(dir.path().join("resource-groups/rg-broken")).unwrap();
+        std::fs::write(
+            dir.path().join("resource-groups/rg-broken/tags.json"),
+            "{nope",
+        )
+        .unwrap();
+        let groups = cloud.list_managed("me").await.unwrap();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.iter().all(|g| g.tags.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn listing_without_a_resource_groups_directory_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(LocalCloud::new(dir.path())
+            .list_managed("me")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn deleting_a_group_removes_its_directory_and_a_second_delete_finds_it_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = LocalCloud::new(dir.path());
+        cloud.create_group("rg-a", &tagged("me")).unwrap();
+        std::fs::write(dir.path().join("resource-groups/rg-a/app.txt"), "x").unwrap();
+        assert_eq!(cloud.delete_group("rg-a").await.unwrap(), Deletion::Deleted);
+        assert!(!dir.path().join("resource-groups/rg-a").exists());
+        assert_eq!(
+            cloud.delete_group("rg-a").await.unwrap(),
+            Deletion::AlreadyGone
+        );
+        assert!(cloud.delete_group("../etc").await.is_err());
+    }
+}

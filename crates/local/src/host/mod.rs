@@ -1,0 +1,960 @@
+//! `FunctionsHost`: a local stand-in for the Azure Functions host. It drives our custom handler over HTTP exactly
+//! as the real host does (the protocol and its quirks are in the shared reference on custom handlers, and in
+//! [`payload`]): it starts the handler with `FUNCTIONS_CUSTOMHANDLER_PORT`, waits for any answer to `GET /`, then
+//! POSTs one invocation per trigger event to `/<function>` and acts on the answer.
+//!
+//! - Timers (`timerTrigger`): six-field NCRONTAB schedules in UTC, one run of a given timer at a time; a failed run
+//!   is not retried. [`FunctionsHost::invoke_timer`] fires one now.
+//! - Service Bus triggers: a receive loop per function on its [`DiskQueue`](crate::queue::DiskQueue) (peek-lock,
+//!   up to `max_concurrent_calls` at once). A 2xx answer completes the message and sends the `serviceBus` output
+//!   bindings' messages (with fresh random ids, as the real host gives); anything else, or no answer, abandons it,
+//!   so it is redelivered and dead-lettered after the queue's maximum delivery count. A 2xx answer's `Logs` go to
+//!   the host log; a failed invocation's outputs and logs are discarded.
+//! - HTTP triggers: [`FunctionsHost::invoke_http`], and optionally a loopback server under `/<routePrefix>/`.
+//!
+//! Test hooks: `deliver_twice`, [`FunctionsHost::kill_handler`], [`FunctionsHost::restart_handler`], and the
+//! [`Observer`] of invocations. Files: the handler's stdout and stderr and the host's own lines go to `log_file`.
+
+mod client;
+pub mod definition;
+pub mod ncrontab;
+pub mod payload;
+#[cfg(test)]
+mod tests;
+
+pub use definition::{AppDefinition, FunctionDef, HandlerCommand, Output, Trigger};
+pub use payload::HttpResponse;
+
+use crate::fsutil::unique_id;
+use crate::queue::{DiskQueue, LocalBus, NewMessage, QueueOptions, Received};
+use chrono::{DateTime, Utc};
+use nightshift_core::ports::PortError;
+use payload::{HttpRequest, InvocationResponse, ScheduleStatus};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::process::Child;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("function app configuration: {0}")]
+    Config(String),
+    #[error("custom handler: {0}")]
+    Handler(String),
+    #[error("no function {0:?} with that kind of trigger")]
+    UnknownFunction(String),
+    #[error("no HTTP function answers {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("invocation of {function} failed: {detail}")]
+    InvocationFailed {
+        function: String,
+        /// The handler's status; None when it gave no answer.
+        status: Option<u16>,
+        detail: String,
+    },
+    #[error(transparent)]
+    Queue(#[from] PortError),
+}
+
+/// How to run the host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Holds `host.json` and `function-definitions/`.
+    pub app_root: PathBuf,
+    pub handler: HandlerCommand,
+    /// For `%NAME%` expansion; also the handler's environment, as in Azure.
+    pub app_settings: BTreeMap<String, String>,
+    /// One subdirectory per queue (see [`LocalBus`]).
+    pub queues_dir: PathBuf,
+    pub queue_options: QueueOptions,
+    /// The handler's stdout and stderr, and the host's own lines (appended).
+    pub log_file: PathBuf,
+    /// Serve HTTP triggers on `127.0.0.1:<port>` (0 picks a free port); None serves nothing.
+    pub http_port: Option<u16>,
+    /// Service Bus invocations in flight per function. Default 4.
+    pub max_concurrent_calls: usize,
+    /// The peek-lock a Service Bus invocation holds. Default 5 minutes.
+    pub lock_duration: Duration,
+    /// How often idle receive loops look at their queue. Default 10 ms.
+    pub poll_interval: Duration,
+    /// How long the handler has to answer `GET /`. Default 60 s.
+    pub startup_timeout: Duration,
+    /// Fire timers on their schedules (off: only `invoke_timer`). Default on.
+    pub run_timers: bool,
+    /// Test hook: after a successful Service Bus invocation, deliver the same message once more with the next
+    /// delivery count before completing it, as if its lock had been lost.
+    pub deliver_twice: bool,
+}
+
+impl HostConfig {
+    pub fn new(
+        app_root: impl Into<PathBuf>,
+        handler: HandlerCommand,
+        queues_dir: impl Into<PathBuf>,
+        log_file: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            app_root: app_root.into(),
+            handler,
+            app_settings: BTreeMap::new(),
+            queues_dir: queues_dir.into(),
+            queue_options: QueueOptions::default(),
+            log_file: log_file.into(),
+            http_port: None,
+            max_concurrent_calls: 4,
+            lock_duration: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(10),
+            startup_timeout: Duration::from_secs(60),
+            run_timers: true,
+            deliver_twice: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    Timer,
+    ServiceBus,
+    Http,
+}
+
+/// One invocation, as the observer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationRecord {
+    pub function: String,
+    pub trigger: TriggerKind,
+    /// The handler's HTTP status; None when it gave no answer (not running, connection lost, timeout).
+    pub status: Option<u16>,
+    /// 2xx, and the outputs went out.
+    pub succeeded: bool,
+    pub error: Option<String>,
+    pub delivery_count: Option<u32>,
+    pub message_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Counts invocations per function and their outcomes. A Service Bus invocation is recorded once its message is
+/// settled (completed or abandoned) and its outputs sent.
+pub struct Observer {
+    records: Mutex<Vec<InvocationRecord>>,
+    changed: watch::Sender<usize>,
+}
+
+impl Observer {
+    fn new() -> Self {
+        Self {
+            records: Mutex::new(Vec::new()),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    fn push(&self, record: InvocationRecord) {
+        let n = {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            records.push(record);
+            records.len()
+        };
+        self.changed.send_replace(n);
+    }
+
+    /// Every invocation so far, in the order they finished.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The invocations of one function.
+    pub fn of(&self, function: &str) -> Vec<InvocationRecord> {
+        self.invocations()
+            .into_iter()
+            .filter(|r| r.function == function)
+            .collect()
+    }
+
+    pub fn count(&self, function: &str) -> usize {
+        self.of(function).len()
+    }
+
+    /// The handler's statuses for one function (None: no answer).
+    pub fn statuses(&self, function: &str) -> Vec<Option<u16>> {
+        self.of(function).iter().map(|r| r.status).collect()
+    }
+
+    /// Waits until `condition` holds for the invocations so far, or `timeout` passes; says whether it held.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&[InvocationRecord]) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.changed.subscribe();
+        loop {
+            if condition(&self.invocations()) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return condition(&self.invocations()),
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct TimerMemory {
+    last: Option<DateTime<Utc>>,
+    last_updated: Option<DateTime<Utc>>,
+}
+
+struct Inner {
+    config: HostConfig,
+    app: AppDefinition,
+    bus: LocalBus,
+    handler: tokio::sync::Mutex<Option<Child>>,
+    handler_port: AtomicU16,
+    handler_up: AtomicBool,
+    observer: Observer,
+    /// Queue name -> the receive loops to wake when the host itself sends to it.
+    wake: HashMap<String, Vec<Arc<Notify>>>,
+    wake_of: HashMap<String, Arc<Notify>>,
+    timers: HashMap<String, tokio::sync::Mutex<TimerMemory>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    http_addr: Mutex<Option<SocketAddr>>,
+}
+
+/// The running local Functions host. Dropping it stops its loops and kills the handler; prefer
+/// [`FunctionsHost::shutdown`], which lets the handler exit on SIGTERM.
+pub struct FunctionsHost {
+    inner: Arc<Inner>,
+}
+
+/// How often an idle receive loop receives even though its queue's stamp has not changed.
+const FULL_RECEIVE_EVERY: Duration = Duration::from_millis(250);
+
+fn free_port() -> Result<u16, HostError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| HostError::Handler(format!("finding a free port: {e}")))
+}
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+impl FunctionsHost {
+    /// Loads the function app, starts the handler and waits until it answers, then starts the triggers.
+    pub async fn start(config: HostConfig) -> Result<Self, HostError> {
+        let app = AppDefinition::load(&config.app_root, &config.app_settings)?;
+        let bus = LocalBus::new(&config.queues_dir, config.queue_options.clone());
+        let mut wake: HashMap<String, Vec<Arc<Notify>>> = HashMap::new();
+        let mut wake_of = HashMap::new();
+        let mut timers = HashMap::new();
+        for f in &app.functions {
+            match &f.trigger {
+                Trigger::ServiceBus { queue, .. } => {
+                    bus.queue(queue)?;
+                    let n = Arc::new(Notify::new());
+                    wake.entry(queue.clone()).or_default().push(n.clone());
+                    wake_of.insert(f.name.clone(), n);
+                }
+                Trigger::Timer { .. } => {
+                    timers.insert(
+                        f.name.clone(),
+                        tokio::sync::Mutex::new(TimerMemory::default()),
+                    );
+                }
+                Trigger::Http { .. } => {}
+            }
+        }
+        let inner = Arc::new(Inner {
+            config,
+            app,
+            bus,
+            handler: tokio::sync::Mutex::new(None),
+            handler_port: AtomicU16::new(0),
+            handler_up: AtomicBool::new(false),
+            observer: Observer::new(),
+            wake,
+            wake_of,
+            timers,
+            tasks: Mutex::new(Vec::new()),
+            http_addr: Mutex::new(None),
+        });
+        inner.start_handler().await?;
+        let mut tasks = Vec::new();
+        for f in &inner.app.functions {
+            match &f.trigger {
+                Trigger::ServiceBus { .. } => {
+                    tasks.push(tokio::spawn(inner.clone().service_bus_loop(f.name.clone())));
+                }
+                Trigger::Timer { .. } if inner.config.run_timers => {
+                    tasks.push(tokio::spawn(inner.clone().timer_loop(f.name.clone())));
+                }
+                _ => {}
+            }
+        }
+        if let Some(port) = inner.config.http_port {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|e| HostError::Config(format!("binding HTTP port {port}: {e}")))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| HostError::Config(format!("HTTP address: {e}")))?;
+            *inner.http_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+            let router = axum::Router::new()
+                .fallback(serve_http)
+                .with_state(inner.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!("HTTP trigger server stopped: {e}");
+                }
+            }));
+            inner.log_line(&format!(
+                "HTTP triggers on http://{addr}/{}/",
+                inner.app.route_prefix
+            ));
+        }
+        inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(tasks);
+        Ok(Self { inner })
+    }
+
+    /// The function app as loaded.
+    pub fn app(&self) -> &AppDefinition {
+        &self.inner.app
+    }
+
+    /// The queues; messages sent here reach the Service Bus triggers within a poll interval.
+    pub fn bus(&self) -> &LocalBus {
+        &self.inner.bus
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.inner.observer
+    }
+
+    /// The port the handler listens on (it changes when the handler restarts).
+    pub fn handler_port(&self) -> u16 {
+        self.inner.handler_port.load(Ordering::SeqCst)
+    }
+
+    /// Where HTTP triggers are served, if they are.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        *self
+            .inner
+            .http_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fires a timer function now (after any run of it in progress), as `nightshift up` does.
+    pub async fn invoke_timer(&self, function: &str) -> Result<InvocationRecord, HostError> {
+        self.inner.fire_timer(function).await
+    }
+
+    /// Calls an HTTP-triggered function as a request to `/<routePrefix>/<path>` would, and gives its `res` output.
+    /// A failed invocation (non-2xx from the handler, or no answer) is an error, where a client would see a 500.
+    pub async fn invoke_http(
+        &self,
+        function: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<HttpResponse, HostError> {
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let port = self.http_addr().map_or(7071, |a| a.port());
+        let mut url = format!(
+            "http://127.0.0.1:{port}/{}/{}",
+            self.inner.app.route_prefix,
+            path.trim_start_matches('/')
+        );
+        if !query.is_empty() {
+            let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            url = format!("{url}?{}", q.join("&"));
+        }
+        let req = HttpRequest {
+            method: method.to_ascii_uppercase(),
+            url,
+            query,
+            headers: vec![("Host".into(), format!("127.0.0.1:{port}"))],
+            body: None,
+        };
+        self.inner.http(Some(function), path, req).await
+    }
+
+    /// Starts the handler if it is not running.
+    pub async fn start_handler(&self) -> Result<(), HostError> {
+        self.inner.start_handler().await
+    }
+
+    /// Test hook: SIGKILLs the handler. In-flight invocations fail (their messages are abandoned), and receive
+    /// loops pause until the handler is started again.
+    pub async fn kill_handler(&self) {
+        self.inner.kill_handler().await;
+    }
+
+    pub async fn restart_handler(&self) -> Result<(), HostError> {
+        self.inner.kill_handler().await;
+        self.inner.start_handler().await
+    }
+
+    /// Stops the triggers, then the handler (SIGTERM, SIGKILL after 5 s).
+    pub async fn shutdown(self) {
+        self.inner.abort_tasks();
+        self.inner.handler_up.store(false, Ordering::SeqCst);
+        let child = self.inner.handler.lock().await.take();
+        if let Some(mut child) = child {
+            if let Some(pid) = child.id() {
+                // SAFETY: signals the handler process we started.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+        self.inner.log_line("host stopped");
+    }
+}
+
+impl Drop for FunctionsHost {
+    fn drop(&mut self) {
+        self.inner.abort_tasks();
+        if let Ok(mut slot) = self.inner.handler.try_lock() {
+            if let Some(child) = slot.as_mut() {
+                let _ = child.start_kill();
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn abort_tasks(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
+    /// A line in the host log (the file the handler's output goes to) and in tracing.
+    fn log_line(&self, line: &str) {
+        tracing::info!(target: "nightshift::host", "{line}");
+        let text = format!("{} [host] {line}\n", Utc::now().to_rfc3339());
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.config.log_file)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+    }
+
+    async fn start_handler(&self) -> Result<(), HostError> {
+        let mut slot = self.handler.lock().await;
+        if let Some(child) = slot.as_mut() {
+            if matches!(child.try_wait(), Ok(None)) {
+                return Ok(());
+            }
+        }
+        let port = free_port()?;
+        let log_err = |e: std::io::Error| {
+            HostError::Handler(format!("opening {}: {e}", self.config.log_file.display()))
+        };
+        if let Some(dir) = self.config.log_file.parent() {
+            std::fs::create_dir_all(dir).map_err(log_err)?;
+        }
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.config.log_file)
+            .map_err(log_err)?;
+        let err = out.try_clone().map_err(log_err)?;
+        let h = &self.config.handler;
+        let mut child = tokio::process::Command::new(&h.program)
+            .args(&h.args)
+            .current_dir(h.working_dir.as_ref().unwrap_or(&self.config.app_root))
+            .envs(&self.config.app_settings)
+            .envs(&h.env)
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+            .env("FUNCTIONS_WORKER_RUNTIME", "Custom")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| HostError::Handler(format!("starting {}: {e}", h.program.display())))?;
+        let deadline = tokio::time::Instant::now() + self.config.startup_timeout;
+        // Any HTTP answer to GET /, even a 404, means ready.
+        while client::send(port, "GET", "/", &[], Vec::new())
+            .await
+            .is_err()
+        {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(HostError::Handler(format!(
+                    "it exited ({status}) before answering on port {port}: see {}",
+                    self.config.log_file.display()
+                )));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = child.kill().await;
+                return Err(HostError::Handler(format!(
+                    "no answer to GET / on port {port} within {:?}: see {}",
+                    self.config.startup_timeout,
+                    self.config.log_file.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.handler_port.store(port, Ordering::SeqCst);
+        self.handler_up.store(true, Ordering::SeqCst);
+        *slot = Some(child);
+        self.log_line(&format!("handler ready on port {port}"));
+        Ok(())
+    }
+
+    async fn kill_handler(&self) {
+        let mut slot = self.handler.lock().await;
+        self.handler_up.store(false, Ordering::SeqCst);
+        if let Some(mut child) = slot.take() {
+            let _ = child.kill().await;
+            self.log_line("handler killed");
+        }
+    }
+
+    /// POSTs an invocation; Err when there is no HTTP answer.
+    async fn post(&self, function: &str, body: &Value) -> Result<(u16, Vec<u8>), String> {
+        if !self.handler_up.load(Ordering::SeqCst) {
+            return Err("the handler is not running".into());
+        }
+        let port = self.handler_port.load(Ordering::SeqCst);
+        let path = format!("/{function}");
+        let call = client::post_json(port, &path, body);
+        match self.app.function_timeout {
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| format!("timed out after {limit:?} (functionTimeout)"))?,
+            None => call.await,
+        }
+    }
+
+    /// Acts on the answer: on 2xx, forwards Logs and sends the Service Bus outputs; builds the record.
+    async fn finish(
+        &self,
+        f: &FunctionDef,
+        trigger: TriggerKind,
+        result: Result<(u16, Vec<u8>), String>,
+    ) -> (InvocationRecord, Option<InvocationResponse>) {
+        let mut record = InvocationRecord {
+            function: f.name.clone(),
+            trigger,
+            status: None,
+            succeeded: false,
+            error: None,
+            delivery_count: None,
+            message_id: None,
+            at: Utc::now(),
+        };
+        match result {
+            Ok((status, bytes)) if is_success(status) => {
+                record.status = Some(status);
+                let resp = InvocationResponse::parse(&bytes);
+                for line in &resp.logs {
+                    self.log_line(&format!("{}: {line}", f.name));
+                }
+                match self.send_outputs(f, &resp).await {
+                    Ok(()) => record.succeeded = true,
+                    Err(e) => record.error = Some(e),
+                }
+                return (record, Some(resp));
+            }
+            Ok((status, bytes)) => {
+                record.status = Some(status);
+                let text = String::from_utf8_lossy(&bytes);
+                let snippet: String = text.chars().take(500).collect();
+                record.error = Some(format!("the handler answered {status}: {snippet}"));
+            }
+            Err(e) => record.error = Some(e),
+        }
+        self.log_line(&format!(
+            "{} failed: {}",
+            f.name,
+            record.error.as_deref().unwrap_or_default()
+        ));
+        (record, None)
+    }
+
+    async fn send_outputs(&self, f: &FunctionDef, resp: &InvocationResponse) -> Result<(), String> {
+        for out in &f.outputs {
+            let Output::ServiceBus { binding, queue } = out else {
+                continue;
+            };
+            let Some(value) = resp.outputs.get(binding) else {
+                continue;
+            };
+            let bodies = payload::output_messages(value);
+            if bodies.is_empty() {
+                continue;
+            }
+            for body in &bodies {
+                if payload::looks_like_base64(body) {
+                    self.log_line(&format!(
+                        "{}: output {binding} {body:?} is valid base64: the real host would send the decoded bytes",
+                        f.name
+                    ));
+                }
+            }
+            let q = self.bus.queue(queue).map_err(|e| e.to_string())?;
+            tokio::task::spawn_blocking(move || {
+                for body in bodies {
+                    q.send(NewMessage::new(body, unique_id()))?;
+                }
+                Ok::<_, PortError>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("sending output {binding} to {queue}: {e}"))?;
+            for n in self.wake.get(queue).into_iter().flatten() {
+                n.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    async fn service_bus_loop(self: Arc<Self>, function: String) {
+        let Some(f) = self.app.function(&function).cloned() else {
+            return;
+        };
+        let Trigger::ServiceBus { binding, queue } = f.trigger.clone() else {
+            return;
+        };
+        let q = match self.bus.queue(&queue) {
+            Ok(q) => q,
+            Err(e) => {
+                self.log_line(&format!("{function}: cannot open queue {queue}: {e}"));
+                return;
+            }
+        };
+        let wake = self.wake_of.get(&function).cloned().unwrap_or_default();
+        let permits = Arc::new(Semaphore::new(self.config.max_concurrent_calls.max(1)));
+        let poll = self.config.poll_interval;
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            if !self.handler_up.load(Ordering::SeqCst) {
+                drop(permit);
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            let receiver = q.clone();
+            let lock = self.config.lock_duration;
+            let stamp = q.change_stamp();
+            match tokio::task::spawn_blocking(move || receiver.receive(lock)).await {
+                Ok(Ok(Some(message))) => {
+                    let (me, f, binding, q) = (self.clone(), f.clone(), binding.clone(), q.clone());
+                    tokio::spawn(async move {
+                        me.deliver(&f, &binding, &q, message).await;
+                        drop(permit);
+                    });
+                }
+                Ok(Ok(None)) => {
+                    drop(permit);
+                    // Idle: look at the directory's stamp each poll interval, and receive again when it changed,
+                    // when woken, or at least every FULL_RECEIVE_EVERY (scheduled messages, expired locks).
+                    let idle_since = tokio::time::Instant::now();
+                    loop {
+                        tokio::select! {
+                            _ = wake.notified() => break,
+                            _ = tokio::time::sleep(poll) => {}
+                        }
+                        if q.change_stamp() != stamp || idle_since.elapsed() >= FULL_RECEIVE_EVERY {
+                            break;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    drop(permit);
+                    self.log_line(&format!("{function}: receiving from {queue}: {e}"));
+                    tokio::time::sleep(poll * 50).await;
+                }
+                Err(e) => {
+                    drop(permit);
+                    self.log_line(&format!("{function}: receive task failed: {e}"));
+                    tokio::time::sleep(poll * 50).await;
+                }
+            }
+        }
+    }
+
+    async fn invoke_message(
+        &self,
+        f: &FunctionDef,
+        binding: &str,
+        m: &Received,
+    ) -> InvocationRecord {
+        let body = payload::service_bus_request(&f.name, binding, m, Utc::now(), &unique_id());
+        let result = self.post(&f.name, &body).await;
+        let (mut record, _) = self.finish(f, TriggerKind::ServiceBus, result).await;
+        record.delivery_count = Some(m.delivery_count);
+        record.message_id = Some(m.message_id.clone());
+        record
+    }
+
+    async fn deliver(&self, f: &FunctionDef, binding: &str, q: &DiskQueue, m: Received) {
+        let mut records = vec![self.invoke_message(f, binding, &m).await];
+        if records[0].succeeded && self.config.deliver_twice {
+            let mut again = m.clone();
+            again.delivery_count += 1;
+            again.lock_token = unique_id();
+            records.push(self.invoke_message(f, binding, &again).await);
+        }
+        let ok = records.last().is_some_and(|r| r.succeeded);
+        let (queue, token) = (q.clone(), m.lock_token.clone());
+        let settled = tokio::task::spawn_blocking(move || {
+            if ok {
+                queue.complete(&token)
+            } else {
+                queue.abandon(&token)
+            }
+        })
+        .await;
+        if !ok {
+            // Visible again at once: let this function's receive loop know.
+            if let Some(n) = self.wake_of.get(&f.name) {
+                n.notify_one();
+            }
+        }
+        match settled {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.log_line(&format!(
+                "{}: settling message {}: {e}",
+                f.name, m.message_id
+            )),
+            Err(e) => self.log_line(&format!("{}: settling task failed: {e}", f.name)),
+        }
+        for record in records {
+            self.observer.push(record);
+        }
+    }
+
+    async fn fire_timer(&self, function: &str) -> Result<InvocationRecord, HostError> {
+        let unknown = || HostError::UnknownFunction(function.to_string());
+        let f = self.app.function(function).ok_or_else(unknown)?;
+        let Trigger::Timer {
+            binding, schedule, ..
+        } = &f.trigger
+        else {
+            return Err(unknown());
+        };
+        let mut memory = self.timers.get(function).ok_or_else(unknown)?.lock().await;
+        let now = Utc::now();
+        let status = memory.last.map(|last| ScheduleStatus {
+            last,
+            next: schedule.next_after(now).unwrap_or(now),
+            last_updated: memory.last_updated.unwrap_or(last),
+        });
+        let body = payload::timer_request(function, binding, status, now, &unique_id());
+        let result = self.post(function, &body).await;
+        let (record, _) = self.finish(f, TriggerKind::Timer, result).await;
+        memory.last = Some(now);
+        memory.last_updated = Some(Utc::now());
+        self.observer.push(record.clone());
+        Ok(record)
+    }
+
+    async fn timer_loop(self: Arc<Self>, function: String) {
+        let Some(Trigger::Timer {
+            schedule,
+            run_on_startup,
+            ..
+        }) = self.app.function(&function).map(|f| f.trigger.clone())
+        else {
+            return;
+        };
+        if run_on_startup {
+            let _ = self.fire_timer(&function).await;
+        }
+        let mut after = Utc::now();
+        loop {
+            let Some(next) = schedule.next_after(after) else {
+                self.log_line(&format!(
+                    "{function}: schedule {schedule} has no next occurrence"
+                ));
+                return;
+            };
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            let _ = self.fire_timer(&function).await;
+            // A run longer than the interval skips the occurrences it overlapped, as the real host does.
+            after = Utc::now().max(next);
+        }
+    }
+
+    async fn http(
+        &self,
+        function: Option<&str>,
+        path: &str,
+        req: HttpRequest,
+    ) -> Result<HttpResponse, HostError> {
+        let method = req.method.to_ascii_lowercase();
+        let found = self.app.functions.iter().find_map(|f| {
+            if function.is_some_and(|name| name != f.name) {
+                return None;
+            }
+            let Trigger::Http {
+                binding,
+                methods,
+                route,
+            } = &f.trigger
+            else {
+                return None;
+            };
+            if !methods.is_empty() && !methods.contains(&method) {
+                return None;
+            }
+            payload::match_route(route, path).map(|params| (f, binding, params))
+        });
+        let Some((f, binding, params)) = found else {
+            return Err(match function {
+                Some(name) if self.app.function(name).is_none() => {
+                    HostError::UnknownFunction(name.into())
+                }
+                _ => HostError::NoRoute {
+                    method: req.method,
+                    path: path.to_string(),
+                },
+            });
+        };
+        let body = payload::http_request(&f.name, binding, &req, &params, Utc::now(), &unique_id());
+        let result = self.post(&f.name, &body).await;
+        let (record, resp) = self.finish(f, TriggerKind::Http, result).await;
+        self.observer.push(record.clone());
+        let Some(resp) = resp.filter(|_| record.succeeded) else {
+            return Err(HostError::InvocationFailed {
+                function: f.name.clone(),
+                status: record.status,
+                detail: record.error.unwrap_or_default(),
+            });
+        };
+        let out = f.outputs.iter().find_map(|o| match o {
+            Output::Http { binding } => Some(binding.as_str()),
+            _ => None,
+        });
+        let value = match out {
+            Some("$return") => Some(&resp.return_value),
+            Some(name) => resp.outputs.get(name),
+            None => None,
+        };
+        Ok(HttpResponse::from_output(value))
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in a query string).
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Serves HTTP triggers on loopback under `/<routePrefix>/`, as the host's own HTTP front end does.
+async fn serve_http(
+    axum::extract::State(inner): axum::extract::State<Arc<Inner>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    let prefix = format!("/{}/", inner.app.route_prefix);
+    let Some(path) = parts.uri.path().strip_prefix(&prefix).map(str::to_string) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let query = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, true), percent_decode(v, true))
+        })
+        .collect();
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let req = HttpRequest {
+        method: parts.method.as_str().to_string(),
+        url: format!("http://{host}{}", parts.uri),
+        query,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    match inner.http(None, &percent_decode(&path, false), req).await {
+        Ok(resp) => {
+            let mut builder = axum::http::Response::builder().status(resp.status);
+            for (k, v) in &resp.headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            builder
+                .body(axum::body::Body::from(resp.body))
+                .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        Err(HostError::NoRoute { .. }) => axum::http::StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::warn!("HTTP trigger failed: {e}");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
