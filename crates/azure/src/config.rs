@@ -1,0 +1,198 @@
+//! Typed settings of the Azure adapters, read from `NIGHTSHIFT_*` environment variables (listed in the crate's
+//! docs), and the one place that builds the adapters from them. Secrets are wrapped so `Debug` prints `***`.
+
+use crate::aci::{AciJobs, AciSettings};
+use crate::arm::{ArmClient, ArmCloud, PUBLIC_ARM_ENDPOINT};
+use crate::blob::{BlobAuth, BlobStore};
+use crate::http::{HttpTransport, ReqwestTransport};
+use crate::identity::{ManagedIdentity, StaticToken, TokenProvider};
+use crate::keyvault::KeyVaultSecrets;
+use crate::servicebus::ServiceBusBus;
+use crate::Secret;
+use std::sync::Arc;
+
+/// Where tokens come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `NIGHTSHIFT_ARM_TOKEN`: one bearer token for everything (development, contract tests).
+    Static(Secret),
+    /// The Functions/App Service endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`).
+    AppService {
+        endpoint: String,
+        header: Secret,
+        client_id: Option<String>,
+    },
+    /// IMDS (inside Container Instances).
+    Imds {
+        endpoint: String,
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureConfig {
+    pub subscription_id: String,
+    pub arm_endpoint: String,
+    pub token_source: TokenSource,
+    pub storage_account: String,
+    pub storage_container: String,
+    pub storage_endpoint: Option<String>,
+    pub storage_key: Option<Secret>,
+    pub servicebus_namespace: String,
+    pub servicebus_send_policy: String,
+    pub servicebus_key_secret: String,
+    pub key_vault_url: String,
+    pub aci: AciSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set: see the nightshift-azure crate docs for what it holds")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {why}")]
+    Invalid { name: &'static str, why: String },
+}
+
+impl AzureConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let opt = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let req = |k: &'static str| opt(k).ok_or(ConfigError::Missing(k));
+        let url = |name: &'static str, v: String| -> Result<String, ConfigError> {
+            reqwest::Url::parse(&v).map_err(|e| ConfigError::Invalid {
+                name,
+                why: format!("{e} (expected a URL such as https://…)"),
+            })?;
+            Ok(v.trim_end_matches('/').to_string())
+        };
+
+        let client_id = opt("NIGHTSHIFT_IDENTITY_CLIENT_ID");
+        let token_source = if let Some(t) = opt("NIGHTSHIFT_ARM_TOKEN") {
+            TokenSource::Static(Secret::new(t))
+        } else if let (Some(endpoint), Some(header)) =
+            (opt("IDENTITY_ENDPOINT"), opt("IDENTITY_HEADER"))
+        {
+            TokenSource::AppService {
+                endpoint: url("IDENTITY_ENDPOINT", endpoint)?,
+                header: Secret::new(header),
+                client_id,
+            }
+        } else {
+            TokenSource::Imds {
+                endpoint: opt("NIGHTSHIFT_IMDS_ENDPOINT")
+                    .unwrap_or_else(|| crate::identity::IMDS_TOKEN_URL.to_string()),
+                client_id,
+            }
+        };
+
+        Ok(Self {
+            subscription_id: req("NIGHTSHIFT_SUBSCRIPTION_ID")?,
+            arm_endpoint: url(
+                "NIGHTSHIFT_ARM_ENDPOINT",
+                opt("NIGHTSHIFT_ARM_ENDPOINT").unwrap_or_else(|| PUBLIC_ARM_ENDPOINT.into()),
+            )?,
+            token_source,
+            storage_account: req("NIGHTSHIFT_STORAGE_ACCOUNT")?,
+            storage_container: opt("NIGHTSHIFT_STORAGE_CONTAINER")
+                .unwrap_or_else(|| "nightshift".into()),
+            storage_endpoint: opt("NIGHTSHIFT_STORAGE_ENDPOINT")
+                .map(|v| url("NIGHTSHIFT_STORAGE_ENDPOINT", v))
+                .transpose()?,
+            storage_key: opt("NIGHTSHIFT_STORAGE_KEY").map(Secret::new),
+            servicebus_namespace: req("NIGHTSHIFT_SERVICEBUS_NAMESPACE")?,
+            servicebus_send_policy: opt("NIGHTSHIFT_SERVICEBUS_SEND_POLICY")
+                .unwrap_or_else(|| "nightshift-send".into()),
+            servicebus_key_secret: opt("NIGHTSHIFT_SERVICEBUS_KEY_SECRET")
+                .unwrap_or_else(|| "servicebus-send-key".into()),
+            key_vault_url: url("NIGHTSHIFT_KEY_VAULT_URL", req("NIGHTSHIFT_KEY_VAULT_URL")?)?,
+            aci: AciSettings {
+                resource_group: req("NIGHTSHIFT_ACI_RESOURCE_GROUP")?,
+                location: req("NIGHTSHIFT_ACI_LOCATION")?,
+                runner_image: req("NIGHTSHIFT_RUNNER_IMAGE")?,
+                identity_id: req("NIGHTSHIFT_ACI_IDENTITY_ID")?,
+                identity_client_id: req("NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID")?,
+                registry_server: opt("NIGHTSHIFT_ACI_REGISTRY_SERVER"),
+                key_vault_url: None,
+            },
+        }
+        .with_vault_for_runner())
+    }
+
+    fn with_vault_for_runner(mut self) -> Self {
+        self.aci.key_vault_url = Some(self.key_vault_url.clone());
+        self
+    }
+
+    /// The token provider the adapters share (one cache for all of them).
+    pub fn token_provider(&self) -> Arc<dyn TokenProvider> {
+        match &self.token_source {
+            TokenSource::Static(t) => Arc::new(StaticToken::new(t.expose())),
+            TokenSource::AppService {
+                endpoint,
+                header,
+                client_id,
+            } => Arc::new(ManagedIdentity::app_service(
+                endpoint.clone(),
+                header.expose(),
+                client_id.clone(),
+            )),
+            TokenSource::Imds {
+                endpoint,
+                client_id,
+            } => Arc::new(ManagedIdentity::imds_at(
+                endpoint.clone(),
+                client_id.clone(),
+            )),
+        }
+    }
+
+    /// Builds every adapter; performs no network I/O.
+    pub fn adapters(&self) -> AzureAdapters {
+        let tokens = self.token_provider();
+        let transport: Arc<dyn HttpTransport> = Arc::new(ReqwestTransport::new());
+        let arm = ArmClient::new(&self.arm_endpoint, &self.subscription_id, tokens.clone());
+        let secrets = Arc::new(KeyVaultSecrets::new(&self.key_vault_url, tokens.clone()));
+        let auth = match &self.storage_key {
+            Some(k) => BlobAuth::Key(k.clone()),
+            None => BlobAuth::Token(tokens.clone()),
+        };
+        AzureAdapters {
+            store: Arc::new(BlobStore::new(
+                &self.storage_account,
+                self.storage_endpoint.as_deref(),
+                &self.storage_container,
+                auth,
+                transport.clone(),
+            )),
+            bus: Arc::new(ServiceBusBus::new(
+                &self.servicebus_namespace,
+                &self.servicebus_send_policy,
+                &self.servicebus_key_secret,
+                secrets.clone(),
+                transport,
+            )),
+            jobs: Arc::new(AciJobs::new(arm.clone(), self.aci.clone())),
+            cloud: Arc::new(ArmCloud::new(arm)),
+            secrets,
+        }
+    }
+}
+
+/// The adapters built from one [`AzureConfig`].
+#[derive(Debug, Clone)]
+pub struct AzureAdapters {
+    pub store: Arc<BlobStore>,
+    pub bus: Arc<ServiceBusBus>,
+    pub jobs: Arc<AciJobs>,
+    pub cloud: Arc<ArmCloud>,
+    pub secrets: Arc<KeyVaultSecrets>,
+}

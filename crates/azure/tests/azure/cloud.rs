@@ -1,0 +1,155 @@
+//! ArmCloud against the REST contract (loopback server following the documented ARM behaviour).
+
+use crate::fake_arm::{spawn_fake_arm, FakeArm, Scripted};
+use crate::{arm_client, ARM_TOKEN};
+use nightshift_azure::ArmCloud;
+use nightshift_core::expiry::tags::MANAGED_BY;
+use nightshift_core::ports::{Cloud, Deletion, PortError};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn contract_a_sweep_listing_over_thousands_of_groups_returns_exactly_the_managed_ones() {
+    let fake = spawn_fake_arm().await;
+    let mut expected = BTreeSet::new();
+    for i in 0..6000 {
+        let name = format!("rg-{i:05}");
+        match i % 4 {
+            0 | 1 => {
+                fake.add_group(
+                    &name,
+                    &[(MANAGED_BY, "prod"), ("nightshift-product", "orthense")],
+                );
+                expected.insert(name);
+            }
+            2 => fake.add_group(&name, &[(MANAGED_BY, "staging")]),
+            _ => fake.add_group(&name, &[("owner", "someone")]),
+        }
+    }
+    let cloud = ArmCloud::new(arm_client(&fake));
+
+    let groups = cloud.list_managed("prod").await.unwrap();
+
+    let names: BTreeSet<String> = groups.iter().map(|g| g.name.clone()).collect();
+    assert_eq!(groups.len(), 3000);
+    assert_eq!(names, expected);
+    assert!(groups
+        .iter()
+        .all(|g| g.tags.get("nightshift-product").map(String::as_str) == Some("orthense")));
+    let pages = fake.requests_to("GET", "/resourcegroups");
+    assert_eq!(pages.len(), 30, "3000 managed groups in pages of 100");
+    assert!(pages[0].query.contains("api-version=2021-04-01"));
+    assert!(pages
+        .iter()
+        .all(|r| r.headers["authorization"] == format!("Bearer {ARM_TOKEN}")));
+}
+
+#[tokio::test]
+async fn contract_a_listing_retries_a_throttled_page() {
+    let fake = spawn_fake_arm().await;
+    for i in 0..250 {
+        fake.add_group(&format!("rg-{i}"), &[(MANAGED_BY, "prod")]);
+    }
+    let path = format!(
+        "/subscriptions/{}/resourcegroups",
+        crate::fake_arm::SUBSCRIPTION
+    );
+    fake.script(
+        "GET",
+        &path,
+        vec![
+            Scripted::status(429).header("retry-after", "0"),
+            Scripted::status(503),
+        ],
+    );
+
+    let groups = ArmCloud::new(arm_client(&fake))
+        .list_managed("prod")
+        .await
+        .unwrap();
+
+    assert_eq!(groups.len(), 250);
+}
+
+#[tokio::test]
+async fn contract_a_delete_survives_429_with_retry_after_and_a_transient_500_then_follows_the_operation(
+) {
+    let fake = spawn_fake_arm().await;
+    fake.add_group("rg-old", &[(MANAGED_BY, "prod")]);
+    fake.set(|s| s.lro_retry_after = 1);
+    fake.script(
+        "DELETE",
+        &FakeArm::group_path("rg-old"),
+        vec![
+            Scripted::status(429).header("retry-after", "1"),
+            Scripted::status(500),
+        ],
+    );
+    let cloud = ArmCloud::new(arm_client(&fake));
+    let started = Instant::now();
+
+    let outcome = cloud.delete_group("rg-old").await.unwrap();
+
+    assert_eq!(outcome, Deletion::Deleted);
+    let deletes = fake.requests_to("DELETE", "/resourcegroups/rg-old");
+    assert_eq!(deletes.len(), 3, "429, 500, then 202");
+    assert!(
+        deletes[1].at - deletes[0].at >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
+    let polls = fake.requests_to("GET", "/operations/delete-rg-old");
+    assert_eq!(polls.len(), 2, "202 once, then 200");
+    assert!(polls[0].at - deletes[2].at >= Duration::from_secs(1));
+    assert!(polls[1].at - polls[0].at >= Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn contract_deleting_a_group_that_is_gone_answers_already_gone() {
+    let fake = spawn_fake_arm().await;
+
+    let outcome = ArmCloud::new(arm_client(&fake))
+        .delete_group("rg-never")
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Deletion::AlreadyGone);
+}
+
+#[tokio::test]
+async fn contract_a_delete_that_keeps_failing_gives_up_as_transient_after_bounded_attempts() {
+    let fake = spawn_fake_arm().await;
+    fake.add_group("rg-stuck", &[(MANAGED_BY, "prod")]);
+    fake.script(
+        "DELETE",
+        &FakeArm::group_path("rg-stuck"),
+        vec![Scripted::status(503); 10],
+    );
+
+    let err = ArmCloud::new(arm_client(&fake))
+        .delete_group("rg-stuck")
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, PortError::Transient(_)), "{err:?}");
+    assert_eq!(fake.requests_to("DELETE", "rg-stuck").len(), 5);
+}
+
+#[tokio::test]
+async fn contract_a_forbidden_delete_is_permanent_and_not_retried() {
+    let fake = spawn_fake_arm().await;
+    fake.add_group("rg-locked", &[(MANAGED_BY, "prod")]);
+    fake.script(
+        "DELETE",
+        &FakeArm::group_path("rg-locked"),
+        vec![Scripted::status(403)],
+    );
+
+    let err = ArmCloud::new(arm_client(&fake))
+        .delete_group("rg-locked")
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, PortError::Permanent(_)), "{err:?}");
+    assert_eq!(fake.requests_to("DELETE", "rg-locked").len(), 1);
+}

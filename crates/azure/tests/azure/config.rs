@@ -1,0 +1,90 @@
+//! AzureConfig from environment variables, and lazy adapters (no network I/O at construction).
+
+use crate::fake_arm::spawn_fake_arm;
+use nightshift_azure::{AzureConfig, ConfigError, TokenSource};
+use std::collections::HashMap;
+
+fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut v: HashMap<String, String> = [
+        ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+        ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+        ("NIGHTSHIFT_STORAGE_KEY", "storage-key-secret-value"),
+        ("NIGHTSHIFT_SERVICEBUS_NAMESPACE", "contoso-ns"),
+        ("NIGHTSHIFT_KEY_VAULT_URL", "https://contoso.vault.azure.net/"),
+        ("NIGHTSHIFT_ACI_RESOURCE_GROUP", "jobs"),
+        ("NIGHTSHIFT_ACI_LOCATION", "westeurope"),
+        ("NIGHTSHIFT_RUNNER_IMAGE", "contoso.azurecr.io/runner:1"),
+        ("NIGHTSHIFT_ACI_IDENTITY_ID", "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/runner"),
+        ("NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID", "cid"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41234/msi/token"),
+        ("IDENTITY_HEADER", "identity-header-secret-value"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, val) in extra {
+        v.insert(k.to_string(), val.to_string());
+    }
+    v
+}
+
+#[test]
+fn config_reads_every_variable_with_defaults_and_prints_no_secret() {
+    let v = vars(&[]);
+
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+
+    assert_eq!(config.arm_endpoint, "https://management.azure.com");
+    assert_eq!(config.storage_container, "nightshift");
+    assert_eq!(config.key_vault_url, "https://contoso.vault.azure.net");
+    assert_eq!(
+        config.aci.key_vault_url.as_deref(),
+        Some("https://contoso.vault.azure.net")
+    );
+    assert!(matches!(
+        config.token_source,
+        TokenSource::AppService { .. }
+    ));
+    let debug = format!("{config:?} {:?}", config.adapters());
+    assert!(
+        !debug.contains("storage-key-secret-value")
+            && !debug.contains("identity-header-secret-value"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn config_prefers_a_static_arm_token_and_names_a_missing_variable() {
+    let v = vars(&[
+        ("NIGHTSHIFT_ARM_TOKEN", "static-token-secret"),
+        ("NIGHTSHIFT_ARM_ENDPOINT", "http://127.0.0.1:1"),
+    ]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+    assert!(matches!(config.token_source, TokenSource::Static(_)));
+    assert!(!format!("{config:?}").contains("static-token-secret"));
+
+    let mut v = vars(&[]);
+    v.remove("NIGHTSHIFT_RUNNER_IMAGE");
+    let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    assert_eq!(err, ConfigError::Missing("NIGHTSHIFT_RUNNER_IMAGE"));
+    assert!(err.to_string().contains("NIGHTSHIFT_RUNNER_IMAGE"));
+}
+
+#[tokio::test]
+async fn contract_building_every_adapter_performs_no_network_io() {
+    let fake = spawn_fake_arm().await;
+    let msi = format!("{}/msi/token", fake.base);
+    let v = vars(&[
+        ("NIGHTSHIFT_ARM_ENDPOINT", fake.base.as_str()),
+        ("NIGHTSHIFT_KEY_VAULT_URL", fake.base.as_str()),
+        ("NIGHTSHIFT_STORAGE_ENDPOINT", fake.base.as_str()),
+        ("IDENTITY_ENDPOINT", msi.as_str()),
+    ]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+
+    let adapters = config.adapters();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    drop(adapters);
+}
