@@ -1,16 +1,17 @@
-# Azure SQL logical server and one serverless database that pauses when idle. Authentication is Entra-only by
-# default; the "password" mode generates the SQL admin password and keeps it only in Key Vault (and the state).
+# Azure SQL logical server and one serverless database that pauses when idle. Two administrators: an Entra one (people,
+# groups, the identity that runs Terraform) and an SQL one whose generated password is kept only in Key Vault
+# (main.password.tf) for the clients that cannot use Entra (the seeds' community.general.mssql_script / pymssql).
 resource "azurerm_mssql_server" "this" {
   #checkov:skip=CKV_AZURE_24:Audit records go to Log Analytics (main.auditing.tf, log_monitoring_enabled) whose retention applies; retention_in_days only concerns a storage account target.
-  #checkov:skip=CKV_AZURE_113:No virtual network in the environments; the firewall admits Azure services only and logins need Entra tokens.
+  #checkov:skip=CKV_AZURE_113:No virtual network in the environments; the firewall admits Azure services only and logins need an Entra token or the SQL admin password, which only Key Vault holds.
   #checkov:skip=CKV2_AZURE_45:No virtual network in the environments, hence no private endpoint.
   #checkov:skip=CKV2_AZURE_2:Express vulnerability assessment is enabled (express_vulnerability_assessment_enabled); it needs no storage account.
   location                                 = var.location
   name                                     = var.name
   resource_group_name                      = var.resource_group_name
   version                                  = "12.0"
-  administrator_login                      = local.password_auth ? var.authentication.administrator_login : null
-  administrator_login_password             = local.password_auth ? random_password.administrator[0].result : null
+  administrator_login                      = var.sql_administrator.login
+  administrator_login_password             = random_password.administrator.result
   connection_policy                        = "Default"
   express_vulnerability_assessment_enabled = var.express_vulnerability_assessment_enabled
   minimum_tls_version                      = "1.2"
@@ -19,9 +20,13 @@ resource "azurerm_mssql_server" "this" {
   tags                                     = var.tags
 
   azuread_administrator {
-    login_username              = var.entra_administrator.login_username
-    object_id                   = var.entra_administrator.object_id
-    azuread_authentication_only = !local.password_auth
+    login_username = var.entra_administrator.login_username
+    object_id      = var.entra_administrator.object_id
+    # Not Entra-only, on purpose: the seeds load data with community.general.mssql_script, whose driver (pymssql)
+    # has no Entra authentication, so they log in as the SQL admin. Its password is generated (random_password),
+    # written only to Key Vault and read there at run time; people, groups and the apps' managed identities still
+    # authenticate with Entra (this administrator, and contained users created from the identities).
+    azuread_authentication_only = false
     tenant_id                   = var.entra_administrator.tenant_id
   }
 
@@ -52,9 +57,9 @@ resource "azurerm_mssql_database" "this" {
 }
 
 # Azure services (App Service apps without a virtual network, nightshift's jobs) reach the server; clients still
-# need an Entra token (or the Key Vault password) to log in.
+# need an Entra token (or the SQL admin password, which only Key Vault holds) to log in.
 resource "azurerm_mssql_firewall_rule" "azure_services" {
-  #checkov:skip=CKV2_AZURE_34:The 0.0.0.0 rule is Azure's 'allow Azure services' switch (App Service without a virtual network, nightshift's jobs), not an open range; logins still need Entra tokens.
+  #checkov:skip=CKV2_AZURE_34:The 0.0.0.0 rule is Azure's 'allow Azure services' switch (App Service without a virtual network, nightshift's jobs), not an open range; logins still need an Entra token or the SQL admin password kept in Key Vault.
   count = var.allow_azure_services ? 1 : 0
 
   end_ip_address   = "0.0.0.0"

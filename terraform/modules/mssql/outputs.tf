@@ -23,7 +23,17 @@ output "database_name" {
   value       = azurerm_mssql_database.this.name
 }
 
+output "administrator_login" {
+  description = "Login of the SQL administrator, e.g. \"sqladmin\" (not a secret)."
+  value       = azurerm_mssql_server.this.administrator_login
+}
+
+output "administrator_password_secret_name" {
+  description = "Name of the Key Vault secret holding the SQL administrator's password, e.g. \"sql-admin-password\"."
+  value       = azurerm_key_vault_secret.administrator_password.name
+}
+
 output "administrator_password_secret_id" {
-  description = "Versionless id of the Key Vault secret holding the SQL admin password (password mode), or null."
-  value       = one(azurerm_key_vault_secret.administrator_password[*].versionless_id)
+  description = "Versionless id of the Key Vault secret holding the SQL administrator's password."
+  value       = azurerm_key_vault_secret.administrator_password.versionless_id
 }

@@ -39,30 +39,36 @@ variable "entra_administrator" {
   }
 }
 
-variable "authentication" {
+variable "sql_administrator" {
   type = object({
-    mode                   = optional(string, "entra")
-    administrator_login    = optional(string, "sqladmin")
-    key_vault_id           = optional(string, null)
+    login                  = optional(string, "sqladmin")
+    key_vault_id           = string
     secret_name            = optional(string, "sql-admin-password")
     secret_expiration_date = optional(string, null)
   })
-  default     = {}
   description = <<-EOT
-    How logins authenticate, e.g. {} (Entra only: no SQL password exists at all) or
-    { mode = "password", key_vault_id = module.key_vault.resource_id } (an SQL admin too, its generated password kept
-    in that vault as secret "sql-admin-password").
+    The SQL administrator, besides the Entra one: its login, and the Key Vault that receives its generated password
+    as a secret (never an input: no password exists outside that vault and the state), e.g.
+    { key_vault_id = module.key_vault.resource_id } (login "sqladmin", secret "sql-admin-password").
   EOT
   nullable    = false
 
   validation {
-    condition     = contains(["entra", "password"], var.authentication.mode)
-    error_message = "authentication.mode must be \"entra\" or \"password\"."
+    condition = (
+      can(regex("^[A-Za-z][A-Za-z0-9_]{0,127}$", var.sql_administrator.login))
+      && !contains(["admin", "administrator", "sa", "root", "dbmanager", "loginmanager", "dbo", "guest", "public"], lower(var.sql_administrator.login))
+    )
+    error_message = "sql_administrator.login must be a plain identifier that Azure SQL does not reserve (not admin, administrator, sa, root, dbo, guest, public...), e.g. \"sqladmin\"."
   }
 
   validation {
-    condition     = var.authentication.mode == "entra" || var.authentication.key_vault_id != null
-    error_message = "With authentication.mode = \"password\", set authentication.key_vault_id: the generated password is only kept in Key Vault."
+    condition     = can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft.KeyVault/vaults/[^/]+$", var.sql_administrator.key_vault_id))
+    error_message = "sql_administrator.key_vault_id must be a Key Vault resource id, e.g. the foundation layer's key_vault_id."
+  }
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z-]{1,127}$", var.sql_administrator.secret_name))
+    error_message = "sql_administrator.secret_name must be 1 to 127 letters, digits and hyphens, e.g. \"sql-admin-password\"."
   }
 }
 

@@ -1,6 +1,6 @@
-# Accounts API (the STS): personal data in Azure SQL, reached with its managed identity (no password); issues the
-# JWTs the medical API and the SPAs use, signed with a Key Vault key whose private half never leaves the vault;
-# sends mail through SendGrid. Every credential reaches it as a Key Vault reference.
+# Accounts API (the STS): personal data in Azure SQL, reached with its managed identity (no password; seed-sql creates
+# its database user); issues the JWTs the medical API and the SPAs use, signed with a Key Vault key whose private half
+# never leaves the vault; sends mail through SendGrid. Every credential reaches it as a Key Vault reference.
 resource "azurerm_user_assigned_identity" "api" {
   location            = var.location
   name                = "id-${local.base_name}-accounts"

@@ -25,7 +25,7 @@ output "custom_domain_verification_id" {
 }
 
 output "identity_name" {
-  description = "Name of the API's managed identity: the seed creates the database user FROM EXTERNAL PROVIDER with it."
+  description = "Name of the API's managed identity: seed-sql creates its database user (WITH SID = identity_client_id, TYPE = E)."
   value       = azurerm_user_assigned_identity.api.name
 }
 

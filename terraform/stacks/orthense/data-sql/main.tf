@@ -1,6 +1,10 @@
-# Personal data: Azure SQL (serverless, auto-pause) for the accounts API. Entra-only authentication by default: the
-# identity that runs Terraform and the seeds is the Entra admin, the accounts API logs in with its managed identity
-# (the seed creates its database user), and no SQL password exists anywhere.
+# Personal data: Azure SQL (serverless, auto-pause) for the accounts API. Two administrators:
+# - Entra: the identity that runs Terraform (nightshift's jobs) or a DBA group; people and the accounts API (its
+#   managed identity, whose database user the seed creates) authenticate with Entra.
+# - SQL login "sqladmin": the seed-sql step's community.general.mssql_script (pymssql) cannot use Entra, so the server
+#   is not Entra-only (see azuread_authentication_only in terraform/modules/mssql/main.tf). The password is generated
+#   by random_password and written only to the environment's Key Vault as secret "sql-admin-password"; the seed reads
+#   it there at run time (key_vault_name from foundation, the login and secret name from this layer's outputs).
 data "azurerm_client_config" "current" {}
 
 module "mssql" {
@@ -15,9 +19,10 @@ module "mssql" {
     object_id      = coalesce(var.sql_entra_admin_object_id, data.azurerm_client_config.current.object_id)
     tenant_id      = data.azurerm_client_config.current.tenant_id
   }
-  authentication = {
-    mode         = var.sql_authentication_mode
+  sql_administrator = {
+    login        = var.sql_admin_login
     key_vault_id = var.key_vault_id
+    secret_name  = "sql-admin-password"
   }
   database = {
     name                        = var.sql_database_name

@@ -18,7 +18,17 @@ output "sql_database_name" {
   value       = module.mssql.database_name
 }
 
+output "sql_admin_login" {
+  description = "Login of the SQL administrator the seed uses, e.g. \"sqladmin\" (not a secret)."
+  value       = module.mssql.administrator_login
+}
+
+output "sql_admin_password_secret_name" {
+  description = "Name of the Key Vault secret (in the foundation's vault) holding the SQL admin password: \"sql-admin-password\"."
+  value       = module.mssql.administrator_password_secret_name
+}
+
 output "sql_admin_password_secret_uri" {
-  description = "Versionless URI of the admin password secret (password mode only), else null."
+  description = "Versionless URI of the Key Vault secret holding the SQL admin password."
   value       = module.mssql.administrator_password_secret_id
 }

@@ -12,7 +12,7 @@ variable "location" {
 
 variable "key_vault_id" {
   type        = string
-  description = "Resource id of the environment's Key Vault ($${foundation.key_vault_id}); used only in \"password\" mode, for the generated admin password."
+  description = "Resource id of the environment's Key Vault ($${foundation.key_vault_id}): it receives the generated SQL admin password (secret \"sql-admin-password\")."
   nullable    = false
 }
 
@@ -29,16 +29,11 @@ variable "sql_database_name" {
   nullable    = false
 }
 
-variable "sql_authentication_mode" {
+variable "sql_admin_login" {
   type        = string
-  default     = "entra"
-  description = "\"entra\" (Entra-only, no password at all) or \"password\" (an SQL admin too, its generated password kept in Key Vault), e.g. \"entra\"."
+  default     = "sqladmin"
+  description = "Login of the SQL administrator the seed uses (not a secret; its generated password goes to Key Vault as \"sql-admin-password\"), e.g. \"sqladmin\"."
   nullable    = false
-
-  validation {
-    condition     = contains(["entra", "password"], var.sql_authentication_mode)
-    error_message = "Use \"entra\" or \"password\"."
-  }
 }
 
 variable "sql_entra_admin_login" {

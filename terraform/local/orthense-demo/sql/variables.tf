@@ -1,0 +1,75 @@
+# ---- passed by nightshift to every Terraform step (docs/catalog.md) ----------------------------------------------
+
+variable "nightshift_tags" {
+  type        = map(string)
+  nullable    = false
+  description = "Tags every resource group carries, e.g. { nightshift-product = \"orthense-demo\", ... }."
+}
+
+variable "environment" {
+  type        = string
+  description = "Concrete environment name, e.g. \"nightly\", \"pr-123\" or \"main\"."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,39}$", var.environment))
+    error_message = "environment must be lowercase letters, digits and '-', starting with a letter, e.g. \"pr-123\"."
+  }
+}
+
+variable "product" {
+  type        = string
+  description = "Product name from the catalog, e.g. \"orthense-demo\"."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,23}$", var.product))
+    error_message = "product must be 2..24 lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "local_cloud_dir" {
+  type        = string
+  description = "Root of nightshift's local cloud, e.g. \"/var/lib/nightshift/cloud\"; resource groups live in <dir>/resource-groups/."
+
+  validation {
+    condition     = length(trimspace(var.local_cloud_dir)) > 0
+    error_message = "local_cloud_dir must be set (nightshift sets it in local mode)."
+  }
+}
+
+# ---- from the foundation step ---------------------------------------------------------------------------------
+
+variable "resource_group_name" {
+  type        = string
+  description = "Resource group to create into: the foundation step's resource_group_name, e.g. \"rg-orthense-demo-nightly\"."
+
+  validation {
+    condition     = can(regex("^rg-[a-z0-9-]+$", var.resource_group_name))
+    error_message = "resource_group_name must look like \"rg-<product>-<environment>\": pass $${foundation.resource_group_name}."
+  }
+}
+
+# ---- simulation -----------------------------------------------------------------------------------------------
+
+variable "simulated_seconds" {
+  type        = number
+  default     = 2
+  nullable    = false
+  description = "Seconds the local cloud sleeps to mimic creating an Azure SQL server and database (about 4 min in Azure) (1 real minute ~ 0.5 s). 0 to go fast."
+
+  validation {
+    condition     = var.simulated_seconds >= 0 && var.simulated_seconds <= 60
+    error_message = "simulated_seconds must be between 0 and 60, e.g. 2."
+  }
+}
+
+variable "database_name" {
+  type        = string
+  default     = "orthense-accounts"
+  nullable    = false
+  description = "Name of the SQL database of the accounts API, e.g. \"orthense-accounts\"."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,62}$", var.database_name))
+    error_message = "database_name must be lowercase letters, digits and '-', e.g. \"orthense-accounts\"."
+  }
+}

@@ -1,3 +1,0 @@
-locals {
-  password_auth = var.authentication.mode == "password"
-}
