@@ -1,0 +1,222 @@
+//! Typed access to the store: run documents with optimistic concurrency, rejected messages, environment records,
+//! step results and logs. The key layout is the journal's public shape (see the README).
+
+use chrono::{DateTime, Utc};
+use nightshift_core::engine::{self, Command, Event};
+use nightshift_core::messages::StepEventMessage;
+use nightshift_core::names::{RunId, StepName};
+use nightshift_core::ports::{PortError, Precondition, Store};
+use nightshift_core::run::Run;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub fn run_key(id: &RunId) -> String {
+    format!("runs/{id}.json")
+}
+pub fn result_key(run: &RunId, step: &StepName, attempt: u32) -> String {
+    format!("results/{run}/{step}/{attempt}.json")
+}
+pub fn log_key(run: &RunId, step: &StepName, attempt: u32) -> String {
+    format!("logs/{run}/{step}/{attempt}.log")
+}
+pub fn environment_key(product: &str, env: &str) -> String {
+    format!("environments/{product}/{env}.json")
+}
+
+/// A message that can never succeed, kept with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub at: DateTime<Utc>,
+    pub queue: String,
+    pub message_id: String,
+    pub reason: String,
+    /// The body, cut to a few KiB (messages carry no secrets).
+    pub body: String,
+}
+
+/// The last known state of an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    pub product: String,
+    pub environment: String,
+    pub kind: String,
+    pub last_run: String,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub destroyed_at: Option<DateTime<Utc>>,
+    pub destroyed_reason: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Repo {
+    store: Arc<dyn Store>,
+}
+
+/// How many times a conditional write is re-tried against concurrent writers before giving up (retryable).
+const MAX_CAS_ATTEMPTS: usize = 50;
+
+impl Repo {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, String)>, PortError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some(v) => {
+                let t = serde_json::from_slice(&v.bytes)
+                    .map_err(|e| PortError::Permanent(format!("{key} is not valid: {e}")))?;
+                Ok(Some((t, v.version)))
+            }
+        }
+    }
+
+    pub async fn put_json<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        pre: Precondition,
+    ) -> Result<String, PortError> {
+        let bytes =
+            serde_json::to_vec_pretty(value).map_err(|e| PortError::Permanent(e.to_string()))?;
+        self.store.put(key, bytes, pre).await
+    }
+
+    pub async fn run(&self, id: &RunId) -> Result<Option<Run>, PortError> {
+        Ok(self.get_json(&run_key(id)).await?.map(|(r, _)| r))
+    }
+
+    /// Creates a run unless one with that id exists: `Ok(false)` when it existed.
+    pub async fn create_run(&self, run: &Run) -> Result<bool, PortError> {
+        match self
+            .put_json(&run_key(&run.id), run, Precondition::Absent)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(PortError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies an event with optimistic concurrency: on a lost race, re-reads and re-applies.
+    /// Returns the commands (empty if the event did not apply) and the run as saved.
+    pub async fn apply(
+        &self,
+        id: &RunId,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Run, Vec<Command>, bool)>, PortError> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let Some((run, version)) = self.get_json::<Run>(&run_key(id)).await? else {
+                return Ok(None);
+            };
+            let out = engine::apply(&run, event, now);
+            if !out.changed {
+                return Ok(Some((out.run, out.commands, false)));
+            }
+            match self
+                .put_json(&run_key(id), &out.run, Precondition::Version(version))
+                .await
+            {
+                Ok(_) => return Ok(Some((out.run, out.commands, true))),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Transient(format!(
+            "run {id}: too many concurrent writers"
+        )))
+    }
+
+    pub async fn runs(&self) -> Result<Vec<Run>, PortError> {
+        let mut out = Vec::new();
+        for key in self.store.list("runs/").await? {
+            if let Some((r, _)) = self.get_json::<Run>(&key).await? {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    pub async fn reject(&self, r: &Rejected) -> Result<(), PortError> {
+        let safe: String = r
+            .message_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let key = format!("rejected/{}/{safe}.json", r.queue);
+        // A redelivery of the same rejected message keeps the first record.
+        match self.put_json(&key, r, Precondition::Absent).await {
+            Ok(_) | Err(PortError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn rejected(&self) -> Result<Vec<Rejected>, PortError> {
+        let mut out = Vec::new();
+        for key in self.store.list("rejected/").await? {
+            if let Some((r, _)) = self.get_json::<Rejected>(&key).await? {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| r.at);
+        Ok(out)
+    }
+
+    pub async fn put_environment(&self, rec: &EnvironmentRecord) -> Result<(), PortError> {
+        self.put_json(
+            &environment_key(&rec.product, &rec.environment),
+            rec,
+            Precondition::None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn environment(
+        &self,
+        product: &str,
+        env: &str,
+    ) -> Result<Option<EnvironmentRecord>, PortError> {
+        Ok(self
+            .get_json(&environment_key(product, env))
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    pub async fn environments(&self) -> Result<Vec<EnvironmentRecord>, PortError> {
+        let mut out = Vec::new();
+        for key in self.store.list("environments/").await? {
+            if let Some((r, _)) = self.get_json::<EnvironmentRecord>(&key).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn result(
+        &self,
+        run: &RunId,
+        step: &StepName,
+        attempt: u32,
+    ) -> Result<Option<StepEventMessage>, PortError> {
+        Ok(self
+            .get_json(&result_key(run, step, attempt))
+            .await?
+            .map(|(r, _)| r))
+    }
+}

@@ -1,0 +1,51 @@
+//! One module per command.
+
+pub mod plan;
+pub mod status;
+pub mod sweep;
+pub mod up;
+pub mod validate;
+
+use crate::cli::{Cli, Command, Global};
+use anyhow::Context;
+use nightshift_app::{App, Settings};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Up(a) => up::run(&cli.global, a).await,
+        Command::Status(a) => status::run(&cli.global, a).await,
+        Command::Sweep(a) => sweep::run(&cli.global, a).await,
+        Command::Plan(a) => plan::run(&cli.global, a).await,
+        Command::Validate => validate::run(&cli.global).await,
+        Command::Runner => runner().await,
+        Command::Handler => handler().await,
+    }
+}
+
+/// Settings from the environment, with the command line's paths on top, made absolute.
+pub fn settings(g: &Global) -> anyhow::Result<Settings> {
+    let mut s = Settings::from_env()?;
+    s.state_dir = g.state_dir.clone();
+    s.catalog_dir = g.catalog.clone();
+    Ok(s.absolutize())
+}
+
+pub async fn app(settings: Settings) -> anyhow::Result<App> {
+    let ports = nightshift_app::wiring::ports(&settings)
+        .await
+        .context("cannot set up nightshift's adapters")?;
+    Ok(App::new(ports, settings))
+}
+
+/// A job: settings come only from the environment the job runner gave it.
+async fn runner() -> anyhow::Result<i32> {
+    let assignment = nightshift_app::runner::Assignment::from_env().map_err(anyhow::Error::msg)?;
+    let settings = Settings::from_env()?.absolutize();
+    let app = app(settings).await?;
+    Ok(nightshift_app::runner::run(&app, &assignment).await)
+}
+
+async fn handler() -> anyhow::Result<i32> {
+    nightshift_handlers::run_from_env().await?;
+    Ok(0)
+}

@@ -1,0 +1,76 @@
+//! `nightshift status`: runs with their steps, environments, rejected messages.
+
+use crate::cli::{Global, StatusArgs};
+use crate::output::{self, secs, status_mark, time};
+
+pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
+    let app = super::app(super::settings(g)?).await?;
+    let report = app.status().await?;
+    if a.json {
+        output::print_json(&report);
+        return Ok(0);
+    }
+    if report.runs.is_empty() {
+        println!(
+            "No runs yet in {}. Start one with: nightshift up",
+            app.settings.state_dir.display()
+        );
+    }
+    for r in &report.runs {
+        println!(
+            "{} {:?} {} ({}), created {}, expires {}",
+            status_mark(&format!("{:?}", r.status).to_lowercase()),
+            r.status,
+            r.id,
+            r.kind,
+            time(Some(r.created_at)),
+            time(r.expires_at)
+        );
+        if let Some(why) = &r.reason {
+            println!("    {why}");
+        }
+        for s in &r.steps {
+            let d = s.duration_secs.map(secs).unwrap_or_default();
+            let why = s
+                .reason
+                .as_deref()
+                .map(|w| format!("  {w}"))
+                .unwrap_or_default();
+            println!(
+                "    {} {:14} {:10} attempts {}/{} {d:>7}{why}",
+                status_mark(&s.status),
+                s.name,
+                s.status,
+                s.attempts,
+                s.max_attempts
+            );
+        }
+    }
+    if !report.environments.is_empty() {
+        println!("\nEnvironments:");
+        for e in &report.environments {
+            println!(
+                "  {}/{} ({}): {}, expires {}, last run {}",
+                e.product,
+                e.environment,
+                e.kind,
+                e.status,
+                time(e.expires_at),
+                e.last_run
+            );
+        }
+    }
+    if !report.rejected.is_empty() {
+        println!("\nRejected messages:");
+        for r in &report.rejected {
+            println!(
+                "  {} {} on {}: {}",
+                time(Some(r.at)),
+                r.message_id,
+                r.queue,
+                r.reason
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,39 @@
+//! `nightshift sweep`: destroys expired environments' resource groups, or says what it would do.
+
+use crate::cli::{Global, SweepArgs};
+use crate::output;
+
+pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
+    let app = super::app(super::settings(g)?).await?;
+    let cap = a.cap.unwrap_or(app.settings.sweep_cap);
+    let dry_run = a.dry_run || app.settings.sweep_dry_run;
+    let report = match app.sweep(a.now, dry_run, cap).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    };
+    if a.json {
+        output::print_json(&report);
+    } else {
+        for i in &report.items {
+            println!("{:12} {:40} {}", i.action, i.resource_group, i.reason);
+        }
+        println!(
+            "sweep at {}{}: {} deleted, {} kept, {} deferred (cap {}), {} errors",
+            output::time(Some(report.now)),
+            if dry_run {
+                " (dry run: nothing deleted)"
+            } else {
+                ""
+            },
+            report.deleted,
+            report.kept,
+            report.deferred,
+            cap,
+            report.errors
+        );
+    }
+    Ok(if report.errors > 0 { 1 } else { 0 })
+}

@@ -1,0 +1,54 @@
+//! The `nightshift` CLI: `up`, `status`, `sweep`, `plan`, `validate`, and the `runner` and `handler` entry points
+//! that jobs and the local Functions host start.
+
+pub mod cli;
+pub mod commands;
+pub mod local_stack;
+pub mod output;
+
+use clap::Parser;
+
+/// Exit codes: 0 done, 1 the work failed (a failed run, a catalog error), 2 bad usage.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_tracing(&cli);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn init_tracing(cli: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = match cli.command {
+        cli::Command::Handler | cli::Command::Runner => "info",
+        _ => "warn",
+    };
+    let filter =
+        EnvFilter::try_from_env("NIGHTSHIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

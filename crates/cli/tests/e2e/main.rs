@@ -1,0 +1,7 @@
+//! End-to-end tests of the embedded default, on the real custom-handler protocol: the local Functions host (which
+//! follows the documented protocol of the Azure Functions host, quirks included) POSTs invocations to the real
+//! handler process; jobs are real `nightshift runner` processes; queues, store and cloud are on disk.
+
+mod helpers;
+mod lifecycle;
+mod resilience;
