@@ -215,3 +215,24 @@ fn plan_prints_the_dag_and_its_critical_path() {
             < plan[0]["sequential_secs"].as_f64().unwrap()
     );
 }
+
+#[test]
+fn up_without_terraform_stops_with_a_clear_message_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = Command::new(nightshift_bin())
+        .args(["up", "--state-dir"])
+        .arg(&state)
+        .current_dir(repo_root())
+        .env("PATH", dir.path())
+        .env_remove("NIGHTSHIFT_TERRAFORM")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("terraform was not found on PATH") && err.contains("NIGHTSHIFT_TERRAFORM"),
+        "{err}"
+    );
+    assert!(!state.join("queues").exists(), "nothing was started");
+}

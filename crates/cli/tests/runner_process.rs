@@ -1,0 +1,270 @@
+//! `nightshift runner`, the process every job executes, started as the local job runner starts it: a run document
+//! planned with the core's planner and saved with the app's `Repo` in a temporary state directory, the assignment
+//! in `NIGHTSHIFT_RUN_ID` / `NIGHTSHIFT_STEP` / `NIGHTSHIFT_ATTEMPT`.
+
+use nightshift_app::repo::{log_key, result_key, Repo};
+use nightshift_core::catalog::Catalog;
+use nightshift_core::planner::{self, PlanRequest};
+use nightshift_core::ports::{SecretValue, Store};
+use nightshift_core::run::{Run, Trigger};
+use nightshift_core::{EnvironmentName, StepName};
+use nightshift_local::queue::{LocalBus, QueueOptions};
+use nightshift_local::secrets::LocalSecrets;
+use nightshift_local::store::FsStore;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CATALOG: &str = r#"
+schema: nightshift.catalog/v1
+product: runner-check
+description: steps for the runner's process tests
+platform: local
+defaults:
+  retries: 0
+  timeout: 5m
+steps:
+  wait:
+    smoke:
+      command: [sleep, "30"]
+  echo-secret:
+    smoke:
+      command: [sh, -c, "echo token=$API_TOKEN; echo done"]
+    secrets:
+      API_TOKEN: api-token
+environments:
+  pr:
+    kind: pull-request
+    lifetime: 1d
+"#;
+
+const SECRET: &str = "s3cr3t-token-value-9f2c";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    run: Run,
+}
+
+impl Fixture {
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    fn store(&self) -> FsStore {
+        FsStore::new(self.state().join("store"))
+    }
+    fn runner(&self, step: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nightshift"));
+        c.arg("runner")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NIGHTSHIFT_STATE_DIR", self.state())
+            .env("NIGHTSHIFT_REPO_ROOT", self.dir.path())
+            .env("NIGHTSHIFT_TOOLS_DIR", self.dir.path().join("tools"))
+            .env("NIGHTSHIFT_JOB_DIR", self.dir.path().join("job"))
+            .env("NIGHTSHIFT_RUN_ID", self.run.id.as_str())
+            .env("NIGHTSHIFT_STEP", step)
+            .env("NIGHTSHIFT_ATTEMPT", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+    async fn stored(&self, key: &str) -> String {
+        let v = self.store().get(key).await.unwrap();
+        String::from_utf8(v.unwrap_or_else(|| panic!("{key} is not stored")).bytes).unwrap()
+    }
+    fn step_events(&self) -> Vec<String> {
+        LocalBus::new(self.state().join("queues"), QueueOptions::default())
+            .queue("step-events")
+            .unwrap()
+            .peek_all()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    }
+}
+
+/// Plans a pull-request run of the test product and saves it as `nightshift` would.
+async fn prepared_run() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::parse_files(&[("runner-check.yaml".into(), CATALOG.into())]).unwrap();
+    let product = catalog.products.values().next().unwrap();
+    let env = EnvironmentName::parse("pr-7").unwrap();
+    let run = planner::plan(PlanRequest {
+        product,
+        environment: &env,
+        trigger: Trigger::Release {
+            version: "1.0.0".into(),
+            requested_by: "runner-test".into(),
+            message_id: "runner-process-test".into(),
+        },
+        ttl: None,
+        instance: "nightshift-test",
+        now: chrono::Utc::now(),
+    })
+    .unwrap();
+    let f = Fixture { dir, run };
+    assert!(Repo::new(Arc::new(f.store()))
+        .create_run(&f.run)
+        .await
+        .unwrap());
+    LocalSecrets::new(f.state().join("key-vault"))
+        .set("api-token", &SecretValue::new(SECRET.into()))
+        .unwrap();
+    f
+}
+
+/// Processes whose parent is `parent` and whose command is `comm`, still alive (not zombies).
+fn live_children(parent: u32, comm: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map(|x| x.1).unwrap_or("");
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && name == comm && state != "Z" {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z'))
+            .unwrap_or(false),
+    }
+}
+
+fn step_key(f: &Fixture, step: &str) -> StepName {
+    let s = StepName::parse(step).unwrap();
+    assert!(f.run.steps.contains_key(&s));
+    s
+}
+
+#[tokio::test]
+async fn the_runner_on_sigterm_stops_its_child_and_reports_the_step_interrupted() {
+    // Arrange
+    let f = prepared_run().await;
+    let step = step_key(&f, "wait");
+    let mut runner = f.runner("wait").spawn().expect("start nightshift runner");
+    let pid = runner.id();
+    let stdout = runner.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+
+    // Wait until its log shows the child and the child is running.
+    let started = Instant::now();
+    let mut log = Vec::new();
+    let sleep_pid = loop {
+        while let Ok(l) = rx.try_recv() {
+            log.push(l);
+        }
+        let children = live_children(pid, "sleep");
+        if log.iter().any(|l| l.starts_with("$ sleep 30")) && !children.is_empty() {
+            break children[0];
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the child did not start; log: {log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    // Act
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(s) = runner.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "the runner did not exit within 5 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let exit_after = signalled.elapsed();
+
+    // Assert: non-zero, child gone, interrupted in the store and on step-events.
+    assert!(!status.success(), "{status}");
+    let gone = Instant::now();
+    while is_alive(sleep_pid) && gone.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !is_alive(sleep_pid),
+        "the sleep child {sleep_pid} outlived the runner"
+    );
+    let result: Value =
+        serde_json::from_str(&f.stored(&result_key(&f.run.id, &step, 1)).await).unwrap();
+    assert_eq!(result["outcome"], "interrupted", "{result:#}");
+    let events = f.step_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event: Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(event["outcome"], "interrupted", "{event:#}");
+    assert_eq!(event["step"], "wait");
+    eprintln!("runner exited with {status} {exit_after:?} after SIGTERM");
+}
+
+#[tokio::test]
+async fn a_secret_given_to_a_step_never_appears_in_its_stored_log_or_result() {
+    // Arrange
+    let f = prepared_run().await;
+    let step = step_key(&f, "echo-secret");
+
+    // Act
+    let started = Instant::now();
+    let out = f.runner("echo-secret").output().unwrap();
+    let took = started.elapsed();
+
+    // Assert
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    let log = f.stored(&log_key(&f.run.id, &step, 1)).await;
+    assert!(log.contains("token=***"), "{log}");
+    let result = f.stored(&result_key(&f.run.id, &step, 1)).await;
+    let events = f.step_events().join("\n");
+    for (what, text) in [
+        ("stored log", &log),
+        ("stored result", &result),
+        ("step-events message", &events),
+        ("runner output", &printed),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "the secret reached the {what}:\n{text}"
+        );
+    }
+    assert!(events.contains("succeeded"), "{events}");
+    eprintln!("secret-redaction step ran in {took:?}");
+}
