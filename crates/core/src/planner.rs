@@ -6,6 +6,7 @@ use crate::names::{EnvironmentName, RunId, StepName, Ttl};
 use crate::run::{JournalEntry, Run, RunStatus, StepRun, StepStatus, Trigger};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
+use sha2::Digest;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,11 +44,10 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
             message_id,
             ..
         } => {
-            let short: String = message_id
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .take(8)
-                .collect();
+            // The whole message id counts (pipelines often give ids with a common prefix); a short digest keeps
+            // the run id readable.
+            let digest = sha2::Sha256::digest(message_id.as_bytes());
+            let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
             format!("r{version}-{short}")
         }
     };
@@ -271,7 +271,28 @@ mod tests {
         assert_eq!(run.tags["nightshift-expires-at"], "2026-11-28T01:00:00Z");
         assert_eq!(run.tags["nightshift-managed-by"], "nightshift");
         assert_eq!(run.tags["nightshift-environment"], "pr-123");
-        assert_eq!(run.id.as_str(), "shop.pr-123.r1-4-2-abc123");
+        assert!(
+            run.id.as_str().starts_with("shop.pr-123.r1-4-2-"),
+            "{}",
+            run.id
+        );
+    }
+
+    #[test]
+    fn release_run_ids_differ_for_message_ids_that_share_a_prefix() {
+        let p = product();
+        let env = EnvironmentName::parse("pr-1").unwrap();
+        let id = |m: &str| {
+            let mut r = req(&p, &env, None);
+            r.trigger = Trigger::Release {
+                version: "1.0".into(),
+                requested_by: "ci".into(),
+                message_id: m.into(),
+            };
+            run_id(&r)
+        };
+        assert_ne!(id("release-pipeline-0001"), id("release-pipeline-0002"));
+        assert_eq!(id("release-pipeline-0001"), id("release-pipeline-0001"));
     }
 
     #[test]

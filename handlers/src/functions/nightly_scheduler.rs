@@ -15,8 +15,8 @@ pub async fn handle(
         .data
         .get("timer")
         .and_then(|t| t.get("IsPastDue"))
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+        .and_then(crate::invocation::unquote)
+        .is_some_and(|v| v == "true");
     let mut out = app.nightly().await?;
     if past_due {
         out.logs.push("timer was past due".into());
