@@ -38,8 +38,7 @@ locals {
   ]...)
 
   containers = {
-    journals    = "Run and step journals written by the orchestrator."
-    logs        = "Job logs (Terraform, Ansible, smoke) copied from the container groups."
+    journals    = "The run journal: runs, step results and outputs, job logs (logs/<run>/<step>/<attempt>.log), environments."
     tfstate     = "Terraform state: <product>/<environment>/<layer>.tfstate, and nightshift/orchestrator.tfstate."
     deployments = "The function app's package (WEBSITE_RUN_FROM_PACKAGE)."
   }

@@ -56,6 +56,14 @@ resource "azurerm_linux_function_app" "this" {
     use_32_bit_worker                 = false
   }
 
+  lifecycle {
+    # The adapters manage one subscription (NIGHTSHIFT_SUBSCRIPTION_ID): the sweep lists and the jobs build there.
+    precondition {
+      condition     = var.environments_subscription_id == null || var.environments_subscription_id == data.azurerm_client_config.current.subscription_id
+      error_message = "nightshift builds and sweeps environments in the subscription it is deployed to: set environments_subscription_id to null (or to this subscription), or deploy the orchestrator into the environments' subscription."
+    }
+  }
+
   # Roles first, so the host can read its storage, package and Key Vault references at first start.
   depends_on = [
     azurerm_role_assignment.orchestrator_storage,
@@ -86,23 +94,28 @@ locals {
     APPLICATIONINSIGHTS_CONNECTION_STRING     = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.app_insights_connection_string.versionless_id})"
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.orchestrator.client_id}"
 
-    # Azure Resource Manager and data-plane targets of nightshift's adapters.
-    AZURE_CLIENT_ID                    = azurerm_user_assigned_identity.orchestrator.client_id
-    NIGHTSHIFT_SUBSCRIPTION_ID         = data.azurerm_client_config.current.subscription_id
-    NIGHTSHIFT_ENVIRONMENTS_SCOPE      = local.environments_scope
-    NIGHTSHIFT_LOCATION                = azurerm_resource_group.this.location
-    NIGHTSHIFT_JOBS_RESOURCE_GROUP     = azurerm_resource_group.jobs.name
-    NIGHTSHIFT_JOBS_IDENTITY_ID        = azurerm_user_assigned_identity.jobs.id
-    NIGHTSHIFT_JOBS_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.jobs.client_id
-    NIGHTSHIFT_RUNNER_IMAGE            = "${azurerm_container_registry.this.login_server}/${var.runner_image}"
-    NIGHTSHIFT_REGISTRY_SERVER         = azurerm_container_registry.this.login_server
-    NIGHTSHIFT_STORAGE_ACCOUNT         = azurerm_storage_account.this.name
-    NIGHTSHIFT_JOURNAL_CONTAINER       = azurerm_storage_container.this["journals"].name
-    NIGHTSHIFT_LOGS_CONTAINER          = azurerm_storage_container.this["logs"].name
-    NIGHTSHIFT_STATE_CONTAINER         = azurerm_storage_container.this["tfstate"].name
-    NIGHTSHIFT_KEY_VAULT_URI           = module.key_vault.uri
-    # NCRONTAB, UTC: the timer only wakes nightshift up; which environment is due is decided in its code from the
+    # Azure Resource Manager and data-plane targets of nightshift's adapters: the names are the code's (see
+    # docs/settings.md; crates/app/tests/deploy_files.rs checks them). No credential: every call uses the identity.
+    AZURE_CLIENT_ID                   = azurerm_user_assigned_identity.orchestrator.client_id
+    NIGHTSHIFT_SUBSCRIPTION_ID        = data.azurerm_client_config.current.subscription_id
+    NIGHTSHIFT_STORAGE_ACCOUNT        = azurerm_storage_account.this.name
+    NIGHTSHIFT_STORAGE_CONTAINER      = azurerm_storage_container.this["journals"].name
+    NIGHTSHIFT_SERVICEBUS_NAMESPACE   = local.servicebus_fqdn
+    NIGHTSHIFT_KEY_VAULT_URL          = module.key_vault.uri
+    NIGHTSHIFT_ACI_RESOURCE_GROUP     = azurerm_resource_group.jobs.name
+    NIGHTSHIFT_ACI_LOCATION           = azurerm_resource_group.this.location
+    NIGHTSHIFT_ACI_IDENTITY_ID        = azurerm_user_assigned_identity.jobs.id
+    NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.jobs.client_id
+    NIGHTSHIFT_ACI_REGISTRY_SERVER    = azurerm_container_registry.this.login_server
+    NIGHTSHIFT_RUNNER_IMAGE           = "${azurerm_container_registry.this.login_server}/${var.runner_image}"
+    # Passed on to each step container: the azurerm backend of the stacks, one state per product/environment/layer.
+    NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT = azurerm_storage_account.this.name
+    NIGHTSHIFT_TFSTATE_CONTAINER       = azurerm_storage_container.this["tfstate"].name
+    NIGHTSHIFT_TFSTATE_RESOURCE_GROUP  = azurerm_resource_group.this.name
+    # NCRONTAB, UTC: the timers only wake nightshift up; which environment is due is decided in its code from the
     # catalog's schedule and IANA time zone (WEBSITE_TIME_ZONE is not used).
-    NIGHTLY_SCHEDULE = var.timer_schedule
+    NIGHTLY_SCHEDULE  = var.timer_schedule
+    WATCHDOG_SCHEDULE = var.watchdog_schedule
+    SWEEP_SCHEDULE    = var.sweep_schedule
   }
 }

@@ -143,7 +143,8 @@ resource "azurerm_role_assignment" "jobs_rbac_admin" {
 }
 
 resource "azurerm_role_assignment" "jobs_state" {
-  for_each = toset(["tfstate", "logs"])
+  # tfstate: the stacks' state; journals: the runner reads its run and writes its log, result and outputs.
+  for_each = toset(["tfstate", "journals"])
 
   principal_id         = azurerm_user_assigned_identity.jobs.principal_id
   scope                = azurerm_storage_container.this[each.key].resource_manager_id

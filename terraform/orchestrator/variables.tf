@@ -113,6 +113,30 @@ variable "timer_schedule" {
   }
 }
 
+variable "watchdog_schedule" {
+  type        = string
+  default     = "0 */2 * * * *"
+  description = "NCRONTAB (six fields, UTC) of the job watchdog, e.g. \"0 */2 * * * *\"."
+  nullable    = false
+
+  validation {
+    condition     = length(split(" ", var.watchdog_schedule)) == 6
+    error_message = "Use six NCRONTAB fields (second minute hour day month day-of-week), e.g. \"0 */2 * * * *\"."
+  }
+}
+
+variable "sweep_schedule" {
+  type        = string
+  default     = "0 */10 * * * *"
+  description = "NCRONTAB (six fields, UTC) of the expiry sweep, e.g. \"0 */10 * * * *\"."
+  nullable    = false
+
+  validation {
+    condition     = length(split(" ", var.sweep_schedule)) == 6
+    error_message = "Use six NCRONTAB fields (second minute hour day month day-of-week), e.g. \"0 */10 * * * *\"."
+  }
+}
+
 variable "servicebus_max_delivery_count" {
   type        = number
   default     = 5

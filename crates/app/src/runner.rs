@@ -257,7 +257,7 @@ async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String
     let outputs_file = job_dir.join(format!("outputs-{}-{}.json", a.step, a.attempt));
 
     let mut env: Vec<(String, String)> = Vec::new();
-    for (var, name) in &step.def.secrets {
+    for (var, name) in &secret_names(&step.def.secrets, std::env::vars()) {
         // A job platform may hand the value in already (a secure environment variable); otherwise fetch it by
         // name with the job's own identity.
         let value = match std::env::var(var) {
@@ -330,21 +330,12 @@ async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String
                     )]
                 }
                 Mode::Azure => {
-                    let mut b = vec![format!(
-                        "-backend-config=key={}/{}/{}.tfstate",
-                        run.product, run.environment, a.step
-                    )];
-                    for (var, key) in [
-                        ("NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT", "storage_account_name"),
-                        ("NIGHTSHIFT_TFSTATE_CONTAINER", "container_name"),
-                        ("NIGHTSHIFT_TFSTATE_RESOURCE_GROUP", "resource_group_name"),
-                    ] {
-                        if let Ok(v) = std::env::var(var) {
-                            b.push(format!("-backend-config={key}={v}"));
-                        }
-                    }
-                    b.push("-backend-config=use_azuread_auth=true".into());
-                    b
+                    env.extend(s.terraform.provider_env());
+                    s.terraform.backend_config(
+                        run.product.as_str(),
+                        run.environment.as_str(),
+                        a.step.as_str(),
+                    )
                 }
             };
             let mut init = vec![
@@ -495,6 +486,23 @@ async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String
     }
 }
 
+/// The step's secrets, `ENV_VAR -> Key Vault secret name`: the run journal's, plus any
+/// `NIGHTSHIFT_SECRET_<VAR>=<name>` the job platform set (the ACI adapter does); the journal wins on a clash.
+fn secret_names(
+    journal: &BTreeMap<String, String>,
+    process_env: impl Iterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> = process_env
+        .filter_map(|(k, v)| {
+            let var = k.strip_prefix("NIGHTSHIFT_SECRET_")?;
+            (!var.is_empty() && !v.trim().is_empty())
+                .then(|| (var.to_string(), v.trim().to_string()))
+        })
+        .collect();
+    names.extend(journal.iter().map(|(k, v)| (k.clone(), v.clone())));
+    names
+}
+
 fn read_outputs(path: &PathBuf) -> Result<BTreeMap<String, Value>, Failure> {
     match std::fs::read(path) {
         Err(_) => Ok(BTreeMap::new()),
@@ -588,4 +596,30 @@ async fn capture(
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_come_from_the_journal_and_the_job_platform() {
+        let journal: BTreeMap<String, String> =
+            [("DB_PASSWORD".to_string(), "sql-admin".to_string())].into();
+        let process = vec![
+            (
+                "NIGHTSHIFT_SECRET_API_KEY".to_string(),
+                "sendgrid".to_string(),
+            ),
+            (
+                "NIGHTSHIFT_SECRET_DB_PASSWORD".to_string(),
+                "other".to_string(),
+            ),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let names = secret_names(&journal, process.into_iter());
+        assert_eq!(names.len(), 2);
+        assert_eq!(names["DB_PASSWORD"], "sql-admin");
+        assert_eq!(names["API_KEY"], "sendgrid");
+    }
 }

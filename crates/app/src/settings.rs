@@ -1,8 +1,10 @@
 //! Typed settings, read once from the environment (app settings on Azure, variables locally) with defaults.
 //!
-//! Every setting is listed in the README's settings table. Nothing here holds a secret value: secrets are Key Vault
-//! names, resolved by the runner at run time.
+//! Every setting is listed in docs/settings.md. Nothing here holds a secret value in the clear: secrets are Key
+//! Vault names resolved at run time, and the few development credentials the Azure adapters accept
+//! (`NIGHTSHIFT_ARM_TOKEN`, `NIGHTSHIFT_STORAGE_KEY`) are wrapped so `Debug` prints `***`.
 
+use nightshift_azure::{AzureConfig, ConfigError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,72 @@ pub struct Settings {
     pub watchdog_result_grace_secs: u64,
     /// Where nightshift installs the tools it needs (ansible-core).
     pub tools_dir: PathBuf,
+    /// The Azure adapters' settings (`NIGHTSHIFT_MODE=azure` only; see the `nightshift-azure` crate).
+    pub azure: Option<AzureConfig>,
+    /// How `terraform` authenticates and keeps its state in Azure mode.
+    pub terraform: TerraformSettings,
+    /// Name of the Key Vault secret holding a Slack/Teams incoming-webhook URL (a name, never the URL). Unset: the
+    /// notifications are log events only.
+    pub notify_webhook_secret: Option<String>,
+}
+
+/// The azurerm backend and provider settings of the runner's `terraform` (Azure mode). The state of one layer is
+/// `<product>/<environment>/<layer>.tfstate` in `state_container`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TerraformSettings {
+    /// `NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT`; default `NIGHTSHIFT_STORAGE_ACCOUNT`.
+    pub state_storage_account: Option<String>,
+    /// `NIGHTSHIFT_TFSTATE_CONTAINER`; default `tfstate`.
+    pub state_container: String,
+    /// `NIGHTSHIFT_TFSTATE_RESOURCE_GROUP`: only needed by backends that look the account up; Entra auth does not.
+    pub state_resource_group: Option<String>,
+    /// `NIGHTSHIFT_TERRAFORM_USE_MSI` -> `ARM_USE_MSI`; default true in Azure mode.
+    pub use_msi: bool,
+    /// `NIGHTSHIFT_TERRAFORM_CLIENT_ID` -> `ARM_CLIENT_ID`; default `AZURE_CLIENT_ID` (the jobs identity in ACI).
+    pub client_id: Option<String>,
+    /// `NIGHTSHIFT_TERRAFORM_SUBSCRIPTION_ID` -> `ARM_SUBSCRIPTION_ID`; default `NIGHTSHIFT_SUBSCRIPTION_ID`.
+    pub subscription_id: Option<String>,
+}
+
+impl TerraformSettings {
+    /// `-backend-config` arguments of `terraform init` for one layer's state.
+    pub fn backend_config(&self, product: &str, environment: &str, layer: &str) -> Vec<String> {
+        let mut b = vec![format!(
+            "-backend-config=key={product}/{environment}/{layer}.tfstate"
+        )];
+        if let Some(a) = &self.state_storage_account {
+            b.push(format!("-backend-config=storage_account_name={a}"));
+        }
+        b.push(format!(
+            "-backend-config=container_name={}",
+            self.state_container
+        ));
+        if let Some(g) = &self.state_resource_group {
+            b.push(format!("-backend-config=resource_group_name={g}"));
+        }
+        b.push("-backend-config=use_azuread_auth=true".into());
+        if self.use_msi {
+            b.push("-backend-config=use_msi=true".into());
+        }
+        b
+    }
+
+    /// The azurerm provider's (and backend's) `ARM_*` variables, and `AZURE_*` for azure.azcollection.
+    pub fn provider_env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if self.use_msi {
+            env.push(("ARM_USE_MSI".to_string(), "true".to_string()));
+        }
+        if let Some(c) = &self.client_id {
+            env.push(("ARM_CLIENT_ID".into(), c.clone()));
+            env.push(("AZURE_CLIENT_ID".into(), c.clone()));
+        }
+        if let Some(sub) = &self.subscription_id {
+            env.push(("ARM_SUBSCRIPTION_ID".into(), sub.clone()));
+            env.push(("AZURE_SUBSCRIPTION_ID".into(), sub.clone()));
+        }
+        env
+    }
 }
 
 fn default_tools_dir() -> PathBuf {
@@ -75,7 +143,9 @@ impl Settings {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+    /// Reads settings through `lookup` (tests pass a map). An empty value counts as unset, as in the Azure portal.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         let mode = match get("NIGHTSHIFT_MODE").as_deref() {
             None | Some("local") => Mode::Local,
             Some("azure") => Mode::Azure,
@@ -124,6 +194,37 @@ impl Settings {
             Some(v) if !v.trim().is_empty() => v.split_whitespace().map(String::from).collect(),
             _ => default_runner(),
         };
+        let opt = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let azure = match mode {
+            Mode::Local => None,
+            Mode::Azure => Some(AzureConfig::from_lookup(get).map_err(|e| match e {
+                ConfigError::Missing(name) => SettingsError {
+                    name,
+                    value: String::new(),
+                    why: "required when NIGHTSHIFT_MODE=azure (see docs/settings.md)".into(),
+                },
+                ConfigError::Invalid { name, why } => SettingsError {
+                    name,
+                    value: String::new(),
+                    why,
+                },
+            })?),
+        };
+        let terraform = TerraformSettings {
+            state_storage_account: opt("NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT")
+                .or_else(|| azure.as_ref().map(|a| a.storage_account.clone())),
+            state_container: opt("NIGHTSHIFT_TFSTATE_CONTAINER")
+                .unwrap_or_else(|| "tfstate".into()),
+            state_resource_group: opt("NIGHTSHIFT_TFSTATE_RESOURCE_GROUP"),
+            use_msi: flag("NIGHTSHIFT_TERRAFORM_USE_MSI", mode == Mode::Azure)?,
+            client_id: opt("NIGHTSHIFT_TERRAFORM_CLIENT_ID").or_else(|| opt("AZURE_CLIENT_ID")),
+            subscription_id: opt("NIGHTSHIFT_TERRAFORM_SUBSCRIPTION_ID")
+                .or_else(|| azure.as_ref().map(|a| a.subscription_id.clone())),
+        };
         Ok(Settings {
             mode,
             instance,
@@ -143,6 +244,9 @@ impl Settings {
             tools_dir: get("NIGHTSHIFT_TOOLS_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(default_tools_dir),
+            azure,
+            terraform,
+            notify_webhook_secret: opt("NIGHTSHIFT_NOTIFY_WEBHOOK_SECRET"),
         })
     }
 
@@ -184,17 +288,48 @@ impl Settings {
         self.state_dir.join("logs")
     }
 
-    /// The variables a job needs to rebuild these settings in its own process.
+    /// The variables a job needs to rebuild these settings in its own process. A local job shares this machine's
+    /// paths; a container gets the adapters' targets and the Terraform settings instead (its paths are the
+    /// image's). Never a secret value.
     pub fn job_env(&self) -> Vec<(String, String)> {
         let p = |p: &Path| p.display().to_string();
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("NIGHTSHIFT_MODE".into(), self.mode.as_str().into()),
             ("NIGHTSHIFT_INSTANCE".into(), self.instance.clone()),
-            ("NIGHTSHIFT_STATE_DIR".into(), p(&self.state_dir)),
-            ("NIGHTSHIFT_CATALOG".into(), p(&self.catalog_dir)),
-            ("NIGHTSHIFT_REPO_ROOT".into(), p(&self.repo_root)),
-            ("NIGHTSHIFT_TOOLS_DIR".into(), p(&self.tools_dir)),
-        ]
+        ];
+        match &self.azure {
+            None => env.extend([
+                ("NIGHTSHIFT_STATE_DIR".into(), p(&self.state_dir)),
+                ("NIGHTSHIFT_CATALOG".into(), p(&self.catalog_dir)),
+                ("NIGHTSHIFT_REPO_ROOT".into(), p(&self.repo_root)),
+                ("NIGHTSHIFT_TOOLS_DIR".into(), p(&self.tools_dir)),
+            ]),
+            Some(azure) => {
+                env.extend(azure.job_env());
+                let t = &self.terraform;
+                env.push((
+                    "NIGHTSHIFT_TFSTATE_CONTAINER".into(),
+                    t.state_container.clone(),
+                ));
+                env.push(("NIGHTSHIFT_TERRAFORM_USE_MSI".into(), t.use_msi.to_string()));
+                let optional = [
+                    (
+                        "NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT",
+                        &t.state_storage_account,
+                    ),
+                    ("NIGHTSHIFT_TFSTATE_RESOURCE_GROUP", &t.state_resource_group),
+                    ("NIGHTSHIFT_TERRAFORM_SUBSCRIPTION_ID", &t.subscription_id),
+                ];
+                for (k, v) in optional {
+                    if let Some(v) = v {
+                        env.push((k.into(), v.clone()));
+                    }
+                }
+                // NIGHTSHIFT_TERRAFORM_CLIENT_ID is not passed on: in the container it defaults to AZURE_CLIENT_ID,
+                // the jobs identity, not the orchestrator's.
+            }
+        }
+        env
     }
 }
 
@@ -214,5 +349,73 @@ mod tests {
         assert!(e.to_string().contains("NIGHTSHIFT_SWEEP_CAP"), "{e}");
         let env: HashMap<&str, &str> = [("NIGHTSHIFT_MODE", "cloud")].into();
         assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+    }
+
+    fn azure_env() -> HashMap<&'static str, &'static str> {
+        [
+            ("NIGHTSHIFT_MODE", "azure"),
+            ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+            ("NIGHTSHIFT_ARM_TOKEN", "arm-token-secret-value"),
+            ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+            ("NIGHTSHIFT_STORAGE_KEY", "storage-key-secret-value"),
+            ("NIGHTSHIFT_SERVICEBUS_NAMESPACE", "contoso-ns"),
+            (
+                "NIGHTSHIFT_KEY_VAULT_URL",
+                "https://contoso.vault.azure.net",
+            ),
+            ("NIGHTSHIFT_ACI_RESOURCE_GROUP", "jobs"),
+            ("NIGHTSHIFT_ACI_LOCATION", "westeurope"),
+            ("NIGHTSHIFT_RUNNER_IMAGE", "contoso.azurecr.io/runner:1"),
+            ("NIGHTSHIFT_ACI_IDENTITY_ID", "/subscriptions/s/id/runner"),
+            ("NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID", "runner-cid"),
+            ("NIGHTSHIFT_NOTIFY_WEBHOOK_SECRET", "teams-webhook-url"),
+            ("AZURE_CLIENT_ID", "orchestrator-cid"),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn azure_mode_reads_the_adapters_and_terraform_settings_and_prints_no_secret() {
+        let env = azure_env();
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+
+        assert_eq!(s.azure.as_ref().unwrap().subscription_id, "sub-1");
+        assert_eq!(
+            s.notify_webhook_secret.as_deref(),
+            Some("teams-webhook-url")
+        );
+        assert_eq!(
+            s.terraform.backend_config("shop", "pr-7", "sql"),
+            [
+                "-backend-config=key=shop/pr-7/sql.tfstate",
+                "-backend-config=storage_account_name=nsstore",
+                "-backend-config=container_name=tfstate",
+                "-backend-config=use_azuread_auth=true",
+                "-backend-config=use_msi=true",
+            ]
+        );
+        let provider: HashMap<String, String> = s.terraform.provider_env().into_iter().collect();
+        assert_eq!(provider["ARM_USE_MSI"], "true");
+        assert_eq!(provider["ARM_SUBSCRIPTION_ID"], "sub-1");
+        assert_eq!(provider["ARM_CLIENT_ID"], "orchestrator-cid");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("secret-value"), "{debug}");
+
+        // A container is told the targets, never a credential or this machine's paths.
+        let job: HashMap<String, String> = s.job_env().into_iter().collect();
+        let text = format!("{job:?}");
+        assert!(!text.contains("secret-value"), "{text}");
+        assert!(!job.contains_key("NIGHTSHIFT_STATE_DIR"));
+        assert!(!job.contains_key("NIGHTSHIFT_TERRAFORM_CLIENT_ID"));
+        assert_eq!(job["NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT"], "nsstore");
+    }
+
+    #[test]
+    fn azure_mode_names_a_missing_required_setting() {
+        let mut env = azure_env();
+        env.remove("NIGHTSHIFT_SERVICEBUS_NAMESPACE");
+        let e = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(e.name, "NIGHTSHIFT_SERVICEBUS_NAMESPACE");
+        assert!(e.to_string().contains("NIGHTSHIFT_MODE=azure"), "{e}");
     }
 }

@@ -1,8 +1,12 @@
 //! Builds the adapters behind the ports from the settings: the mode decides, not the code.
+//!
+//! Construction performs no I/O in either mode: the Azure adapters connect (and fetch tokens and keys) at their
+//! first use, so the handler answers the Functions host's `GET /` even before the network is reachable.
 
 use crate::service::Ports;
 use crate::settings::{Mode, Settings};
-use nightshift_core::ports::SystemClock;
+use nightshift_azure::{LogNotifier, WebhookNotifier};
+use nightshift_core::ports::{Notifier, Secrets, SystemClock};
 use nightshift_local::cloud::LocalCloud;
 use nightshift_local::jobs::ProcessJobs;
 use nightshift_local::notify::LocalNotifier;
@@ -35,6 +39,26 @@ pub fn local(s: &Settings) -> Ports {
     }
 }
 
-async fn azure(_s: &Settings) -> anyhow::Result<Ports> {
-    anyhow::bail!("NIGHTSHIFT_MODE=azure: the Azure adapters are not wired in this build")
+/// Blob Storage, Service Bus, Container Instances, ARM and Key Vault; notifications to a webhook whose URL is a
+/// Key Vault secret, or to the log.
+async fn azure(s: &Settings) -> anyhow::Result<Ports> {
+    let Some(config) = &s.azure else {
+        anyhow::bail!("NIGHTSHIFT_MODE=azure but the Azure settings were not read (Settings::from_env reads them)")
+    };
+    let a = config.adapters();
+    let secrets: Arc<dyn Secrets> = a.secrets;
+    let notifier: Arc<dyn Notifier> = match &s.notify_webhook_secret {
+        Some(name) => Arc::new(WebhookNotifier::new(secrets.clone(), name.clone())),
+        None => Arc::new(LogNotifier),
+    };
+    tracing::debug!(?config, "Azure adapters built");
+    Ok(Ports {
+        store: a.store,
+        bus: a.bus,
+        jobs: a.jobs,
+        cloud: a.cloud,
+        notifier,
+        secrets,
+        clock: Arc::new(SystemClock),
+    })
 }

@@ -75,7 +75,8 @@ impl AzureConfig {
             Ok(v.trim_end_matches('/').to_string())
         };
 
-        let client_id = opt("NIGHTSHIFT_IDENTITY_CLIENT_ID");
+        // `AZURE_CLIENT_ID` is what the platform convention (and ACI's runner environment) calls the identity.
+        let client_id = opt("NIGHTSHIFT_IDENTITY_CLIENT_ID").or_else(|| opt("AZURE_CLIENT_ID"));
         let token_source = if let Some(t) = opt("NIGHTSHIFT_ARM_TOKEN") {
             TokenSource::Static(Secret::new(t))
         } else if let (Some(endpoint), Some(header)) =
@@ -130,6 +131,52 @@ impl AzureConfig {
     fn with_vault_for_runner(mut self) -> Self {
         self.aci.key_vault_url = Some(self.key_vault_url.clone());
         self
+    }
+
+    /// The settings a step container needs to rebuild this configuration in its own process (`nightshift runner`
+    /// in ACI). Only names and addresses: no token, key or connection string. The container gets tokens from IMDS
+    /// as the jobs identity (`AZURE_CLIENT_ID`, set by [`AciJobs`]), so no token source is passed on.
+    pub fn job_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(&str, String)> = vec![
+            ("NIGHTSHIFT_SUBSCRIPTION_ID", self.subscription_id.clone()),
+            ("NIGHTSHIFT_ARM_ENDPOINT", self.arm_endpoint.clone()),
+            ("NIGHTSHIFT_STORAGE_ACCOUNT", self.storage_account.clone()),
+            (
+                "NIGHTSHIFT_STORAGE_CONTAINER",
+                self.storage_container.clone(),
+            ),
+            (
+                "NIGHTSHIFT_SERVICEBUS_NAMESPACE",
+                self.servicebus_namespace.clone(),
+            ),
+            (
+                "NIGHTSHIFT_SERVICEBUS_SEND_POLICY",
+                self.servicebus_send_policy.clone(),
+            ),
+            (
+                "NIGHTSHIFT_SERVICEBUS_KEY_SECRET",
+                self.servicebus_key_secret.clone(),
+            ),
+            ("NIGHTSHIFT_KEY_VAULT_URL", self.key_vault_url.clone()),
+            (
+                "NIGHTSHIFT_ACI_RESOURCE_GROUP",
+                self.aci.resource_group.clone(),
+            ),
+            ("NIGHTSHIFT_ACI_LOCATION", self.aci.location.clone()),
+            ("NIGHTSHIFT_RUNNER_IMAGE", self.aci.runner_image.clone()),
+            ("NIGHTSHIFT_ACI_IDENTITY_ID", self.aci.identity_id.clone()),
+            (
+                "NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID",
+                self.aci.identity_client_id.clone(),
+            ),
+        ];
+        if let Some(e) = &self.storage_endpoint {
+            env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", e.clone()));
+        }
+        if let Some(r) = &self.aci.registry_server {
+            env.push(("NIGHTSHIFT_ACI_REGISTRY_SERVER", r.clone()));
+        }
+        env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     /// The token provider the adapters share (one cache for all of them).
@@ -195,4 +242,52 @@ pub struct AzureAdapters {
     pub jobs: Arc<AciJobs>,
     pub cloud: Arc<ArmCloud>,
     pub secrets: Arc<KeyVaultSecrets>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn the_job_env_rebuilds_the_same_configuration_without_any_secret() {
+        let v: HashMap<&str, &str> = [
+            ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+            ("NIGHTSHIFT_ARM_TOKEN", "arm-token-secret-value"),
+            ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+            ("NIGHTSHIFT_STORAGE_KEY", "storage-key-secret-value"),
+            ("NIGHTSHIFT_SERVICEBUS_NAMESPACE", "contoso-ns"),
+            (
+                "NIGHTSHIFT_KEY_VAULT_URL",
+                "https://contoso.vault.azure.net",
+            ),
+            ("NIGHTSHIFT_ACI_RESOURCE_GROUP", "jobs"),
+            ("NIGHTSHIFT_ACI_LOCATION", "westeurope"),
+            ("NIGHTSHIFT_RUNNER_IMAGE", "contoso.azurecr.io/runner:1"),
+            ("NIGHTSHIFT_ACI_IDENTITY_ID", "/subscriptions/s/id/runner"),
+            ("NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID", "runner-cid"),
+            ("NIGHTSHIFT_ACI_REGISTRY_SERVER", "contoso.azurecr.io"),
+        ]
+        .into();
+        let config = AzureConfig::from_lookup(|k| v.get(k).map(|s| s.to_string())).unwrap();
+
+        let env: HashMap<String, String> = config.job_env().into_iter().collect();
+        let text = format!("{env:?}");
+        assert!(
+            !text.contains("secret-value") && !text.contains("TOKEN") && !text.contains("KEY\""),
+            "{text}"
+        );
+
+        // Inside the container: the same targets, tokens from IMDS as the jobs identity.
+        let mut inside = env.clone();
+        inside.insert("AZURE_CLIENT_ID".into(), "runner-cid".into());
+        let rebuilt = AzureConfig::from_lookup(|k| inside.get(k).cloned()).unwrap();
+        assert_eq!(rebuilt.subscription_id, config.subscription_id);
+        assert_eq!(rebuilt.aci, config.aci);
+        assert_eq!(rebuilt.storage_key, None);
+        assert!(matches!(
+            rebuilt.token_source,
+            TokenSource::Imds { client_id: Some(ref c), .. } if c == "runner-cid"
+        ));
+    }
 }

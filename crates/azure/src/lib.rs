@@ -7,6 +7,7 @@
 //! | `Jobs` | [`AciJobs`] | Azure Container Instances over ARM (one container group per step attempt) |
 //! | `Cloud` | [`ArmCloud`] | Azure Resource Manager resource groups (tag-filtered listing, LRO deletes) |
 //! | `Secrets` | [`KeyVaultSecrets`] | Key Vault secrets (data plane, api-version 7.4) |
+//! | `Notifier` | [`WebhookNotifier`], [`LogNotifier`] | a Slack/Teams incoming webhook (URL from Key Vault), or a log event |
 //!
 //! Tokens come from [`identity`]: the Functions/App Service managed identity endpoint, IMDS inside ACI, or a static
 //! token for development. Every adapter connects lazily: constructing one performs no network I/O, and no secret
@@ -24,7 +25,7 @@
 //! | `NIGHTSHIFT_ARM_ENDPOINT` | no | ARM base URL; default `https://management.azure.com` (tests point it at a loopback server) |
 //! | `NIGHTSHIFT_ARM_TOKEN` | no | a static bearer token used for every resource instead of managed identity (development and tests only) |
 //! | `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` | set by the platform | the Functions/App Service managed identity endpoint; without them IMDS is used |
-//! | `NIGHTSHIFT_IDENTITY_CLIENT_ID` | no | client id of the user-assigned identity the functions run as (system-assigned when unset) |
+//! | `NIGHTSHIFT_IDENTITY_CLIENT_ID` | no | client id of the user-assigned identity to get tokens for; default `AZURE_CLIENT_ID`, else the system-assigned identity |
 //! | `NIGHTSHIFT_IMDS_ENDPOINT` | no | IMDS token URL; default `http://169.254.169.254/metadata/identity/oauth2/token` |
 //! | `NIGHTSHIFT_STORAGE_ACCOUNT` | yes | storage account of the run journals, logs and outputs |
 //! | `NIGHTSHIFT_STORAGE_CONTAINER` | no | blob container; default `nightshift` |
@@ -54,6 +55,7 @@ pub mod config;
 mod http;
 pub mod identity;
 pub mod keyvault;
+pub mod notify;
 pub mod servicebus;
 
 pub use aci::{AciJobs, AciSettings};
@@ -63,6 +65,7 @@ pub use config::{AzureAdapters, AzureConfig, ConfigError, TokenSource};
 pub use http::{HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, TransportError};
 pub use identity::{AccessToken, ManagedIdentity, StaticToken, TokenProvider};
 pub use keyvault::KeyVaultSecrets;
+pub use notify::{LogNotifier, WebhookNotifier};
 pub use servicebus::ServiceBusBus;
 
 /// A secret string from configuration: printed as `***`, exposed only where it is used.

@@ -15,7 +15,7 @@ use nightshift_core::messages::StepEventMessage;
 use nightshift_core::planner::critical_path;
 use nightshift_local::host::HandlerCommand;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -33,7 +33,7 @@ struct Sample {
     transitions: Vec<f64>,
 }
 
-async fn one_run(root: &PathBuf, bin: &str) -> Sample {
+async fn one_run(root: &Path, bin: &str) -> Sample {
     let dir = tempfile::tempdir().unwrap();
     let mut env: BTreeMap<&str, String> = BTreeMap::new();
     env.insert(
