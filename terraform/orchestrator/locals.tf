@@ -29,7 +29,8 @@ locals {
     }
   }
 
-  # Send-only and Listen-only SAS rules on every queue (usable only when local auth is enabled on the namespace).
+  # Send-only and Listen-only SAS rules on every queue, for operators and outside publishers (nightshift signs with
+  # the namespace-level nightshift-send rule instead).
   queue_rules = merge([
     for q in keys(local.queues) : {
       "${q}-send"   = { queue = q, send = true, listen = false }

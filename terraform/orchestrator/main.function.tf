@@ -95,13 +95,20 @@ locals {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD;ClientId=${azurerm_user_assigned_identity.orchestrator.client_id}"
 
     # Azure Resource Manager and data-plane targets of nightshift's adapters: the names are the code's (see
-    # docs/settings.md; crates/app/tests/deploy_files.rs checks them). No credential: every call uses the identity.
-    AZURE_CLIENT_ID                   = azurerm_user_assigned_identity.orchestrator.client_id
-    NIGHTSHIFT_SUBSCRIPTION_ID        = data.azurerm_client_config.current.subscription_id
-    NIGHTSHIFT_STORAGE_ACCOUNT        = azurerm_storage_account.this.name
-    NIGHTSHIFT_STORAGE_CONTAINER      = azurerm_storage_container.this["journals"].name
-    NIGHTSHIFT_SERVICEBUS_NAMESPACE   = local.servicebus_fqdn
+    # docs/settings.md; crates/app/tests/deploy_files.rs checks them). Every one that AzureConfig::job_env() hands to
+    # the runner containers is set here. No credential: calls use the identity, Service Bus sends a SAS key from Key
+    # Vault.
+    AZURE_CLIENT_ID                 = azurerm_user_assigned_identity.orchestrator.client_id
+    NIGHTSHIFT_SUBSCRIPTION_ID      = data.azurerm_client_config.current.subscription_id
+    NIGHTSHIFT_STORAGE_ACCOUNT      = azurerm_storage_account.this.name
+    NIGHTSHIFT_STORAGE_CONTAINER    = azurerm_storage_container.this["journals"].name
+    NIGHTSHIFT_SERVICEBUS_NAMESPACE = local.servicebus_fqdn
+    # nightshift's own sends (scheduled retries, job results) are signed with this Send-only policy's SAS key, read
+    # from this vault secret at first use: names only here, the key lives in Key Vault (main.keyvault.tf).
+    NIGHTSHIFT_SERVICEBUS_SEND_POLICY = azurerm_servicebus_namespace_authorization_rule.nightshift_send.name
+    NIGHTSHIFT_SERVICEBUS_KEY_SECRET  = azurerm_key_vault_secret.servicebus_send_key.name
     NIGHTSHIFT_KEY_VAULT_URL          = module.key_vault.uri
+    NIGHTSHIFT_ARM_ENDPOINT           = "https://management.azure.com"
     NIGHTSHIFT_ACI_RESOURCE_GROUP     = azurerm_resource_group.jobs.name
     NIGHTSHIFT_ACI_LOCATION           = azurerm_resource_group.this.location
     NIGHTSHIFT_ACI_IDENTITY_ID        = azurerm_user_assigned_identity.jobs.id

@@ -45,3 +45,20 @@ resource "azurerm_key_vault_secret" "app_insights_connection_string" {
 
   depends_on = [module.key_vault]
 }
+
+# The key of the Send-only policy nightshift signs its Service Bus sends with (NIGHTSHIFT_SERVICEBUS_KEY_SECRET). It
+# goes from the provider straight into the vault: no value in the repository or in an app setting. Both identities
+# read it through the vault-scope Key Vault Secrets User assignments above (the function app for scheduled retries on
+# `steps`, the jobs for their results on `step-events`); the code reads it at its first send and again after a 401.
+# Rotation: `az servicebus namespace authorization-rule keys renew --key PrimaryKey -n nightshift-send ...`, then
+# `terraform apply` writes the new key here.
+resource "azurerm_key_vault_secret" "servicebus_send_key" {
+  #checkov:skip=CKV_AZURE_41:A SAS policy key has no expiry of its own; it is rotated by renewing the rule's key and re-applying. An expiry date here would only stop nightshift's sends on that date.
+  key_vault_id = module.key_vault.resource_id
+  name         = "servicebus-send-key"
+  content_type = "text/plain; servicebus-sas-key; policy=${azurerm_servicebus_namespace_authorization_rule.nightshift_send.name}"
+  value        = azurerm_servicebus_namespace_authorization_rule.nightshift_send.primary_key
+  tags         = local.tags
+
+  depends_on = [module.key_vault]
+}

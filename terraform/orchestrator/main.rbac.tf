@@ -41,7 +41,8 @@ resource "azurerm_role_assignment" "orchestrator_assign_jobs_identity" {
   role_definition_name = "Managed Identity Operator"
 }
 
-# The sweep: list resource groups (by tag, in code), delete expired ones, purge their soft-deleted vaults.
+# The sweep: list resource groups (by tag, in code), delete expired ones, purge their soft-deleted vaults. Deleted
+# vaults are subscription-level objects (no resource group), so this role sits on the environments' subscription.
 resource "azurerm_role_definition" "sweeper" {
   name              = "nightshift-sweeper (${var.instance_name})"
   scope             = local.environments_scope
@@ -53,7 +54,10 @@ resource "azurerm_role_definition" "sweeper" {
       "Microsoft.Resources/subscriptions/resourceGroups/read",
       "Microsoft.Resources/subscriptions/resourceGroups/delete",
       "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+      # GET /subscriptions/{s}/providers/Microsoft.KeyVault/deletedVaults: list the soft-deleted vaults.
+      "Microsoft.KeyVault/deletedVaults/read",
       "Microsoft.KeyVault/locations/deletedVaults/read",
+      # POST .../locations/{location}/deletedVaults/{name}/purge, and polling its operation.
       "Microsoft.KeyVault/locations/deletedVaults/purge/action",
       "Microsoft.KeyVault/locations/operationResults/read",
     ]
@@ -78,8 +82,10 @@ resource "azurerm_role_assignment" "orchestrator_servicebus" {
   role_definition_name = each.key
 }
 
-# Blob Data Owner: the Functions host keeps its leases and timer state in AzureWebJobsStorage; nightshift writes
-# journals and deletes the state blobs of swept environments.
+# Blob Data Owner on the account: the Functions host keeps its leases and timer state in AzureWebJobsStorage;
+# nightshift writes journals and the sweep deletes the state blobs <product>/<environment>/*.tfstate of swept
+# environments in the tfstate container (Owner includes every data action of Blob Data Contributor, so no separate
+# container-scope assignment is needed).
 resource "azurerm_role_assignment" "orchestrator_storage" {
   principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
   scope                = azurerm_storage_account.this.id

@@ -161,13 +161,6 @@ variable "servicebus_duplicate_detection_window" {
   }
 }
 
-variable "servicebus_local_auth_enabled" {
-  type        = bool
-  default     = false
-  description = "Allow SAS (the Send-only/Listen-only rules), e.g. true only for a publisher that cannot use Entra; nightshift itself never needs it."
-  nullable    = false
-}
-
 variable "key_vault_default_action" {
   type        = string
   default     = "Allow"

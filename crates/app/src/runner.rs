@@ -116,9 +116,20 @@ pub async fn run(app: &App, a: &Assignment) -> i32 {
         "nightshift runner: {} step {} attempt {}",
         a.run_id, a.step, a.attempt
     ));
+    let exec = execute(app, a, &log);
+    tokio::pin!(exec);
     let outcome = tokio::select! {
-        r = execute(app, a, &log) => r,
-        _ = terminated() => Err(Failure { reason: "interrupted by SIGTERM".into(), permanent: false, interrupted: true }),
+        r = &mut exec => r,
+        _ = terminated() => {
+            // Stop the step's process group cleanly (Terraform saves its state on SIGTERM), then hard.
+            log.line(&format!("SIGTERM: stopping the step (grace {}s)", STOP_GRACE.as_secs()));
+            signal_child(libc::SIGTERM);
+            if tokio::time::timeout(STOP_GRACE, &mut exec).await.is_err() {
+                log.line("the step did not stop within the grace period: killed");
+                signal_child(libc::SIGKILL);
+            }
+            Err(Failure { reason: "interrupted by SIGTERM".into(), permanent: false, interrupted: true })
+        }
     };
     flusher.abort();
     let (outcome_kind, reason, permanent, outputs, code) = match outcome {
@@ -520,7 +531,24 @@ fn redact(line: &str, secrets: &[String]) -> String {
     l
 }
 
-/// Runs a child, streaming its output lines into the log; kills it if this future is dropped (SIGTERM).
+/// How long the step's processes get to stop after SIGTERM before they are killed. ACI gives a stopped container
+/// about 30 s, so this leaves time to report.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The process group of the step's current child: one attempt per runner process, one child at a time.
+static CHILD_GROUP: std::sync::Mutex<Option<i32>> = std::sync::Mutex::new(None);
+
+fn signal_child(signal: i32) {
+    if let Some(pgid) = *CHILD_GROUP.lock().expect("child lock") {
+        // SAFETY: kill(2) on a process group we created; a group that is gone gives ESRCH, which is fine.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Runs a child in its own process group, streaming its output lines into the log. On SIGTERM the runner signals
+/// the whole group (see [`signal_child`]); if this future is dropped the direct child is killed.
 async fn run_child(
     log: &Log,
     program: &PathBuf,
@@ -539,10 +567,12 @@ async fn run_child(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        .process_group(0)
         .spawn()
         .map_err(|e| {
             Failure::permanent(format!("{what}: cannot start {}: {e}", program.display()))
         })?;
+    *CHILD_GROUP.lock().expect("child lock") = child.id().map(|p| p as i32);
     let pump = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
         let log = log.clone();
         let secrets = secrets.to_vec();
@@ -558,6 +588,7 @@ async fn run_child(
     let out = pump(child.stdout.take().map(|s| Box::new(s) as _));
     let err = pump(child.stderr.take().map(|s| Box::new(s) as _));
     let (status, _, _) = tokio::join!(child.wait(), out, err);
+    *CHILD_GROUP.lock().expect("child lock") = None;
     let status = status.map_err(|e| Failure::retryable(format!("{what}: {e}")))?;
     if status.success() {
         Ok(())

@@ -9,6 +9,7 @@ use crate::catalog_files;
 use crate::repo::{EnvironmentRecord, Rejected, Repo};
 use crate::settings::{Mode, Settings};
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use nightshift_core::catalog::{Catalog, CatalogError, EnvironmentKind, Platform};
 use nightshift_core::engine::{self, Command, Dispatch, Event, JobObservation, WatchdogPolicy};
 use nightshift_core::expiry::{self, PersistentSet, SweepPlan};
@@ -36,6 +37,9 @@ pub struct Ports {
     pub notifier: Arc<dyn Notifier>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
+    /// Where Terraform keeps state (`<product>/<environment>/<layer>.tfstate`), when it is not under the local
+    /// state directory: the sweep deletes an environment's state once its groups are gone.
+    pub tfstate: Option<Arc<dyn Store>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +139,9 @@ pub struct StatusReport {
     pub environments: Vec<EnvironmentRecord>,
     pub rejected: Vec<Rejected>,
 }
+
+/// Resource groups deleted at once by a sweep.
+const SWEEP_CONCURRENCY: usize = 8;
 
 pub struct App {
     pub ports: Ports,
@@ -651,11 +658,43 @@ impl App {
             errors: 0,
             items: Vec::new(),
         };
-        let mut destroyed: BTreeMap<(String, String), String> = BTreeMap::new();
+        // Deletions run concurrently: on Azure each one is a long-running operation of minutes.
+        let deletions: Vec<String> = plan
+            .decisions
+            .iter()
+            .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
+            .map(|d| d.group.name.clone())
+            .collect();
+        let outcomes: BTreeMap<String, Result<(Deletion, Vec<String>), PortError>> =
+            futures::stream::iter(deletions)
+                .map(|name| async move {
+                    let result = async {
+                        let deletion = self.ports.cloud.delete_group(&name).await?;
+                        // A vault purge that fails leaves the name taken for its retention: worth a warning,
+                        // not a failed sweep.
+                        let purged = match self.ports.cloud.purge_deleted_vaults(&name).await {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
+                                Vec::new()
+                            }
+                        };
+                        Ok((deletion, purged))
+                    }
+                    .await;
+                    (name, result)
+                })
+                .buffer_unordered(SWEEP_CONCURRENCY)
+                .collect()
+                .await;
+
+        // An environment is forgotten (state, record) only when every one of its groups went.
+        let mut destroyed: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
         for d in &plan.decisions {
             let tag = |k: &str| d.group.tags.get(k).cloned();
             let product = tag(expiry::tags::PRODUCT);
             let environment = tag(expiry::tags::ENVIRONMENT);
+            let mut gone = false;
             let action = match (&d.verdict, d.deferred, dry_run) {
                 (expiry::Verdict::Keep { .. }, _, _) => {
                     report.kept += 1;
@@ -666,19 +705,20 @@ impl App {
                     "deferred".to_string()
                 }
                 (_, false, true) => "would-delete".to_string(),
-                (_, false, false) => match self.ports.cloud.delete_group(&d.group.name).await {
-                    Ok(del) => {
+                (_, false, false) => match &outcomes[&d.group.name] {
+                    Ok((deletion, purged)) => {
                         report.deleted += 1;
-                        if let (Some(p), Some(e)) = (&product, &environment) {
-                            destroyed
-                                .insert((p.clone(), e.clone()), d.verdict.reason().to_string());
-                        }
-                        if del == Deletion::AlreadyGone {
+                        gone = true;
+                        let what = if *deletion == Deletion::AlreadyGone {
                             "already-gone"
                         } else {
                             "deleted"
+                        };
+                        if purged.is_empty() {
+                            what.to_string()
+                        } else {
+                            format!("{what}, purged {}", purged.join(", "))
                         }
-                        .to_string()
                     }
                     Err(e) => {
                         report.errors += 1;
@@ -687,6 +727,14 @@ impl App {
                     }
                 },
             };
+            if let (Some(p), Some(e), true) =
+                (&product, &environment, d.verdict.is_delete() && !dry_run)
+            {
+                let entry = destroyed
+                    .entry((p.clone(), e.clone()))
+                    .or_insert((d.verdict.reason().to_string(), true));
+                entry.1 &= gone;
+            }
             report.items.push(SweepItem {
                 resource_group: d.group.name.clone(),
                 product,
@@ -701,9 +749,11 @@ impl App {
                 action,
             });
         }
-        for ((product, env), reason) in destroyed {
-            self.forget_environment(&product, &env, now, &reason)
-                .await?;
+        for ((product, env), (reason, all_gone)) in destroyed {
+            if all_gone {
+                self.forget_environment(&product, &env, now, &reason)
+                    .await?;
+            }
         }
         Ok(report)
     }
@@ -717,10 +767,17 @@ impl App {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), AppError> {
-        if self.settings.mode == Mode::Local {
-            let dir = self.settings.terraform_dir().join(product).join(env);
-            if dir.starts_with(&self.settings.state_dir) {
-                let _ = std::fs::remove_dir_all(&dir);
+        match &self.ports.tfstate {
+            Some(store) => {
+                for key in store.list(&format!("{product}/{env}/")).await? {
+                    store.delete(&key).await?;
+                }
+            }
+            None => {
+                let dir = self.settings.terraform_dir().join(product).join(env);
+                if dir.starts_with(&self.settings.state_dir) {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
             }
         }
         if let Some(mut rec) = self.repo.environment(product, env).await? {

@@ -36,6 +36,8 @@ pub fn local(s: &Settings) -> Ports {
         notifier: Arc::new(LocalNotifier::new(s.state_dir.join("notifications.jsonl"))),
         secrets: Arc::new(LocalSecrets::new(s.key_vault_dir())),
         clock: Arc::new(SystemClock),
+        // Local Terraform state lives under the state directory; the sweep removes it with the environment.
+        tfstate: None,
     }
 }
 
@@ -60,5 +62,9 @@ async fn azure(s: &Settings) -> anyhow::Result<Ports> {
         notifier,
         secrets,
         clock: Arc::new(SystemClock),
+        tfstate: Some(Arc::new(config.container_store(
+            s.terraform.state_storage_account.as_deref(),
+            &s.terraform.state_container,
+        ))),
     })
 }

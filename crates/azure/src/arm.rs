@@ -355,6 +355,76 @@ impl Cloud for ArmCloud {
             _ => Err(classify(&Method::DELETE, &url, &response)),
         }
     }
+
+    /// Lists the subscription's soft-deleted vaults (every page) and purges those that lived in `group`. The purge
+    /// is accepted (202) and completes in the background: the sweep does not wait for it.
+    #[tracing::instrument(skip_all, fields(group))]
+    async fn purge_deleted_vaults(&self, group: &str) -> Result<Vec<String>, PortError> {
+        let needle = format!("/resourcegroups/{}/", group.to_ascii_lowercase());
+        let mut next = Some(self.arm.subscription_url(&format!(
+            "/providers/Microsoft.KeyVault/deletedVaults?api-version={KEY_VAULT_API}"
+        )));
+        let mut targets = Vec::new();
+        let mut pages = 0usize;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(PortError::Transient(format!(
+                    "deleted vault listing exceeded {MAX_PAGES} pages"
+                )));
+            }
+            let response = self.arm.send(Method::GET, &url, None).await?;
+            if !response.status.is_success() {
+                return Err(classify(&Method::GET, &url, &response));
+            }
+            let page: DeletedVaultPage = response.json()?;
+            targets.extend(
+                page.value
+                    .into_iter()
+                    .filter(|v| v.properties.vault_id.to_ascii_lowercase().contains(&needle)),
+            );
+            next = page.next_link.filter(|l| !l.is_empty());
+        }
+        // Purge only once the listing is complete: purging while paging changes the list under the page token.
+        let mut purged = Vec::new();
+        for v in targets {
+            let purge = self.arm.subscription_url(&format!(
+                "/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}/purge?api-version={KEY_VAULT_API}",
+                v.properties.location, v.name
+            ));
+            let r = self.arm.send(Method::POST, &purge, None).await?;
+            match r.status.as_u16() {
+                200 | 202 | 204 => purged.push(v.name),
+                // Purged meanwhile (another sweep, an operator).
+                404 => {}
+                _ => return Err(classify(&Method::POST, &purge, &r)),
+            }
+        }
+        Ok(purged)
+    }
+}
+
+pub(crate) const KEY_VAULT_API: &str = "2022-07-01";
+
+#[derive(Deserialize)]
+struct DeletedVaultPage {
+    #[serde(default)]
+    value: Vec<DeletedVault>,
+    #[serde(rename = "nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeletedVault {
+    name: String,
+    properties: DeletedVaultProperties,
+}
+
+#[derive(Deserialize)]
+struct DeletedVaultProperties {
+    #[serde(rename = "vaultId")]
+    vault_id: String,
+    location: String,
 }
 
 #[cfg(test)]

@@ -202,6 +202,29 @@ impl AzureConfig {
         }
     }
 
+    /// A store on another container (and possibly another account) with the same credentials: the Terraform
+    /// state container, which the sweep cleans after an environment is destroyed. No network I/O.
+    pub fn container_store(&self, account: Option<&str>, container: &str) -> BlobStore {
+        let auth = match &self.storage_key {
+            Some(k) => BlobAuth::Key(k.clone()),
+            None => BlobAuth::Token(self.token_provider()),
+        };
+        let (account, endpoint) = match account {
+            Some(a) if a != self.storage_account => (a, None),
+            _ => (
+                self.storage_account.as_str(),
+                self.storage_endpoint.as_deref(),
+            ),
+        };
+        BlobStore::new(
+            account,
+            endpoint,
+            container,
+            auth,
+            Arc::new(ReqwestTransport::new()),
+        )
+    }
+
     /// Builds every adapter; performs no network I/O.
     pub fn adapters(&self) -> AzureAdapters {
         let tokens = self.token_provider();

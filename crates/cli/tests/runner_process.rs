@@ -29,7 +29,9 @@ defaults:
 steps:
   wait:
     smoke:
-      command: [sleep, "30"]
+      # Cleans up on SIGTERM (as Terraform does), with a grandchild in the same process group.
+      # STOP_MARKER comes from the runner's own environment, which its children inherit.
+      command: [sh, -c, "trap 'echo cleaned-up > $STOP_MARKER; exit 143' TERM; sleep 30 & wait"]
   echo-secret:
     smoke:
       command: [sh, -c, "echo token=$API_TOKEN; echo done"]
@@ -164,7 +166,12 @@ async fn the_runner_on_sigterm_stops_its_child_and_reports_the_step_interrupted(
     // Arrange
     let f = prepared_run().await;
     let step = step_key(&f, "wait");
-    let mut runner = f.runner("wait").spawn().expect("start nightshift runner");
+    let marker = f.dir.path().join("stopped-cleanly");
+    let mut runner = f
+        .runner("wait")
+        .env("STOP_MARKER", &marker)
+        .spawn()
+        .expect("start nightshift runner");
     let pid = runner.id();
     let stdout = runner.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -181,9 +188,12 @@ async fn the_runner_on_sigterm_stops_its_child_and_reports_the_step_interrupted(
         while let Ok(l) = rx.try_recv() {
             log.push(l);
         }
-        let children = live_children(pid, "sleep");
-        if log.iter().any(|l| l.starts_with("$ sleep 30")) && !children.is_empty() {
-            break children[0];
+        let grandchildren: Vec<u32> = live_children(pid, "sh")
+            .into_iter()
+            .flat_map(|sh| live_children(sh, "sleep"))
+            .collect();
+        if log.iter().any(|l| l.starts_with("$ sh -c")) && !grandchildren.is_empty() {
+            break grandchildren[0];
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
@@ -220,6 +230,11 @@ async fn the_runner_on_sigterm_stops_its_child_and_reports_the_step_interrupted(
     assert!(
         !is_alive(sleep_pid),
         "the sleep child {sleep_pid} outlived the runner"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&marker).ok().as_deref(),
+        Some("cleaned-up\n"),
+        "the step got SIGTERM and cleaned up, rather than being killed"
     );
     let result: Value =
         serde_json::from_str(&f.stored(&result_key(&f.run.id, &step, 1)).await).unwrap();

@@ -135,6 +135,12 @@ pub trait Cloud: Send + Sync {
     /// Every group tagged as managed by this instance.
     async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError>;
     async fn delete_group(&self, name: &str) -> Result<Deletion, PortError>;
+    /// After a group is deleted: purges the soft-deleted key vaults it held, so their globally unique names are
+    /// free for the next environment of the same name. Returns the purged vaults. Clouds without soft delete have
+    /// nothing to do.
+    async fn purge_deleted_vaults(&self, _group: &str) -> Result<Vec<String>, PortError> {
+        Ok(Vec::new())
+    }
 }
 
 pub trait Clock: Send + Sync {

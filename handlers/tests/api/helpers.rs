@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 /// The run the release fixture starts: `<product>.<environment>.r<version>-<first 8 of the message id>`.
-pub const FIXTURE_RUN_ID: &str = "demo.pr-42.r1-4-2-4e77f2c1";
+pub const FIXTURE_RUN_ID: &str = "demo.pr-42.r1-4-2-ffdd578f0b";
 
 /// A local product whose steps are smoke steps: `provision`, then `verify`. Jobs never run them (the runner is
 /// `true`), so nothing here needs Terraform or Ansible.

@@ -1,6 +1,6 @@
 //! ArmCloud against the REST contract (loopback server following the documented ARM behaviour).
 
-use crate::fake_arm::{spawn_fake_arm, FakeArm, Scripted};
+use crate::fake_arm::{spawn_fake_arm, FakeArm, Scripted, SUBSCRIPTION};
 use crate::{arm_client, ARM_TOKEN};
 use nightshift_azure::ArmCloud;
 use nightshift_core::expiry::tags::MANAGED_BY;
@@ -152,4 +152,47 @@ async fn contract_a_forbidden_delete_is_permanent_and_not_retried() {
 
     assert!(matches!(err, PortError::Permanent(_)), "{err:?}");
     assert_eq!(fake.requests_to("DELETE", "rg-locked").len(), 1);
+}
+
+#[tokio::test]
+async fn contract_after_a_group_is_deleted_its_soft_deleted_vaults_are_purged_and_no_others() {
+    // Arrange: the documented deletedVaults list (paged) and purge endpoints.
+    let fake = spawn_fake_arm().await;
+    let vault = |name: &str, group: &str| {
+        (
+            name.to_string(),
+            format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}"),
+            "westeurope".to_string(),
+        )
+    };
+    fake.set(|s| {
+        s.page_size = 2;
+        s.deleted_vaults = vec![
+            vault("kv-a", "rg-orthense-pr-1"),
+            vault("kv-other", "rg-someone-else"),
+            vault("kv-b", "RG-Orthense-PR-1"),
+            vault("kv-c", "rg-orthense-pr-12"),
+        ];
+    });
+    let cloud = ArmCloud::new(arm_client(&fake));
+
+    // Act
+    let mut purged = cloud
+        .purge_deleted_vaults("rg-orthense-pr-1")
+        .await
+        .unwrap();
+
+    // Assert: both vaults of the group (ARM ids are case-insensitive), not the others, not a group with the same prefix.
+    purged.sort();
+    assert_eq!(purged, vec!["kv-a".to_string(), "kv-b".to_string()]);
+    let left: Vec<String> = fake
+        .state
+        .lock()
+        .unwrap()
+        .deleted_vaults
+        .iter()
+        .map(|v| v.0.clone())
+        .collect();
+    assert_eq!(left, vec!["kv-other".to_string(), "kv-c".to_string()]);
+    assert_eq!(fake.requests_to("POST", "/purge").len(), 2);
 }

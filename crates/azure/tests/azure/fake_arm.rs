@@ -61,6 +61,8 @@ pub struct State {
     pub secrets: HashMap<String, String>,
     pub token_ttl_secs: u64,
     pub tokens_issued: u32,
+    /// Soft-deleted key vaults: (name, vaultId, location).
+    pub deleted_vaults: Vec<(String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -263,6 +265,59 @@ fn handle(
 
     if segments.len() < 3 || segments[0] != "subscriptions" || segments[1] != SUBSCRIPTION {
         return not_found();
+    }
+
+    // Soft-deleted key vaults: list (nextLink paging) and purge (202, completes in the background).
+    if segments.len() == 5
+        && segments[2..] == ["providers", "Microsoft.KeyVault", "deletedVaults"]
+        && method == Method::GET
+    {
+        if q.get("api-version").map(String::as_str) != Some("2022-07-01") {
+            return json_response(
+                400,
+                json!({"error": {"code": "InvalidApiVersionParameter"}}),
+            );
+        }
+        let skip: usize = q
+            .get("$skiptoken")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = st
+            .deleted_vaults
+            .iter()
+            .skip(skip)
+            .take(st.page_size)
+            .map(|(name, id, loc)| {
+                json!({"id": format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}"),
+                "name": name, "type": "Microsoft.KeyVault/deletedVaults",
+                "properties": {"vaultId": id, "location": loc, "deletionDate": "2026-11-21T10:00:00Z", "purgeProtectionEnabled": false}})
+            })
+            .collect();
+        let next = (skip + st.page_size < st.deleted_vaults.len()).then(|| {
+            format!(
+                "{}{}?api-version=2022-07-01&$skiptoken={}",
+                st.base,
+                path,
+                skip + st.page_size
+            )
+        });
+        return json_response(200, json!({"value": page, "nextLink": next}));
+    }
+    if segments.len() == 9
+        && segments[2..5] == ["providers", "Microsoft.KeyVault", "locations"]
+        && segments[6] == "deletedVaults"
+        && segments[8] == "purge"
+        && method == Method::POST
+    {
+        let (loc, name) = (segments[5].to_string(), segments[7].to_string());
+        let before = st.deleted_vaults.len();
+        st.deleted_vaults
+            .retain(|(n, _, l)| !(n == &name && l == &loc));
+        return if st.deleted_vaults.len() < before {
+            StatusCode::ACCEPTED.into_response()
+        } else {
+            not_found()
+        };
     }
 
     // Resource groups: list with one tag pair filter and nextLink paging; delete as an LRO.

@@ -1,0 +1,201 @@
+//! The sweep use case with the local adapters as fakes: a cloud whose deletion of one group fails, and a Terraform
+//! state store to see what is forgotten.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use nightshift_app::{App, Settings};
+use nightshift_core::expiry::{tags, ResourceGroup};
+use nightshift_core::ports::{Cloud, Deletion, PortError, Precondition, Store};
+use nightshift_local::cloud::LocalCloud;
+use nightshift_local::store::FsStore;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+const CATALOG: &str = r#"
+schema: nightshift.catalog/v1
+product: shop
+platform: local
+steps:
+  app: { smoke: { command: [true] } }
+environments:
+  pr: { kind: pull-request }
+  main: { kind: persistent }
+"#;
+
+/// LocalCloud, except that deleting `fails` errors, and every call is recorded.
+struct FlakyCloud {
+    inner: LocalCloud,
+    fails: String,
+    purged: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Cloud for FlakyCloud {
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError> {
+        self.inner.list_managed(instance).await
+    }
+    async fn delete_group(&self, name: &str) -> Result<Deletion, PortError> {
+        if name == self.fails {
+            return Err(PortError::Transient("ARM answered 503".into()));
+        }
+        self.inner.delete_group(name).await
+    }
+    async fn purge_deleted_vaults(&self, group: &str) -> Result<Vec<String>, PortError> {
+        self.purged.lock().unwrap().push(group.to_string());
+        Ok(vec![format!("kv-{group}")])
+    }
+}
+
+fn group_tags(env: &str, expires: &str) -> BTreeMap<String, String> {
+    [
+        (tags::MANAGED_BY, "nightshift"),
+        (tags::PRODUCT, "shop"),
+        (tags::ENVIRONMENT, env),
+        (tags::RUN, "shop.x.n1"),
+        (tags::KIND, "pull-request"),
+        (tags::EXPIRES_AT, expires),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vaults_are_purged() {
+    // Arrange: pr-1 has two expired groups, one of which cannot be deleted now; pr-2 has one expired group.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    std::fs::write(dir.path().join("catalog/shop.yaml"), CATALOG).unwrap();
+    let env: BTreeMap<&str, String> = [
+        (
+            "NIGHTSHIFT_STATE_DIR",
+            dir.path().join("state").display().to_string(),
+        ),
+        (
+            "NIGHTSHIFT_CATALOG",
+            dir.path().join("catalog").display().to_string(),
+        ),
+    ]
+    .into();
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let local = LocalCloud::new(settings.cloud_dir());
+    local
+        .create_group("rg-shop-pr-1", &group_tags("pr-1", "2026-11-20T00:00:00Z"))
+        .unwrap();
+    local
+        .create_group(
+            "rg-shop-pr-1-data",
+            &group_tags("pr-1", "2026-11-20T00:00:00Z"),
+        )
+        .unwrap();
+    local
+        .create_group("rg-shop-pr-2", &group_tags("pr-2", "2026-11-20T00:00:00Z"))
+        .unwrap();
+    let cloud = Arc::new(FlakyCloud {
+        inner: local,
+        fails: "rg-shop-pr-1-data".into(),
+        purged: Mutex::default(),
+    });
+    let tfstate = Arc::new(FsStore::new(dir.path().join("tfstate")));
+    for key in [
+        "shop/pr-1/foundation.tfstate",
+        "shop/pr-2/foundation.tfstate",
+        "shop/pr-2/data.tfstate",
+    ] {
+        tfstate
+            .put(key, b"{}".to_vec(), Precondition::None)
+            .await
+            .unwrap();
+    }
+    let mut ports = nightshift_app::wiring::local(&settings);
+    ports.cloud = cloud.clone();
+    ports.tfstate = Some(tfstate.clone());
+    let app = App::new(ports, settings);
+
+    // Act
+    let report = app
+        .sweep(Some(at("2026-11-21T00:00:00Z")), false, 10)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!((report.deleted, report.errors), (2, 1), "{report:#?}");
+    let action = |g: &str| {
+        report
+            .items
+            .iter()
+            .find(|i| i.resource_group == g)
+            .unwrap()
+            .action
+            .clone()
+    };
+    assert_eq!(action("rg-shop-pr-1"), "deleted, purged kv-rg-shop-pr-1");
+    assert!(action("rg-shop-pr-1-data").starts_with("error: transient: ARM answered 503"));
+    assert_eq!(
+        tfstate.list("shop/").await.unwrap(),
+        vec!["shop/pr-1/foundation.tfstate".to_string()],
+        "pr-2's state is gone, pr-1's kept until all its groups go"
+    );
+    let mut purged = cloud.purged.lock().unwrap().clone();
+    purged.sort();
+    assert_eq!(
+        purged,
+        vec!["rg-shop-pr-1".to_string(), "rg-shop-pr-2".to_string()],
+        "vaults are purged only after a deletion"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_deletes_purges_and_forgets_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    std::fs::write(dir.path().join("catalog/shop.yaml"), CATALOG).unwrap();
+    let env: BTreeMap<&str, String> = [
+        (
+            "NIGHTSHIFT_STATE_DIR",
+            dir.path().join("state").display().to_string(),
+        ),
+        (
+            "NIGHTSHIFT_CATALOG",
+            dir.path().join("catalog").display().to_string(),
+        ),
+    ]
+    .into();
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let local = LocalCloud::new(settings.cloud_dir());
+    local
+        .create_group("rg-shop-pr-2", &group_tags("pr-2", "2026-11-20T00:00:00Z"))
+        .unwrap();
+    let cloud = Arc::new(FlakyCloud {
+        inner: local,
+        fails: String::new(),
+        purged: Mutex::default(),
+    });
+    let tfstate = Arc::new(FsStore::new(dir.path().join("tfstate")));
+    tfstate
+        .put(
+            "shop/pr-2/foundation.tfstate",
+            b"{}".to_vec(),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    let mut ports = nightshift_app::wiring::local(&settings);
+    ports.cloud = cloud.clone();
+    ports.tfstate = Some(tfstate.clone());
+    let app = App::new(ports, settings);
+
+    let report = app
+        .sweep(Some(at("2026-11-21T00:00:00Z")), true, 10)
+        .await
+        .unwrap();
+
+    assert_eq!(report.items[0].action, "would-delete");
+    assert_eq!(cloud.inner.list_all().unwrap().len(), 1);
+    assert!(cloud.purged.lock().unwrap().is_empty());
+    assert_eq!(tfstate.list("shop/").await.unwrap().len(), 1);
+}
