@@ -19,7 +19,7 @@ use nightshift_core::messages::{
 use nightshift_core::planner::{self, PlanRequest};
 use nightshift_core::ports::{
     Bus, Clock, Cloud, Deletion, JobSpec, JobStart, JobState, Jobs, Notifier, OutboundMessage,
-    PortError, Secrets, Store,
+    PortError, Precondition, Secrets, Store,
 };
 use nightshift_core::run::{Run, RunStatus, StepStatus, Trigger};
 use nightshift_core::{EnvironmentName, JobName, RunId, StepName};
@@ -573,7 +573,15 @@ impl App {
                             .as_ref()
                             .filter(|r| r.outcome == StepOutcome::Succeeded)
                             .map(|r| r.outputs.clone());
-                        let reason = result.and_then(|r| r.reason);
+                        let reason = match result {
+                            Some(r) => r.reason,
+                            // The job died without reporting (killed, out of memory, image problem): keep what
+                            // its platform logged, and say where it is.
+                            None => {
+                                self.attach_job_log(&run.id, name, s.attempt, &job, code)
+                                    .await
+                            }
+                        };
                         (
                             JobObservation::Exited {
                                 code,
@@ -609,6 +617,48 @@ impl App {
             }
         }
         Ok(out)
+    }
+
+    /// Copies a job's platform log into the journal (unless the runner stored one) and returns a failure reason
+    /// that ends with the log's last lines.
+    async fn attach_job_log(
+        &self,
+        run: &RunId,
+        step: &StepName,
+        attempt: u32,
+        job: &JobName,
+        code: i32,
+    ) -> Option<String> {
+        let key = crate::repo::log_key(run, step, attempt);
+        let log = match self.ports.jobs.logs(job).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(job = %job, error = %e, "job log not read");
+                String::new()
+            }
+        };
+        if !log.is_empty() {
+            // The runner's own log, if it managed to store one, is the better record: keep it.
+            match self
+                .ports
+                .store
+                .put(&key, log.clone().into_bytes(), Precondition::Absent)
+                .await
+            {
+                Ok(_) | Err(PortError::Conflict(_)) => {}
+                Err(e) => tracing::warn!(job = %job, error = %e, "job log not stored"),
+            }
+        }
+        let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        Some(format!(
+            "its job exited with code {code} without reporting a result (log: {key}){}",
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            }
+        ))
     }
 
     fn persistent_set(catalog: &Catalog) -> PersistentSet {

@@ -289,3 +289,55 @@ async fn a_release_message_builds_a_pull_request_environment_that_expires_with_i
     assert_eq!(run.tags["nightshift-kind"], "pull-request");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_killed_mid_step_is_failed_by_the_watchdog_with_its_log_and_retried() {
+    // The first attempt hangs until it is killed with its whole process group (a machine lost); no result is ever
+    // sent. The watchdog sees the job gone without a result and fails the attempt; the retry succeeds.
+    let script = "if [ ! -f $TMP/first ]; then touch $TMP/first; echo first attempt hangs; sleep 60; fi; echo ok";
+    let settings = [("NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS", "1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let app = spawn_app(Options {
+        settings,
+        ..Options::new(shell_catalog(&sh_step("hang", &[], script)))
+    })
+    .await;
+    app.fire_nightly().await;
+
+    let jobs = app.stack.app.settings.jobs_dir();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let pid = loop {
+        let log = app
+            .jobs()
+            .first()
+            .and_then(|j| std::fs::read_to_string(jobs.join(j).join("log")).ok())
+            .unwrap_or_default();
+        let pid = app
+            .jobs()
+            .first()
+            .and_then(|j| std::fs::read_to_string(jobs.join(j).join("pid")).ok());
+        if let (true, Some(pid)) = (log.contains("first attempt hangs"), pid) {
+            break pid.trim().parse::<i32>().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first attempt never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // SAFETY: kill(2) of the job's own process group (the job runner starts each job in a new session).
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    let run = app.finished_run(Duration::from_secs(90)).await;
+
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.reason);
+    let hang = &run.steps[&step("hang")];
+    assert_eq!(hang.attempts.len(), 2);
+    let first = hang.attempts[0].reason.clone().unwrap_or_default();
+    assert!(
+        first.contains("without reporting a result") && first.contains("first attempt hangs"),
+        "{first}"
+    );
+    app.shutdown().await;
+}
