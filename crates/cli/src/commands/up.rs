@@ -144,7 +144,9 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
             for (name, s) in &r.steps {
                 let key = (r.id.to_string(), name.to_string());
                 let state = format!("{}#{}", s.status.as_str(), s.attempt);
-                if seen.get(&key) != Some(&state) {
+                // A step that has not started yet says nothing; every later change is a line.
+                let unstarted = s.status.as_str() == "pending" && !seen.contains_key(&key);
+                if seen.get(&key) != Some(&state) && !unstarted {
                     seen.insert(key, state);
                     let t = secs(started.elapsed().as_secs_f64());
                     let detail = match s.status.as_str() {
@@ -281,15 +283,48 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         for g in mine {
             println!("    {}", g.name);
         }
-        println!("  outputs:");
-        for (step, outs) in r.outputs() {
-            for (k, v) in outs {
-                let v = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                println!("    {step}.{k} = {v}");
+        // Where the data lives and how to reach the environment; everything else is in `status --json`.
+        let outputs = r.outputs();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let is_data = |k: &str| k.ends_with("database_path") || k.ends_with("_records");
+        let is_endpoint = |k: &str| k == "url" || k == "urls";
+        for (label, pick) in [
+            ("data", &is_data as &dyn Fn(&str) -> bool),
+            ("endpoints", &is_endpoint),
+        ] {
+            let lines: Vec<String> = outputs
+                .iter()
+                .flat_map(|(step, outs)| {
+                    outs.iter()
+                        .filter(|(k, _)| pick(k))
+                        .map(move |(k, v)| format!("{step}.{k} = {}", text(v)))
+                })
+                .collect();
+            if !lines.is_empty() {
+                println!("  {label}:");
+                for l in &lines {
+                    println!("    {l}");
+                }
             }
+        }
+        let more = outputs
+            .values()
+            .flat_map(|o| o.keys())
+            .filter(|k| !is_data(k) && !is_endpoint(k))
+            .count();
+        if more > 0 {
+            println!(
+                "  {more} more outputs: nightshift status --json, or the run document {}",
+                stack
+                    .app
+                    .settings
+                    .store_dir()
+                    .join(nightshift_app::repo::run_key(&r.id))
+                    .display()
+            );
         }
     }
     if !a.json {
