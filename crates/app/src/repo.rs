@@ -22,6 +22,14 @@ pub fn log_key(run: &RunId, step: &StepName, attempt: u32) -> String {
 pub fn environment_key(product: &str, env: &str) -> String {
     format!("environments/{product}/{env}.json")
 }
+/// Present while a run is waiting or running: what the watchdog looks at.
+pub fn active_key(id: &RunId) -> String {
+    format!("active/{id}")
+}
+/// Which run builds an environment now (its content is the run id); free once that run has finished.
+pub fn lease_key(product: &str, env: &str) -> String {
+    format!("leases/{product}/{env}")
+}
 
 /// A message that can never succeed, kept with its reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,8 +101,18 @@ impl Repo {
         Ok(self.get_json(&run_key(id)).await?.map(|(r, _)| r))
     }
 
-    /// Creates a run unless one with that id exists: `Ok(false)` when it existed.
+    /// Creates a run unless one with that id exists: `Ok(false)` when it existed. The run is marked active
+    /// first: a marker whose run was never written is skipped, while a run without a marker would never be
+    /// watched.
     pub async fn create_run(&self, run: &Run) -> Result<bool, PortError> {
+        // A repeat (a second firing, a redelivered release) finds the run and marks nothing: a finished run must
+        // not come back to the watchdog.
+        if self.store.get(&run_key(&run.id)).await?.is_some() {
+            return Ok(false);
+        }
+        if !run.status.is_finished() {
+            self.mark_active(&run.id).await?;
+        }
         match self
             .put_json(&run_key(&run.id), run, Precondition::Absent)
             .await
@@ -144,6 +162,80 @@ impl Repo {
         }
         out.sort_by_key(|r| r.created_at);
         Ok(out)
+    }
+
+    pub async fn mark_active(&self, id: &RunId) -> Result<(), PortError> {
+        self.store
+            .put(
+                &active_key(id),
+                id.to_string().into_bytes(),
+                Precondition::None,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn clear_active(&self, id: &RunId) -> Result<(), PortError> {
+        self.store.delete(&active_key(id)).await
+    }
+
+    /// Runs marked active (waiting or running), oldest first. A marker whose run is gone is skipped.
+    pub async fn active_runs(&self) -> Result<Vec<Run>, PortError> {
+        let mut out = Vec::new();
+        for key in self.store.list("active/").await? {
+            let Some(id) = key
+                .strip_prefix("active/")
+                .and_then(|k| RunId::parse(k).ok())
+            else {
+                continue;
+            };
+            if let Some(r) = self.run(&id).await? {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    /// Takes the environment's lease for `run`, unless another run that has not finished holds it: then that
+    /// run's id. Conditional writes make two runs racing for a free environment agree on one winner.
+    pub async fn acquire_lease(&self, run: &Run) -> Result<Option<RunId>, PortError> {
+        let key = lease_key(run.product.as_str(), run.environment.as_str());
+        let me = run.id.to_string().into_bytes();
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            match self.store.put(&key, me.clone(), Precondition::Absent).await {
+                Ok(_) => return Ok(None),
+                Err(PortError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let Some(held) = self.store.get(&key).await? else {
+                continue;
+            };
+            let holder = String::from_utf8_lossy(&held.bytes).trim().to_string();
+            if holder == run.id.as_str() {
+                return Ok(None);
+            }
+            let holder = RunId::parse(&holder).ok();
+            let busy = match &holder {
+                Some(h) => self.run(h).await?.is_some_and(|r| !r.status.is_finished()),
+                None => false,
+            };
+            if busy {
+                return Ok(holder);
+            }
+            match self
+                .store
+                .put(&key, me.clone(), Precondition::Version(held.version))
+                .await
+            {
+                Ok(_) => return Ok(None),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Transient(format!(
+            "lease {key}: too many concurrent writers"
+        )))
     }
 
     pub async fn reject(&self, r: &Rejected) -> Result<(), PortError> {

@@ -22,7 +22,7 @@ use nightshift_core::ports::{
     PortError, Precondition, Secrets, Store,
 };
 use nightshift_core::run::{Run, RunStatus, StepStatus, Trigger};
-use nightshift_core::{EnvironmentName, JobName, RunId, StepName};
+use nightshift_core::{EnvironmentName, JobName, ProductName, RunId, StepName};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -229,13 +229,17 @@ impl App {
     }
 
     async fn record_environment(&self, run: &Run) -> Result<(), AppError> {
+        if run.status == RunStatus::Waiting {
+            // The environment belongs to the run it waits for until then.
+            return Ok(());
+        }
         let rec = EnvironmentRecord {
             product: run.product.to_string(),
             environment: run.environment.to_string(),
             kind: run.kind.as_str().to_string(),
             last_run: run.id.to_string(),
             status: match run.status {
-                RunStatus::Running => "building",
+                RunStatus::Running | RunStatus::Waiting => "building",
                 RunStatus::Succeeded => "ready",
                 RunStatus::Failed => "failed",
             }
@@ -261,7 +265,12 @@ impl App {
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_else(|| "never".into())
             ));
-            if let Some((run, commands, _)) = self.repo.apply(&run.id, &Event::Start, now).await? {
+            // One run builds an environment at a time: a second one waits for the first to finish.
+            let event = match self.repo.acquire_lease(&run).await? {
+                None => Event::Start,
+                Some(behind) => Event::Wait { behind },
+            };
+            if let Some((run, commands, _)) = self.repo.apply(&run.id, &event, now).await? {
                 self.record_environment(&run).await?;
                 self.execute(commands, out).await?;
             }
@@ -270,8 +279,48 @@ impl App {
                 "run {} exists already ({:?}): not started again",
                 run.id, existing.status
             ));
-            self.execute(engine::redispatch_queued(&existing), out)
-                .await?;
+            match existing.status {
+                RunStatus::Waiting => {
+                    self.start_next_waiting(&existing.product, &existing.environment, out)
+                        .await?
+                }
+                _ => {
+                    self.execute(engine::redispatch_queued(&existing), out)
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
+    async fn after_finish(&self, run: &Run, out: &mut Outputs) -> Result<(), AppError> {
+        self.record_environment(run).await?;
+        self.repo.clear_active(&run.id).await?;
+        self.start_next_waiting(&run.product, &run.environment, out)
+            .await
+    }
+
+    /// Starts the oldest waiting run of an environment if the environment is free (idempotent: the watchdog calls
+    /// it again when a hand-over was lost).
+    async fn start_next_waiting(
+        &self,
+        product: &ProductName,
+        env: &EnvironmentName,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        let next = self.repo.active_runs().await?.into_iter().find(|r| {
+            &r.product == product && &r.environment == env && r.status == RunStatus::Waiting
+        });
+        let Some(next) = next else { return Ok(()) };
+        if self.repo.acquire_lease(&next).await?.is_none() {
+            if let Some((run, commands, true)) =
+                self.repo.apply(&next.id, &Event::Start, self.now()).await?
+            {
+                out.log(format!("run {} starts: {product}/{env} is free", run.id));
+                self.record_environment(&run).await?;
+                self.execute(commands, out).await?;
+            }
         }
         Ok(())
     }
@@ -519,13 +568,8 @@ impl App {
                 msg.run_id, msg.step, msg.attempt, msg.outcome
             ));
             self.execute(commands, out).await?;
-            if run.status.is_finished()
-                || matches!(
-                    run.steps[&msg.step].status,
-                    StepStatus::Succeeded | StepStatus::Failed
-                )
-            {
-                self.record_environment(&run).await?;
+            if run.status.is_finished() {
+                self.after_finish(&run, out).await?;
             }
             if self.settings.delete_finished_jobs {
                 let job = JobName::for_attempt(&msg.run_id, &msg.step, msg.attempt);
@@ -548,13 +592,22 @@ impl App {
             redispatch_after: Duration::seconds(self.settings.watchdog_redispatch_secs as i64),
             result_grace: Duration::seconds(self.settings.watchdog_result_grace_secs as i64),
         };
-        for run in self
-            .repo
-            .runs()
-            .await?
-            .into_iter()
-            .filter(|r| !r.status.is_finished())
-        {
+        // Only the active index: finished runs cost nothing, however many there are.
+        for run in self.repo.active_runs().await? {
+            match run.status {
+                // Its last event was applied but the hand-over did not complete: finish it now.
+                RunStatus::Succeeded | RunStatus::Failed => {
+                    self.after_finish(&run, &mut out).await?;
+                    continue;
+                }
+                // A lost hand-over: start it if its environment is free.
+                RunStatus::Waiting => {
+                    self.start_next_waiting(&run.product, &run.environment, &mut out)
+                        .await?;
+                    continue;
+                }
+                RunStatus::Running => {}
+            }
             let mut observed = BTreeMap::new();
             for (name, s) in &run.steps {
                 if !matches!(
@@ -611,7 +664,7 @@ impl App {
                 {
                     self.execute(commands, &mut out).await?;
                     if run.status.is_finished() {
-                        self.record_environment(&run).await?;
+                        self.after_finish(&run, &mut out).await?;
                     }
                 }
             }

@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 /// The stable, lower-case name of a notification kind (a log field, a chart dimension).
 pub fn kind_name(kind: &NotificationKind) -> &'static str {
     match kind {
+        NotificationKind::RunWaiting => "run-waiting",
         NotificationKind::RunStarted => "run-started",
         NotificationKind::StepRetrying => "step-retrying",
         NotificationKind::StepFailed => "step-failed",

@@ -27,7 +27,7 @@ pub fn status_mark(status: &str) -> &'static str {
         "skipped" => "·",
         "running" => "▸",
         "retrying" => "↻",
-        "queued" => "…",
+        "queued" | "waiting" => "…",
         _ => " ",
     }
 }

@@ -6,7 +6,7 @@
 //! at-least-once delivery safe. The watchdog's reconciliation is pure too: it turns job observations into events.
 
 use crate::messages::StepMessage;
-use crate::names::{JobName, StepName};
+use crate::names::{JobName, RunId, StepName};
 use crate::run::{Attempt, JournalEntry, Run, RunStatus, StepStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,10 @@ pub const MAX_BACKOFF_SECS: u64 = 300;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event {
-    /// The run was just created: queue its first steps.
+    /// The run was just created, or its environment became free: queue its first steps.
     Start,
+    /// Another run holds the environment: wait for it (only before anything started).
+    Wait { behind: RunId },
     /// The job of an attempt exists and runs.
     JobStarted {
         step: StepName,
@@ -42,6 +44,7 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum NotificationKind {
+    RunWaiting,
     RunStarted,
     StepRetrying,
     StepFailed,
@@ -145,6 +148,18 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
         Event::Start => {
             let first = run.steps.values().all(|s| s.attempt == 0) && !run.status.is_finished();
             if first {
+                if run.status == RunStatus::Waiting {
+                    run.status = RunStatus::Running;
+                    journal(
+                        &mut run,
+                        now,
+                        None,
+                        None,
+                        "waiting",
+                        "running",
+                        Some("the environment is free".into()),
+                    );
+                }
                 commands.push(notify(
                     &run,
                     NotificationKind::RunStarted,
@@ -152,6 +167,29 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                 ));
             }
             first
+        }
+        Event::Wait { behind } => {
+            let untouched =
+                run.steps.values().all(|s| s.attempt == 0) && run.status == RunStatus::Running;
+            if untouched {
+                run.status = RunStatus::Waiting;
+                let why = format!("run {behind} is building this environment");
+                journal(
+                    &mut run,
+                    now,
+                    None,
+                    None,
+                    "running",
+                    "waiting",
+                    Some(why.clone()),
+                );
+                commands.push(notify(
+                    &run,
+                    NotificationKind::RunWaiting,
+                    format!("{} waits: {why}", run.id),
+                ));
+            }
+            untouched
         }
         Event::JobStarted { step, attempt, job } => match run.steps.get_mut(step) {
             Some(s)
@@ -247,7 +285,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
             _ => false,
         },
     };
-    if changed {
+    if changed && run.status == RunStatus::Running {
         advance(&mut run, now, &mut commands);
     }
     Outcome {
@@ -388,7 +426,7 @@ pub fn dispatch(run: &Run, step: &StepName, attempt: u32) -> Dispatch {
             reason: format!("run {} has no step {step}", run.id),
         };
     };
-    if run.status.is_finished() {
+    if run.status != RunStatus::Running {
         return Dispatch::Ignore {
             reason: format!("run {} is already {:?}", run.id, run.status),
         };
@@ -454,7 +492,7 @@ pub fn reconcile(
 ) -> (Vec<Event>, Vec<Command>) {
     let mut events = Vec::new();
     let mut commands = Vec::new();
-    if run.status.is_finished() {
+    if run.status != RunStatus::Running {
         return (events, commands);
     }
     for (name, s) in &run.steps {
@@ -776,6 +814,37 @@ mod tests {
             t(9),
         );
         assert!(!stale.changed);
+    }
+
+    #[test]
+    fn a_waiting_run_queues_nothing_until_it_is_started() {
+        let run = new_run();
+        let behind = crate::names::RunId::parse("shop.nightly.n20261120").unwrap();
+        let o = apply(&run, &Event::Wait { behind }, t(0));
+        assert!(o.changed);
+        assert_eq!(o.run.status, RunStatus::Waiting);
+        assert!(dispatched(&o.commands).is_empty());
+        assert!(matches!(
+            dispatch(&o.run, &s("foundation"), 1),
+            Dispatch::Ignore { .. }
+        ));
+        let started = apply(&o.run, &Event::Start, t(5));
+        assert_eq!(started.run.status, RunStatus::Running);
+        assert_eq!(dispatched(&started.commands), vec!["foundation#1"]);
+        assert!(started
+            .run
+            .journal
+            .iter()
+            .any(|j| j.from == "waiting" && j.to == "running"));
+        // A run that has started cannot be made to wait.
+        let late = apply(
+            &started.run,
+            &Event::Wait {
+                behind: crate::names::RunId::parse("shop.nightly.n20261119").unwrap(),
+            },
+            t(6),
+        );
+        assert!(!late.changed);
     }
 
     #[test]

@@ -35,6 +35,8 @@ impl Trigger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
+    /// Another run of the same environment holds it: this one starts when that one finishes.
+    Waiting,
     Running,
     Succeeded,
     Failed,
@@ -42,7 +44,7 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_finished(&self) -> bool {
-        !matches!(self, Self::Running)
+        !matches!(self, Self::Running | Self::Waiting)
     }
 }
 

@@ -341,3 +341,78 @@ async fn a_job_killed_mid_step_is_failed_by_the_watchdog_with_its_log_and_retrie
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_releases_to_one_environment_build_it_one_after_the_other() {
+    let catalog = shell_catalog(
+        &[
+            sh_step("build", &[], "sleep 1; echo built"),
+            sh_step("check", &["build"], "echo ok"),
+        ]
+        .concat(),
+    );
+    let app = spawn_app(Options::new(catalog)).await;
+    let releases = app.stack.host.bus().queue("releases").unwrap();
+    for (version, id) in [("1.0.0", "rel-a"), ("1.0.1", "rel-b")] {
+        let body = format!(
+            r#"{{"schema":"nightshift.release/v1","product":"demo","environment":"pr-9","version":"{version}","requested_by":"ci"}}"#
+        );
+        releases
+            .send(nightshift_local::queue::NewMessage::new(body, id))
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let runs = loop {
+        let runs = app.runs().await;
+        if runs.len() == 2 && runs.iter().all(|r| r.status.is_finished()) {
+            break runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            runs.iter().map(|r| (&r.id, r.status)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    assert!(runs.iter().all(|r| r.status == RunStatus::Succeeded));
+    let (first, second) = if runs[0].journal.iter().any(|j| j.to == "waiting") {
+        (&runs[1], &runs[0])
+    } else {
+        (&runs[0], &runs[1])
+    };
+    assert!(
+        second
+            .journal
+            .iter()
+            .any(|j| j.from == "waiting" && j.to == "running"),
+        "the second run waited"
+    );
+    let first_end = first
+        .steps
+        .values()
+        .filter_map(|s| s.finished_at)
+        .max()
+        .unwrap();
+    let second_start = second
+        .steps
+        .values()
+        .filter_map(|s| s.started_at)
+        .min()
+        .unwrap();
+    assert!(
+        second_start >= first_end,
+        "the builds did not overlap: {first_end} / {second_start}"
+    );
+    let status = app.stack.app.status().await.unwrap();
+    let env = status
+        .environments
+        .iter()
+        .find(|e| e.environment == "pr-9")
+        .unwrap();
+    assert_eq!(
+        (env.last_run.as_str(), env.status.as_str()),
+        (second.id.as_str(), "ready")
+    );
+    app.shutdown().await;
+}
