@@ -64,9 +64,13 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-#[tokio::test]
-async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vaults_are_purged() {
-    // Arrange: pr-1 has two expired groups, one of which cannot be deleted now; pr-2 has one expired group.
+/// An app on a temp state dir whose cloud holds `groups` (name, environment; all expired) and fails to delete
+/// `fails`, and whose Terraform state store holds `states`.
+async fn setup(
+    groups: &[(&str, &str)],
+    fails: &str,
+    states: &[&str],
+) -> (App, Arc<FlakyCloud>, Arc<FsStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
     std::fs::write(dir.path().join("catalog/shop.yaml"), CATALOG).unwrap();
@@ -83,29 +87,18 @@ async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vau
     .into();
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
     let local = LocalCloud::new(settings.cloud_dir());
-    local
-        .create_group("rg-shop-pr-1", &group_tags("pr-1", "2026-11-20T00:00:00Z"))
-        .unwrap();
-    local
-        .create_group(
-            "rg-shop-pr-1-data",
-            &group_tags("pr-1", "2026-11-20T00:00:00Z"),
-        )
-        .unwrap();
-    local
-        .create_group("rg-shop-pr-2", &group_tags("pr-2", "2026-11-20T00:00:00Z"))
-        .unwrap();
+    for (name, environment) in groups {
+        local
+            .create_group(name, &group_tags(environment, "2026-11-20T00:00:00Z"))
+            .unwrap();
+    }
     let cloud = Arc::new(FlakyCloud {
         inner: local,
-        fails: "rg-shop-pr-1-data".into(),
+        fails: fails.into(),
         purged: Mutex::default(),
     });
     let tfstate = Arc::new(FsStore::new(dir.path().join("tfstate")));
-    for key in [
-        "shop/pr-1/foundation.tfstate",
-        "shop/pr-2/foundation.tfstate",
-        "shop/pr-2/data.tfstate",
-    ] {
+    for key in states {
         tfstate
             .put(key, b"{}".to_vec(), Precondition::None)
             .await
@@ -114,8 +107,26 @@ async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vau
     let mut ports = nightshift_app::wiring::local(&settings);
     ports.cloud = cloud.clone();
     ports.tfstate = Some(tfstate.clone());
-    let app = App::new(ports, settings);
+    (App::new(ports, settings), cloud, tfstate, dir)
+}
 
+#[tokio::test]
+async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vaults_are_purged() {
+    // Arrange: pr-1 has two expired groups, one of which cannot be deleted now; pr-2 has one expired group.
+    let (app, cloud, tfstate, _dir) = setup(
+        &[
+            ("rg-shop-pr-1", "pr-1"),
+            ("rg-shop-pr-1-data", "pr-1"),
+            ("rg-shop-pr-2", "pr-2"),
+        ],
+        "rg-shop-pr-1-data",
+        &[
+            "shop/pr-1/foundation.tfstate",
+            "shop/pr-2/foundation.tfstate",
+            "shop/pr-2/data.tfstate",
+        ],
+    )
+    .await;
     // Act
     let report = app
         .sweep(Some(at("2026-11-21T00:00:00Z")), false, 10)
@@ -151,44 +162,12 @@ async fn an_environment_is_forgotten_only_when_all_its_groups_went_and_their_vau
 
 #[tokio::test]
 async fn a_dry_run_deletes_purges_and_forgets_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
-    std::fs::write(dir.path().join("catalog/shop.yaml"), CATALOG).unwrap();
-    let env: BTreeMap<&str, String> = [
-        (
-            "NIGHTSHIFT_STATE_DIR",
-            dir.path().join("state").display().to_string(),
-        ),
-        (
-            "NIGHTSHIFT_CATALOG",
-            dir.path().join("catalog").display().to_string(),
-        ),
-    ]
-    .into();
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let local = LocalCloud::new(settings.cloud_dir());
-    local
-        .create_group("rg-shop-pr-2", &group_tags("pr-2", "2026-11-20T00:00:00Z"))
-        .unwrap();
-    let cloud = Arc::new(FlakyCloud {
-        inner: local,
-        fails: String::new(),
-        purged: Mutex::default(),
-    });
-    let tfstate = Arc::new(FsStore::new(dir.path().join("tfstate")));
-    tfstate
-        .put(
-            "shop/pr-2/foundation.tfstate",
-            b"{}".to_vec(),
-            Precondition::None,
-        )
-        .await
-        .unwrap();
-    let mut ports = nightshift_app::wiring::local(&settings);
-    ports.cloud = cloud.clone();
-    ports.tfstate = Some(tfstate.clone());
-    let app = App::new(ports, settings);
-
+    let (app, cloud, tfstate, _dir) = setup(
+        &[("rg-shop-pr-2", "pr-2")],
+        "",
+        &["shop/pr-2/foundation.tfstate"],
+    )
+    .await;
     let report = app
         .sweep(Some(at("2026-11-21T00:00:00Z")), true, 10)
         .await
