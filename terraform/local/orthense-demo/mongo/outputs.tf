@@ -1,6 +1,6 @@
 output "database_path" {
   description = "Absolute path of the SQLite file standing in for the MongoDB database (seed-mongo's database_path, smoke's MONGO_DATABASE)."
-  value       = terraform_data.this.output.database_path
+  value       = module.this.database_path
 }
 
 output "database_name" {
@@ -10,10 +10,10 @@ output "database_name" {
 
 output "account_name" {
   description = "Name of the Cosmos DB account, e.g. \"cosmos-orthense-demo-nightly\"."
-  value       = terraform_data.this.output.name
+  value       = module.this.name
 }
 
 output "resource_id" {
   description = "Azure-style id of the Cosmos DB account."
-  value       = "/subscriptions/local/resourceGroups/${var.resource_group_name}/providers/Microsoft.DocumentDB/databaseAccounts/${terraform_data.this.output.name}"
+  value       = "/subscriptions/local/resourceGroups/${var.resource_group_name}/providers/Microsoft.DocumentDB/databaseAccounts/${module.this.name}"
 }

@@ -1,6 +1,6 @@
 output "database_path" {
   description = "Absolute path of the SQLite file standing in for the SQL database (seed-sql's database_path, smoke's SQL_DATABASE)."
-  value       = terraform_data.this.output.database_path
+  value       = module.this.database_path
 }
 
 output "database_name" {
@@ -10,15 +10,15 @@ output "database_name" {
 
 output "server_name" {
   description = "Name of the SQL server, e.g. \"sql-orthense-demo-nightly\"."
-  value       = terraform_data.this.output.name
+  value       = module.this.name
 }
 
 output "server_fqdn" {
   description = "Host name of the SQL server, e.g. \"sql-orthense-demo-nightly.database.local\"."
-  value       = "${terraform_data.this.output.name}.database.local"
+  value       = "${module.this.name}.database.local"
 }
 
 output "resource_id" {
   description = "Azure-style id of the SQL database."
-  value       = "/subscriptions/local/resourceGroups/${var.resource_group_name}/providers/Microsoft.Sql/servers/${terraform_data.this.output.name}/databases/${var.database_name}"
+  value       = "/subscriptions/local/resourceGroups/${var.resource_group_name}/providers/Microsoft.Sql/servers/${module.this.name}/databases/${var.database_name}"
 }
