@@ -9,6 +9,7 @@ pub mod repo;
 pub mod runner;
 pub mod service;
 pub mod settings;
+pub mod telemetry;
 pub mod tools;
 pub mod wiring;
 

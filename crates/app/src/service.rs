@@ -8,6 +8,7 @@
 use crate::catalog_files;
 use crate::repo::{EnvironmentRecord, Rejected, Repo};
 use crate::settings::{Mode, Settings};
+use crate::telemetry;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use nightshift_core::catalog::{Catalog, CatalogError, EnvironmentKind, Platform};
@@ -295,6 +296,15 @@ impl App {
 
     /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
     async fn after_finish(&self, run: &Run, out: &mut Outputs) -> Result<(), AppError> {
+        telemetry::emit(
+            telemetry::RUN_FINISHED,
+            serde_json::json!({
+                "product": run.product, "environment": run.environment, "run_id": run.id, "kind": run.kind.as_str(),
+                "version": run.trigger.version(),
+                "outcome": if run.status == RunStatus::Succeeded { "succeeded" } else { "failed" },
+                "duration_ms": (run.duration_secs(self.now()) * 1000.0).round(), "reason": run.reason,
+            }),
+        );
         self.record_environment(run).await?;
         self.repo.clear_active(&run.id).await?;
         self.start_next_waiting(&run.product, &run.environment, out)
@@ -374,6 +384,10 @@ impl App {
             why.reason
         ));
         tracing::warn!(queue, message_id, reason = %why.reason, "message rejected");
+        telemetry::emit(
+            telemetry::MESSAGE_REJECTED,
+            serde_json::json!({ "queue": queue, "message_id": message_id, "reason": why.reason }),
+        );
         self.repo
             .reject(&Rejected {
                 at: self.now(),
@@ -567,6 +581,14 @@ impl App {
                 "{}/{} attempt {}: {:?}",
                 msg.run_id, msg.step, msg.attempt, msg.outcome
             ));
+            telemetry::emit(
+                telemetry::STEP_FINISHED,
+                serde_json::json!({
+                    "product": run.product, "environment": run.environment, "run_id": run.id, "step": msg.step,
+                    "attempt": msg.attempt, "outcome": msg.outcome,
+                    "duration_ms": (msg.finished_at - msg.started_at).num_milliseconds(), "error": msg.reason,
+                }),
+            );
             self.execute(commands, out).await?;
             if run.status.is_finished() {
                 self.after_finish(&run, out).await?;
@@ -659,6 +681,21 @@ impl App {
             self.execute(commands, &mut out).await?;
             for e in events {
                 out.log(format!("watchdog: {} {e:?}", run.id));
+                if let Event::StepFailed {
+                    step,
+                    attempt,
+                    reason,
+                    ..
+                } = &e
+                {
+                    telemetry::emit(
+                        telemetry::STEP_FINISHED,
+                        serde_json::json!({
+                            "product": run.product, "environment": run.environment, "run_id": run.id, "step": step,
+                            "attempt": attempt, "outcome": "failed", "error": reason, "found_by": "watchdog",
+                        }),
+                    );
+                }
                 if let Some((run, commands, true)) =
                     self.repo.apply(&run.id, &e, self.now()).await?
                 {
@@ -837,6 +874,15 @@ impl App {
                     .entry((p.clone(), e.clone()))
                     .or_insert((d.verdict.reason().to_string(), true));
                 entry.1 &= gone;
+            }
+            if d.verdict.is_delete() && !d.deferred && !dry_run {
+                telemetry::emit(
+                    telemetry::ENVIRONMENT_DELETED,
+                    serde_json::json!({
+                        "product": product, "environment": environment, "resource_group": d.group.name,
+                        "expires_at": d.group.tags.get(expiry::tags::EXPIRES_AT), "outcome": action, "reason": d.verdict.reason(),
+                    }),
+                );
             }
             report.items.push(SweepItem {
                 resource_group: d.group.name.clone(),

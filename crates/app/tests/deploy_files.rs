@@ -223,3 +223,33 @@ fn the_runner_dockerfile_is_multi_stage_pinned_static_and_runs_the_runner_as_non
         Some(r#"ENTRYPOINT ["nightshift", "runner"]"#)
     );
 }
+
+#[test]
+fn every_event_the_portal_workbook_queries_is_one_the_orchestrator_emits() {
+    let workbook = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../terraform/orchestrator/workbooks/nightshift.workbook.json.tftpl"
+    ))
+    .unwrap();
+    let mut queried: Vec<&str> = workbook
+        .match_indices("'nightshift.")
+        .map(|(i, _)| {
+            let rest = &workbook[i + 1..];
+            &rest[..rest.find('\'').unwrap()]
+        })
+        .filter(|name| name.matches('.').count() == 2)
+        .collect();
+    queried.sort();
+    queried.dedup();
+    assert!(!queried.is_empty());
+    for name in &queried {
+        assert!(
+            nightshift_app::telemetry::EVENTS.contains(name),
+            "the workbook queries {name}, which nothing emits"
+        );
+    }
+    assert!(
+        workbook.contains("nightshift-event {"),
+        "the workbook parses the lines the telemetry module writes"
+    );
+}

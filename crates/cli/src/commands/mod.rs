@@ -11,6 +11,11 @@ use anyhow::Context;
 use nightshift_app::{App, Settings};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    // Domain-event lines are for the Functions host's log pipeline, not for a person at a terminal.
+    nightshift_app::telemetry::set_enabled(matches!(
+        cli.command,
+        Command::Runner | Command::Handler
+    ));
     match cli.command {
         Command::Up(a) => up::run(&cli.global, a).await,
         Command::Status(a) => status::run(&cli.global, a).await,

@@ -155,6 +155,14 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(remaining, vec!["rg-orthense-demo-main".to_string()]);
+    // The handler's domain events reach its output (on Azure: Application Insights traces, for the workbook).
+    let host_log = std::fs::read_to_string(state.join("logs/host.log")).unwrap();
+    for event in ["nightshift.run.finished", "nightshift.step.finished"] {
+        assert!(
+            host_log.contains(&format!("\"event\":\"{event}\"")),
+            "no {event} in the host log"
+        );
+    }
     app.shutdown().await;
 }
 

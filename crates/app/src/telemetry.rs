@@ -1,0 +1,66 @@
+//! Domain events for dashboards: one JSON object per line on the process's stderr.
+//!
+//! On Azure the Functions host forwards a custom handler's output to Application Insights as `traces`; the portal
+//! workbook (terraform/orchestrator/workbooks) finds these lines by event name and parses the JSON at the end of the
+//! message. Locally they land in the host log. Events carry names and ids, never secret values.
+
+use serde_json::{json, Value};
+
+pub const RUN_FINISHED: &str = "nightshift.run.finished";
+pub const STEP_FINISHED: &str = "nightshift.step.finished";
+pub const MESSAGE_REJECTED: &str = "nightshift.message.rejected";
+pub const ENVIRONMENT_DELETED: &str = "nightshift.environment.deleted";
+
+/// Every event this module emits (the workbook may query only these).
+pub const EVENTS: [&str; 4] = [
+    RUN_FINISHED,
+    STEP_FINISHED,
+    MESSAGE_REJECTED,
+    ENVIRONMENT_DELETED,
+];
+
+/// The line for one event: `nightshift-event <json>`, the JSON holding `event` and the fields.
+pub fn line(event: &str, fields: Value) -> String {
+    let mut object = match fields {
+        Value::Object(m) => m,
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    object.insert("event".into(), json!(event));
+    format!("nightshift-event {}", Value::Object(object))
+}
+
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// On by default (the handler, the runner); the CLI's own commands turn it off: a person reads their output.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Written to stderr, never stdout: the CLI runs the same use cases, and its stdout is for `--json`.
+pub fn emit(event: &str, fields: Value) {
+    if ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{}", line(event, fields));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_one_line_ending_with_its_json() {
+        let l = line(
+            RUN_FINISHED,
+            json!({"product": "shop", "outcome": "succeeded"}),
+        );
+        assert!(!l.contains('\n'));
+        let json: Value =
+            serde_json::from_str(l.strip_prefix("nightshift-event ").unwrap()).unwrap();
+        assert_eq!(json["event"], RUN_FINISHED);
+        assert_eq!(json["product"], "shop");
+    }
+}
