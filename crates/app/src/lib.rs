@@ -11,6 +11,7 @@ pub mod service;
 pub mod settings;
 pub mod telemetry;
 pub mod tools;
+pub mod usecases;
 pub mod wiring;
 
 pub use service::{App, Ports};

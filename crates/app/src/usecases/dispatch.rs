@@ -1,0 +1,84 @@
+//! Step dispatch (`step-dispatch`): a `steps` message starts the job of one step attempt, once.
+
+use crate::service::{App, AppError, Outputs};
+use nightshift_core::engine::{self, Dispatch, Event};
+use nightshift_core::messages::{Rejection, StepMessage, STEPS_QUEUE};
+use nightshift_core::ports::{JobSpec, JobStart};
+use nightshift_core::run::Run;
+use nightshift_core::{JobName, StepName};
+use std::collections::BTreeMap;
+
+impl App {
+    /// Builds the job of one attempt.
+    fn job_spec(&self, run: &Run, step: &StepName, attempt: u32, job: &JobName) -> JobSpec {
+        let s = &run.steps[step];
+        let mut env: BTreeMap<String, String> = self.settings.job_env().into_iter().collect();
+        env.insert("NIGHTSHIFT_RUN_ID".into(), run.id.to_string());
+        env.insert("NIGHTSHIFT_STEP".into(), step.to_string());
+        env.insert("NIGHTSHIFT_ATTEMPT".into(), attempt.to_string());
+        JobSpec {
+            name: job.clone(),
+            run_id: run.id.clone(),
+            step: step.clone(),
+            attempt,
+            env,
+            secrets: s.def.secrets.clone(),
+            cpu: s.def.resources.cpu,
+            memory_gb: s.def.resources.memory_gb,
+        }
+    }
+
+    /// A `steps` message: start the job of a step attempt, once.
+    #[tracing::instrument(skip_all, fields(message_id))]
+    pub async fn dispatch(&self, body: &str, message_id: &str) -> Result<Outputs, AppError> {
+        let mut out = Outputs::default();
+        let msg = match StepMessage::decode(body) {
+            Ok(m) => m,
+            Err(why) => {
+                self.reject(STEPS_QUEUE, message_id, body, &why, &mut out)
+                    .await?;
+                return Ok(out);
+            }
+        };
+        let Some(run) = self.repo.run(&msg.run_id).await? else {
+            self.reject(
+                STEPS_QUEUE,
+                message_id,
+                body,
+                &Rejection::new(format!("no run {}", msg.run_id)),
+                &mut out,
+            )
+            .await?;
+            return Ok(out);
+        };
+        let job = match engine::dispatch(&run, &msg.step, msg.attempt) {
+            Dispatch::Ignore { reason } => {
+                out.log(format!(
+                    "dispatch of {}/{} attempt {} ignored: {reason}",
+                    msg.run_id, msg.step, msg.attempt
+                ));
+                return Ok(out);
+            }
+            Dispatch::Start { job } => job,
+        };
+        let spec = self.job_spec(&run, &msg.step, msg.attempt, &job);
+        match self.ports.jobs.start(&spec).await? {
+            JobStart::Started => out.log(format!(
+                "job {job} started for {}/{} attempt {}",
+                msg.run_id, msg.step, msg.attempt
+            )),
+            JobStart::AlreadyExists => {
+                out.log(format!("job {job} exists already: not started again"))
+            }
+        }
+        let event = Event::JobStarted {
+            step: msg.step.clone(),
+            attempt: msg.attempt,
+            job,
+        };
+        if let Some((_, commands, _)) = self.repo.apply(&msg.run_id, &event, self.now()).await? {
+            self.execute(commands, &mut out).await?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,9 @@
+//! The use cases, one module per function; each adds its methods to [`crate::App`].
+
+pub mod dispatch;
+pub mod nightly;
+pub mod release;
+pub mod status;
+pub mod step_event;
+pub mod sweep;
+pub mod watchdog;

@@ -1,0 +1,158 @@
+//! The job watchdog (`job-watchdog`): reconciles runs with their jobs when messages were lost or jobs died.
+
+use crate::service::{App, AppError, Outputs};
+use crate::telemetry;
+use chrono::Duration;
+use nightshift_core::engine::{self, Command, Event, JobObservation, WatchdogPolicy};
+use nightshift_core::messages::StepOutcome;
+use nightshift_core::ports::{JobState, PortError, Precondition};
+use nightshift_core::run::{RunStatus, StepStatus};
+use nightshift_core::{JobName, RunId, StepName};
+use std::collections::BTreeMap;
+
+impl App {
+    /// The watchdog timer: reconciles runs with their jobs when messages were lost or jobs died.
+    #[tracing::instrument(skip_all)]
+    pub async fn watchdog(&self) -> Result<Outputs, AppError> {
+        let mut out = Outputs::default();
+        let policy = WatchdogPolicy {
+            redispatch_after: Duration::seconds(self.settings.watchdog_redispatch_secs as i64),
+            result_grace: Duration::seconds(self.settings.watchdog_result_grace_secs as i64),
+        };
+        // Only the active index: finished runs cost nothing, however many there are.
+        for run in self.repo.active_runs().await? {
+            match run.status {
+                // Its last event was applied but the hand-over did not complete: finish it now.
+                RunStatus::Succeeded | RunStatus::Failed => {
+                    self.after_finish(&run, &mut out).await?;
+                    continue;
+                }
+                // A lost hand-over: start it if its environment is free.
+                RunStatus::Waiting => {
+                    self.start_next_waiting(&run.product, &run.environment, &mut out)
+                        .await?;
+                    continue;
+                }
+                RunStatus::Running => {}
+            }
+            let mut observed = BTreeMap::new();
+            for (name, s) in &run.steps {
+                if !matches!(
+                    s.status,
+                    StepStatus::Queued | StepStatus::Running | StepStatus::Retrying
+                ) {
+                    continue;
+                }
+                let job = JobName::for_attempt(&run.id, name, s.attempt.max(1));
+                let obs = match self.ports.jobs.state(&job).await? {
+                    JobState::NotFound => (JobObservation::NotFound, None),
+                    JobState::Running => (JobObservation::Running, None),
+                    JobState::Exited { code, finished_at } => {
+                        let result = self.repo.result(&run.id, name, s.attempt).await?;
+                        let outputs = result
+                            .as_ref()
+                            .filter(|r| r.outcome == StepOutcome::Succeeded)
+                            .map(|r| r.outputs.clone());
+                        let reason = match result {
+                            Some(r) => r.reason,
+                            // The job died without reporting (killed, out of memory, image problem): keep what
+                            // its platform logged, and say where it is.
+                            None => {
+                                self.attach_job_log(&run.id, name, s.attempt, &job, code)
+                                    .await
+                            }
+                        };
+                        (
+                            JobObservation::Exited {
+                                code,
+                                outputs,
+                                reason,
+                            },
+                            finished_at,
+                        )
+                    }
+                };
+                observed.insert(name.clone(), obs);
+            }
+            let (events, commands) = engine::reconcile(&run, self.now(), &observed, policy);
+            for c in &commands {
+                if let Command::Dispatch(m) = c {
+                    out.log(format!(
+                        "watchdog: re-dispatching {}/{} attempt {}",
+                        m.run_id, m.step, m.attempt
+                    ));
+                }
+            }
+            self.execute(commands, &mut out).await?;
+            for e in events {
+                out.log(format!("watchdog: {} {e:?}", run.id));
+                if let Event::StepFailed {
+                    step,
+                    attempt,
+                    reason,
+                    ..
+                } = &e
+                {
+                    telemetry::emit(
+                        telemetry::STEP_FINISHED,
+                        serde_json::json!({
+                            "product": run.product, "environment": run.environment, "run_id": run.id, "step": step,
+                            "attempt": attempt, "outcome": "failed", "error": reason, "found_by": "watchdog",
+                        }),
+                    );
+                }
+                if let Some((run, commands, true)) =
+                    self.repo.apply(&run.id, &e, self.now()).await?
+                {
+                    self.execute(commands, &mut out).await?;
+                    if run.status.is_finished() {
+                        self.after_finish(&run, &mut out).await?;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Copies a job's platform log into the journal (unless the runner stored one) and returns a failure reason
+    /// that ends with the log's last lines.
+    async fn attach_job_log(
+        &self,
+        run: &RunId,
+        step: &StepName,
+        attempt: u32,
+        job: &JobName,
+        code: i32,
+    ) -> Option<String> {
+        let key = crate::repo::log_key(run, step, attempt);
+        let log = match self.ports.jobs.logs(job).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(job = %job, error = %e, "job log not read");
+                String::new()
+            }
+        };
+        if !log.is_empty() {
+            // The runner's own log, if it managed to store one, is the better record: keep it.
+            match self
+                .ports
+                .store
+                .put(&key, log.clone().into_bytes(), Precondition::Absent)
+                .await
+            {
+                Ok(_) | Err(PortError::Conflict(_)) => {}
+                Err(e) => tracing::warn!(job = %job, error = %e, "job log not stored"),
+            }
+        }
+        let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        Some(format!(
+            "its job exited with code {code} without reporting a result (log: {key}){}",
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            }
+        ))
+    }
+}
