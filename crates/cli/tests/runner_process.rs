@@ -103,6 +103,7 @@ async fn prepared_run() -> Fixture {
             version: "1.0.0".into(),
             requested_by: "runner-test".into(),
             message_id: "runner-process-test".into(),
+            commit_time: None,
         },
         ttl: None,
         instance: "nightshift-test",

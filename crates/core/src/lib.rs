@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod engine;
 pub mod expiry;
 pub mod messages;
+pub mod metrics;
 pub mod names;
 pub mod planner;
 pub mod ports;

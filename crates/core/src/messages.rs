@@ -68,6 +68,9 @@ pub struct ReleaseMessage {
     pub requested_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
+    /// When the released commit was made (RFC 3339), for change lead time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<String>,
 }
 
 /// A validated release request.
@@ -78,6 +81,7 @@ pub struct Release {
     pub version: String,
     pub requested_by: String,
     pub ttl: Option<Ttl>,
+    pub commit_time: Option<DateTime<Utc>>,
 }
 
 impl Release {
@@ -112,6 +116,19 @@ impl Release {
                 .map(Ttl::parse)
                 .transpose()
                 .map_err(|e| Rejection::new(format!("ttl: {e}")))?,
+            commit_time: m
+                .commit_time
+                .as_deref()
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| {
+                            Rejection::new(format!(
+                                "commit_time {t:?} is not an RFC 3339 time ({e}): give one like 2026-11-21T09:00:00Z"
+                            ))
+                        })
+                })
+                .transpose()?,
         })
     }
 }
@@ -199,6 +216,12 @@ mod tests {
         let r = Release::decode(ok).unwrap();
         assert_eq!(r.environment.as_str(), "pr-123");
         assert_eq!(r.ttl.unwrap().to_string(), "3d");
+        assert_eq!(r.commit_time, None);
+        let with_commit = ok.replace("}", r#","commit_time":"2026-11-21T09:00:00+01:00"}"#);
+        assert_eq!(
+            Release::decode(&with_commit).unwrap().commit_time.unwrap().to_rfc3339(),
+            "2026-11-21T08:00:00+00:00"
+        );
         for (body, needle) in [
             ("{not json", "not JSON"),
             (r#"{"product":"x"}"#, "no \"schema\""),
@@ -206,6 +229,10 @@ mod tests {
             (&ok.replace("pr-123", "PR 123"), "environment name"),
             (&ok.replace("1.4.2", "1.4.2; rm -rf"), "version"),
             (&ok.replace("\"ttl\"", "\"tll\""), "unknown field"),
+            (
+                &ok.replace("}", r#","commit_time":"yesterday"}"#),
+                "commit_time",
+            ),
         ] {
             let e = Release::decode(body).unwrap_err();
             assert!(e.reason.contains(needle), "{body}: {e}");

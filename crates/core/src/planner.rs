@@ -251,6 +251,7 @@ mod tests {
                 version: "1.4.2".into(),
                 requested_by: "ci".into(),
                 message_id: "abc-123".into(),
+                commit_time: None,
             },
             ttl,
             instance: "nightshift",
@@ -288,6 +289,7 @@ mod tests {
                 version: "1.0".into(),
                 requested_by: "ci".into(),
                 message_id: m.into(),
+                commit_time: None,
             };
             run_id(&r)
         };

@@ -20,6 +20,9 @@ pub enum Trigger {
         version: String,
         requested_by: String,
         message_id: String,
+        /// When the released commit was made, if the pipeline said (change lead time, docs/metrics.md).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_time: Option<DateTime<Utc>>,
     },
 }
 

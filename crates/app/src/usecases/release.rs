@@ -49,6 +49,7 @@ impl App {
                         version: release.version.clone(),
                         requested_by: release.requested_by.clone(),
                         message_id: message_id.to_string(),
+                        commit_time: release.commit_time,
                     },
                     ttl: release.ttl,
                     instance: &self.settings.instance,

@@ -52,6 +52,7 @@ async fn started_run(t: &TestApp) -> (Run, StepMessage) {
             version: "1.4.2".into(),
             requested_by: "pipeline".into(),
             message_id: "release-1".into(),
+            commit_time: None,
         },
         ttl: None,
         instance: &t.app.settings.instance,

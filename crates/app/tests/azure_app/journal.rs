@@ -97,6 +97,7 @@ fn planned(product: &str, environment: &str) -> Run {
             version: "1.4.2".into(),
             requested_by: "pipeline".into(),
             message_id: format!("release-{environment}"),
+            commit_time: None,
         },
         ttl: None,
         instance: crate::INSTANCE,
