@@ -7,6 +7,7 @@
 pub mod error;
 pub mod functions;
 pub mod invocation;
+pub mod logging;
 
 use axum::routing::{get, post};
 use axum::Router;

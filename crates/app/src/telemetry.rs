@@ -1,4 +1,4 @@
-//! Domain events for dashboards: one JSON object per line on the process's stderr.
+//! Domain events for dashboards: one JSON object per line on the process's stdout.
 //!
 //! On Azure the Functions host forwards a custom handler's output to Application Insights as `traces`; the portal
 //! workbook (terraform/orchestrator/workbooks) finds these lines by event name and parses the JSON at the end of the
@@ -40,10 +40,11 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Written to stderr, never stdout: the CLI runs the same use cases, and its stdout is for `--json`.
+/// Written to stdout, the stream the Functions host logs as information (its stderr is for errors only; host.json
+/// keeps these traces out of sampling). The CLI's own commands turn events off: their stdout is for `--json`.
 pub fn emit(event: &str, fields: Value) {
     if ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("{}", line(event, fields));
+        println!("{}", line(event, fields));
     }
 }
 

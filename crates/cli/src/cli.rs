@@ -46,6 +46,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Print each product's DAG and its critical path.
     Plan(PlanArgs),
+    /// Delivery metrics over the journal: deployments, success rate, durations, recovery, rollbacks, checks.
+    Metrics(MetricsArgs),
     /// Check the catalog and the files it names.
     Validate,
     /// Run one step attempt (what a job executes; started by nightshift, not by hand).
@@ -97,6 +99,25 @@ pub struct PlanArgs {
     pub product: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Only runs created within this period before now (s, m, h, d or w, as in 30d).
+    #[arg(long, default_value = "30d", value_parser = parse_period)]
+    pub since: nightshift_core::Ttl,
+    /// Only this product.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Only this environment (as in pr-123 or nightly).
+    #[arg(long)]
+    pub environment: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_period(s: &str) -> Result<nightshift_core::Ttl, String> {
+    nightshift_core::Ttl::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -40,6 +40,10 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
 
 fn init_tracing(cli: &cli::Cli) {
     use tracing_subscriber::EnvFilter;
+    if matches!(cli.command, cli::Command::Handler) {
+        // Under a Functions host: stdout is information, stderr errors only.
+        return nightshift_handlers::logging::init();
+    }
     let default = match cli.command {
         cli::Command::Handler | cli::Command::Runner => "info",
         _ => "warn",

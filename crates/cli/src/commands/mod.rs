@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod metrics;
 pub mod plan;
 pub mod status;
 pub mod sweep;
@@ -21,6 +22,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(a) => status::run(&cli.global, a).await,
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,
+        Command::Metrics(a) => metrics::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,

@@ -13,7 +13,8 @@
 //! - HTTP triggers: [`FunctionsHost::invoke_http`], and optionally a loopback server under `/<routePrefix>/`.
 //!
 //! Test hooks: `deliver_twice`, [`FunctionsHost::kill_handler`], [`FunctionsHost::restart_handler`], and the
-//! [`Observer`] of invocations. Files: the handler's stdout and stderr and the host's own lines go to `log_file`.
+//! [`Observer`] of invocations. Files: the handler's stdout and stderr and the host's own lines go to `log_file`, each stderr line marked
+//! [`STDERR_MARK`] (the real host logs a custom handler's stderr as errors).
 
 mod client;
 pub mod definition;
@@ -61,6 +62,20 @@ pub enum HostError {
     },
     #[error(transparent)]
     Queue(#[from] PortError),
+}
+
+/// Starts each line the handler wrote on stderr in the host log: the Functions host records those lines as errors
+/// (`UseStdErrorStreamForErrorsOnly`), so tests can tell them from stdout's information.
+pub const STDERR_MARK: &str = "[handler stderr] ";
+
+async fn mark_stderr(stderr: tokio::process::ChildStderr, mut log: std::fs::File) {
+    use std::io::Write;
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        // One write per line, on a file opened for appending: lines from stdout are never cut in two.
+        let _ = log.write_all(format!("{STDERR_MARK}{line}\n").as_bytes());
+    }
 }
 
 /// How to run the host.
@@ -488,7 +503,7 @@ impl Inner {
             .append(true)
             .open(&self.config.log_file)
             .map_err(log_err)?;
-        let err = out.try_clone().map_err(log_err)?;
+        let err_log = out.try_clone().map_err(log_err)?;
         let h = &self.config.handler;
         let mut child = tokio::process::Command::new(&h.program)
             .args(&h.args)
@@ -499,10 +514,14 @@ impl Inner {
             .env("FUNCTIONS_WORKER_RUNTIME", "Custom")
             .stdin(std::process::Stdio::null())
             .stdout(out)
-            .stderr(err)
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| HostError::Handler(format!("starting {}: {e}", h.program.display())))?;
+        let mut marker = child
+            .stderr
+            .take()
+            .map(|stderr| tokio::spawn(mark_stderr(stderr, err_log)));
         let deadline = tokio::time::Instant::now() + self.config.startup_timeout;
         // Any HTTP answer to GET /, even a 404, means ready.
         while client::send(port, "GET", "/", &[], Vec::new())
@@ -510,6 +529,10 @@ impl Inner {
             .is_err()
         {
             if let Ok(Some(status)) = child.try_wait() {
+                // Its last words are what the log pointer below is for: let them land first.
+                if let Some(m) = marker.take() {
+                    let _ = m.await;
+                }
                 return Err(HostError::Handler(format!(
                     "it exited ({status}) before answering on port {port}: see {}",
                     self.config.log_file.display()

@@ -447,6 +447,21 @@ async fn a_handler_that_exits_at_once_fails_the_start_with_a_pointer_to_the_log(
     assert!(log.contains("bad config"));
 }
 
+#[tokio::test]
+async fn the_handlers_stderr_lines_are_marked_in_the_host_log_and_its_stdout_lines_are_not() {
+    let fx = Fixture::new();
+    let mut config = fx.config();
+    config.handler = HandlerCommand::new(
+        "/bin/sh",
+        ["-c", "echo information line; echo error line >&2; exit 7"],
+    );
+    assert!(FunctionsHost::start(config).await.is_err());
+    let log = std::fs::read_to_string(fx.dir.path().join("host.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.contains(&"information line"), "{log}");
+    assert!(lines.contains(&"[handler stderr] error line"), "{log}");
+}
+
 /// Not a pass/fail test (timings vary by machine): prints the send-to-settled latency of Service Bus invocations
 /// and the host's CPU use while idle. Run with `cargo test -p nightshift-local -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
