@@ -27,6 +27,7 @@ pub fn router(app: AppState) -> Router {
         .route("/job-watchdog", post(job_watchdog::handle))
         .route("/expiry-sweeper", post(expiry_sweeper::handle))
         .route("/status", post(status::handle))
+        .route("/health", post(health::handle))
         .with_state(app)
 }
 

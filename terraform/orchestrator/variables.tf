@@ -200,9 +200,13 @@ variable "operators_principal_type" {
 
 variable "alert_email_receivers" {
   type        = map(string)
-  default     = {}
-  description = "Who is mailed when messages are dead-lettered, name -> address, e.g. { platform = \"platform-team@example.com\" }."
+  description = "Who is mailed when runs fail or messages are dead-lettered, name -> address, e.g. { platform = \"platform-team@example.com\" }."
   nullable    = false
+
+  validation {
+    condition     = length(var.alert_email_receivers) > 0
+    error_message = "Name at least one address, e.g. alert_email_receivers = { platform = \"platform-team@example.com\" }: without one the failed-run and dead-letter alerts reach nobody."
+  }
 
   validation {
     condition     = alltrue([for a in values(var.alert_email_receivers) : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])

@@ -230,15 +230,7 @@ impl App {
 
     /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
     pub(crate) async fn after_finish(&self, run: &Run, out: &mut Outputs) -> Result<(), AppError> {
-        telemetry::emit(
-            telemetry::RUN_FINISHED,
-            serde_json::json!({
-                "product": run.product, "environment": run.environment, "run_id": run.id, "kind": run.kind.as_str(),
-                "version": run.trigger.version(),
-                "outcome": if run.status == RunStatus::Succeeded { "succeeded" } else { "failed" },
-                "duration_ms": (run.duration_secs(self.now()) * 1000.0).round(), "reason": run.reason,
-            }),
-        );
+        telemetry::emit(telemetry::RUN_FINISHED, telemetry::run_finished(run, self.now()));
         self.record_environment(run).await?;
         self.repo.clear_active(&run.id).await?;
         self.start_next_waiting(&run.product, &run.environment, out)

@@ -4,6 +4,9 @@
 //! workbook (terraform/orchestrator/workbooks) finds these lines by event name and parses the JSON at the end of the
 //! message. Locally they land in the host log. Events carry names and ids, never secret values.
 
+use chrono::{DateTime, Utc};
+use nightshift_core::metrics;
+use nightshift_core::run::{Run, RunStatus};
 use serde_json::{json, Value};
 
 pub const RUN_FINISHED: &str = "nightshift.run.finished";
@@ -31,6 +34,23 @@ pub fn line(event: &str, fields: Value) -> String {
     };
     object.insert("event".into(), json!(event));
     format!("nightshift-event {}", Value::Object(object))
+}
+
+/// The fields of [`RUN_FINISHED`]: `duration_ms` runs from the release received to finished (queueing included,
+/// the portal's time to ready), `building_ms` from the end of the wait; `lead_time_ms` from the commit, when the
+/// release gave `commit_time`. The same definitions as `nightshift metrics` (nightshift_core::metrics).
+pub fn run_finished(run: &Run, now: DateTime<Utc>) -> Value {
+    let end = run.finished_at.unwrap_or(now);
+    let ms = |from: DateTime<Utc>| (end - from).num_milliseconds();
+    let trigger = serde_json::to_value(&run.trigger).unwrap_or(Value::Null);
+    json!({
+        "product": run.product, "environment": run.environment, "run_id": run.id, "kind": run.kind.as_str(),
+        "version": run.trigger.version(), "trigger": trigger.get("type"),
+        "rollback": metrics::is_rollback(run),
+        "outcome": if run.status == RunStatus::Succeeded { "succeeded" } else { "failed" },
+        "duration_ms": ms(run.created_at), "building_ms": ms(metrics::building_since(run)),
+        "lead_time_ms": metrics::commit_time(run).map(ms), "reason": run.reason,
+    })
 }
 
 static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);

@@ -1,6 +1,7 @@
 //! One module per function: each unpacks its invocation, calls one use case, and packs the outputs.
 
 pub mod expiry_sweeper;
+pub mod health;
 pub mod job_watchdog;
 pub mod nightly_scheduler;
 pub mod release_intake;

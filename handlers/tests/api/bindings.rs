@@ -18,6 +18,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("job-watchdog", "timer", &[STEPS_BINDING]),
     ("expiry-sweeper", "timer", &[]),
     ("status", "req", &["res"]),
+    ("health", "req", &["res"]),
 ];
 
 struct Definition {
@@ -149,6 +150,7 @@ async fn each_function_reads_its_declared_trigger_and_writes_only_declared_outpu
         "step-dispatch",
         "step-events",
         "status",
+        "health",
         "nightly-scheduler",
         "job-watchdog",
         "expiry-sweeper",

@@ -3,6 +3,7 @@
 
 mod bindings;
 mod errors;
+mod health;
 mod helpers;
 mod network;
 mod readiness;

@@ -59,6 +59,7 @@ impl App {
                 telemetry::STEP_FINISHED,
                 serde_json::json!({
                     "product": run.product, "environment": run.environment, "run_id": run.id, "step": msg.step,
+                    "kind": run.step(&msg.step).map(|s| s.def.action.kind()),
                     "attempt": msg.attempt, "outcome": msg.outcome,
                     "duration_ms": (msg.finished_at - msg.started_at).num_milliseconds(), "error": msg.reason,
                 }),

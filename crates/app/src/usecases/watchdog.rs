@@ -97,7 +97,7 @@ impl App {
                         telemetry::STEP_FINISHED,
                         serde_json::json!({
                             "product": run.product, "environment": run.environment, "run_id": run.id, "step": step,
-                            "attempt": attempt, "outcome": "failed", "error": reason, "found_by": "watchdog",
+                            "kind": run.step(step).map(|s| s.def.action.kind()), "attempt": attempt, "outcome": "failed", "error": reason, "found_by": "watchdog",
                         }),
                     );
                 }
