@@ -4,4 +4,5 @@
 
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod resilience;
