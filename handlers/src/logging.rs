@@ -21,7 +21,8 @@ where
 
 /// Installs the handler's subscriber (level from `NIGHTSHIFT_LOG`, else `info`). A second call does nothing.
 pub fn init() {
-    let filter = EnvFilter::try_from_env("NIGHTSHIFT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("NIGHTSHIFT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
@@ -67,7 +68,10 @@ mod tests {
             tracing::error!("store unreachable");
         });
         let (out, err) = (out.text(), err.text());
-        assert!(out.contains("listening") && out.contains("message rejected"), "{out}");
+        assert!(
+            out.contains("listening") && out.contains("message rejected"),
+            "{out}"
+        );
         assert!(!out.contains("store unreachable"), "{out}");
         assert!(err.contains("store unreachable"), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");

@@ -230,7 +230,10 @@ impl App {
 
     /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
     pub(crate) async fn after_finish(&self, run: &Run, out: &mut Outputs) -> Result<(), AppError> {
-        telemetry::emit(telemetry::RUN_FINISHED, telemetry::run_finished(run, self.now()));
+        telemetry::emit(
+            telemetry::RUN_FINISHED,
+            telemetry::run_finished(run, self.now()),
+        );
         self.record_environment(run).await?;
         self.repo.clear_active(&run.id).await?;
         self.start_next_waiting(&run.product, &run.environment, out)

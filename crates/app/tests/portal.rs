@@ -25,7 +25,10 @@ fn workbook_queries() -> Vec<(String, String)> {
     for item in wb["items"].as_array().expect("items") {
         let content = &item["content"];
         if let Some(q) = content["query"].as_str() {
-            out.push((item["name"].as_str().unwrap_or("?").to_string(), q.to_string()));
+            out.push((
+                item["name"].as_str().unwrap_or("?").to_string(),
+                q.to_string(),
+            ));
         }
         for p in content["parameters"].as_array().into_iter().flatten() {
             if let Some(q) = p["query"].as_str() {
@@ -73,7 +76,12 @@ fn every_workbook_query_parses_without_errors_in_the_real_kusto_parser() {
     let out = std::process::Command::new(&tool)
         .arg(&file)
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e} (it needs bash, node and npm)", tool.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e} (it needs bash, node and npm)",
+                tool.display()
+            )
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -176,7 +184,10 @@ fn terraform_readme_describes_only_events_the_handler_emits() {
     let readme = read("terraform/README.md");
     for word in readme.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')) {
         let word = word.trim_end_matches('.');
-        if word.starts_with("nightshift.") && word.matches('.').count() == 2 && !word.ends_with("json") {
+        if word.starts_with("nightshift.")
+            && word.matches('.').count() == 2
+            && !word.ends_with("json")
+        {
             assert!(
                 nightshift_app::telemetry::EVENTS.contains(&word),
                 "terraform/README.md describes {word}, which nothing emits"

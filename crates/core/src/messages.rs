@@ -219,7 +219,11 @@ mod tests {
         assert_eq!(r.commit_time, None);
         let with_commit = ok.replace("}", r#","commit_time":"2026-11-21T09:00:00+01:00"}"#);
         assert_eq!(
-            Release::decode(&with_commit).unwrap().commit_time.unwrap().to_rfc3339(),
+            Release::decode(&with_commit)
+                .unwrap()
+                .commit_time
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-21T08:00:00+00:00"
         );
         for (body, needle) in [

@@ -41,7 +41,13 @@ fn run(env: &str, at: i64, took: Option<i64>, status: RunStatus, version: &str) 
 }
 
 fn ok(env: &str, at: i64, took: i64) -> Run {
-    run(env, at, Some(took), RunStatus::Succeeded, &format!("1.{at}"))
+    run(
+        env,
+        at,
+        Some(took),
+        RunStatus::Succeeded,
+        &format!("1.{at}"),
+    )
 }
 
 fn failed(env: &str, at: i64, took: i64) -> Run {
@@ -77,7 +83,10 @@ fn success_rate_and_durations_count_finished_runs_only() {
         run("pr-2", 40, None, RunStatus::Running, "2.0"),
     ];
     let m = compute(&runs, &[], &Filter::default(), t0() + Duration::days(1));
-    assert_eq!((m.deployments, m.succeeded, m.failed, m.in_progress), (3, 2, 1, 1));
+    assert_eq!(
+        (m.deployments, m.succeeded, m.failed, m.in_progress),
+        (3, 2, 1, 1)
+    );
     assert_eq!(m.success_rate, Some(2.0 / 3.0));
     assert_eq!(m.deployment_duration.count, 3);
     assert_eq!(m.deployment_duration.p50_secs, Some(360.0));
@@ -123,8 +132,7 @@ fn a_smoke_step_that_failed_then_passed_on_retry_is_a_false_positive() {
     flaky.steps.get_mut(&smoke).unwrap().attempts =
         vec![attempt(1, "failed"), attempt(2, "succeeded")];
     let mut real = failed("pr-1", 0, 10);
-    real.steps.get_mut(&smoke).unwrap().attempts =
-        vec![attempt(1, "failed"), attempt(2, "failed")];
+    real.steps.get_mut(&smoke).unwrap().attempts = vec![attempt(1, "failed"), attempt(2, "failed")];
     let mut clean = ok("pr-2", 0, 10);
     clean.steps.get_mut(&smoke).unwrap().attempts = vec![attempt(1, "succeeded")];
     // A non-smoke step that failed then passed is not a check.
@@ -146,11 +154,21 @@ fn a_smoke_step_that_failed_then_passed_on_retry_is_a_false_positive() {
 
 #[test]
 fn a_trigger_that_says_rollback_by_type_or_flag_is_a_rollback_and_a_release_is_not() {
-    assert!(trigger_is_rollback(&json!({"type": "rollback", "to_version": "1.0"})));
-    assert!(trigger_is_rollback(&json!({"type": "release", "rollback": {"from": "1.1"}})));
-    assert!(trigger_is_rollback(&json!({"type": "release", "rollback": true})));
-    assert!(!trigger_is_rollback(&json!({"type": "release", "rollback": false})));
-    assert!(!trigger_is_rollback(&json!({"type": "release", "version": "1.0"})));
+    assert!(trigger_is_rollback(
+        &json!({"type": "rollback", "to_version": "1.0"})
+    ));
+    assert!(trigger_is_rollback(
+        &json!({"type": "release", "rollback": {"from": "1.1"}})
+    ));
+    assert!(trigger_is_rollback(
+        &json!({"type": "release", "rollback": true})
+    ));
+    assert!(!trigger_is_rollback(
+        &json!({"type": "release", "rollback": false})
+    ));
+    assert!(!trigger_is_rollback(
+        &json!({"type": "release", "version": "1.0"})
+    ));
     let r = ok("main", 0, 4);
     assert!(!is_rollback(&r));
     let m = compute(&[r], &[], &Filter::default(), t0() + Duration::days(1));
@@ -164,7 +182,12 @@ fn change_lead_time_runs_from_the_commit_to_the_environment_being_ready() {
         *commit_time = Some(t0());
     }
     let without = ok("pr-1", 0, 10);
-    let m = compute(&[r, without], &[], &Filter::default(), t0() + Duration::days(1));
+    let m = compute(
+        &[r, without],
+        &[],
+        &Filter::default(),
+        t0() + Duration::days(1),
+    );
     assert_eq!(m.change_lead_time.count, 1);
     assert_eq!(m.change_lead_time.p50_secs, Some(70.0 * 60.0));
 }

@@ -15,7 +15,10 @@ pub async fn handle(
     let code = if health.healthy {
         200
     } else {
-        tracing::error!(error = health.error.as_deref().unwrap_or(""), "health check failed");
+        tracing::error!(
+            error = health.error.as_deref().unwrap_or(""),
+            "health check failed"
+        );
         503
     };
     let body = serde_json::to_value(&health).unwrap_or_default();

@@ -36,10 +36,7 @@ async fn health_answers_503_naming_the_store_when_the_store_is_unreachable() {
     let (code, body) = answer.http_output();
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["healthy"], false);
-    assert!(
-        body["error"].as_str().unwrap().contains("store"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("store"), "{body}");
 }
 
 #[test]
@@ -52,16 +49,26 @@ fn the_health_function_is_anonymous_and_matches_the_function_apps_health_check_p
     .unwrap();
     let trigger = &def["bindings"][0];
     assert_eq!(trigger["type"], "httpTrigger");
-    assert_eq!(trigger["authLevel"], "anonymous", "the platform's probe sends no key");
+    assert_eq!(
+        trigger["authLevel"], "anonymous",
+        "the platform's probe sends no key"
+    );
     assert_eq!(trigger["methods"], serde_json::json!(["get"]));
-    let tf = std::fs::read_to_string(format!("{root}/terraform/orchestrator/main.function.tf")).unwrap();
+    let tf =
+        std::fs::read_to_string(format!("{root}/terraform/orchestrator/main.function.tf")).unwrap();
     let path = tf
         .lines()
         .find_map(|l| l.trim().strip_prefix("health_check_path"))
         .and_then(|l| l.split('"').nth(1))
         .expect("a health_check_path");
     let host: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{root}/host.json")).unwrap()).unwrap();
-    let prefix = host["extensions"]["http"]["routePrefix"].as_str().unwrap_or("api");
-    assert_eq!(path, format!("/{prefix}/{}", trigger["route"].as_str().unwrap()));
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/host.json")).unwrap())
+            .unwrap();
+    let prefix = host["extensions"]["http"]["routePrefix"]
+        .as_str()
+        .unwrap_or("api");
+    assert_eq!(
+        path,
+        format!("/{prefix}/{}", trigger["route"].as_str().unwrap())
+    );
 }

@@ -18,7 +18,10 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
     }
     let scope = [
         m.filter.product.as_deref().map(|p| format!("product {p}")),
-        m.filter.environment.as_deref().map(|e| format!("environment {e}")),
+        m.filter
+            .environment
+            .as_deref()
+            .map(|e| format!("environment {e}")),
     ]
     .into_iter()
     .flatten()
@@ -33,12 +36,22 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
         }
     );
     if m.deployments == 0 && m.in_progress == 0 {
-        println!("  No runs in this period. Widen it with --since 90d, or start one with: nightshift up");
+        println!(
+            "  No runs in this period. Widen it with --since 90d, or start one with: nightshift up"
+        );
         return Ok(0);
     }
-    let pct = |r: Option<f64>| r.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or("-".into());
+    let pct = |r: Option<f64>| {
+        r.map(|r| format!("{:.0}%", r * 100.0))
+            .unwrap_or("-".into())
+    };
     let dist = |d: &Durations| match (d.p50_secs, d.p90_secs) {
-        (Some(p50), Some(p90)) => format!("median {}, p90 {} ({} samples)", secs(p50), secs(p90), d.count),
+        (Some(p50), Some(p90)) => format!(
+            "median {}, p90 {} ({} samples)",
+            secs(p50),
+            secs(p90),
+            d.count
+        ),
         _ => "no data".into(),
     };
     println!(

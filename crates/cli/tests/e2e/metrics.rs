@@ -62,7 +62,11 @@ fn metrics(state: &std::path::Path, args: &[&str]) -> Value {
         .current_dir(repo_root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("--json prints only JSON")
 }
 
@@ -71,7 +75,9 @@ fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 }
 
 fn close(actual: &Value, expected: f64) {
-    let a = actual.as_f64().unwrap_or_else(|| panic!("not a number: {actual}"));
+    let a = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("not a number: {actual}"));
     assert!((a - expected).abs() < 0.01, "{a} != {expected}");
 }
 
@@ -92,20 +98,29 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     let commit_field = format!(r#","commit_time":"{}""#, commit.to_rfc3339());
     let runs = send_and_wait(&app, &release("1.0.1", &commit_field), "main-1-0-1", 2).await;
     let failed = runs.iter().find(|r| r.status == RunStatus::Failed).unwrap();
-    let ok = runs.iter().find(|r| r.status == RunStatus::Succeeded).unwrap();
+    let ok = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Succeeded)
+        .unwrap();
     // A message that can never succeed, for the portal's rejected-messages tile.
     app.stack
         .host
         .bus()
         .queue("releases")
         .unwrap()
-        .send(NewMessage::new(r#"{"schema":"nightshift.release/v1"}"#, "bad-1"))
+        .send(NewMessage::new(
+            r#"{"schema":"nightshift.release/v1"}"#,
+            "bad-1",
+        ))
         .unwrap();
 
     let m = metrics(&state, &[]);
 
     assert_eq!(m["deployments"], 2, "{m:#}");
-    assert_eq!((m["succeeded"].clone(), m["failed"].clone()), (1.into(), 1.into()));
+    assert_eq!(
+        (m["succeeded"].clone(), m["failed"].clone()),
+        (1.into(), 1.into())
+    );
     assert_eq!(m["in_progress"], 0);
     close(&m["success_rate"], 0.5);
     assert_eq!(m["deployment_duration"]["count"], 2);
@@ -128,13 +143,33 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     assert_eq!(m["change_lead_time"]["count"], 1);
     let lead = secs(commit, ok.finished_at.unwrap());
     let got = m["change_lead_time"]["p50_secs"].as_f64().unwrap();
-    assert!((got - lead).abs() < 1.0, "{got} vs {lead}: RFC 3339 keeps whole seconds here");
+    assert!(
+        (got - lead).abs() < 1.0,
+        "{got} vs {lead}: RFC 3339 keeps whole seconds here"
+    );
     assert_eq!(m["rollbacks"]["count"], 0);
     assert_eq!(m["notifications"]["records"], 0, "no delivery records yet");
+    let summary = Command::new(nightshift_bin())
+        .args(["metrics", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&summary.stdout);
+    assert!(summary.contains("Success rate         50%"), "{summary}");
+    assert!(
+        summary.contains("1 passed on retry: false-positive rate 50%"),
+        "{summary}"
+    );
     // The filters.
-    assert_eq!(metrics(&state, &["--environment", "pr-1"])["deployments"], 0);
+    assert_eq!(
+        metrics(&state, &["--environment", "pr-1"])["deployments"],
+        0
+    );
     assert_eq!(metrics(&state, &["--product", "other"])["deployments"], 0);
-    assert_eq!(metrics(&state, &["--product", "demo", "--since", "1d"])["deployments"], 2);
+    assert_eq!(
+        metrics(&state, &["--product", "demo", "--since", "1d"])["deployments"],
+        2
+    );
 
     // The host log: the events the portal's tiles read, on stdout; the handler's stderr holds errors only.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -154,11 +189,20 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     let finished = of("nightshift.run.finished");
     assert_eq!(finished.len(), 2, "{log}");
     for e in &finished {
-        for field in ["duration_ms", "building_ms", "outcome", "rollback", "trigger"] {
+        for field in [
+            "duration_ms",
+            "building_ms",
+            "outcome",
+            "rollback",
+            "trigger",
+        ] {
             assert!(!e[field].is_null(), "run.finished lacks {field}: {e}");
         }
     }
-    let recovered = finished.iter().find(|e| e["outcome"] == "succeeded").unwrap();
+    let recovered = finished
+        .iter()
+        .find(|e| e["outcome"] == "succeeded")
+        .unwrap();
     assert!(recovered["lead_time_ms"].as_i64().unwrap() >= 2 * 3600 * 1000 - 1000);
     let checks: Vec<_> = of("nightshift.step.finished")
         .into_iter()
@@ -174,7 +218,8 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
         );
     }
     assert!(
-        log.lines().any(|l| l.contains("INFO") && !l.starts_with(STDERR_MARK)),
+        log.lines()
+            .any(|l| l.contains("INFO") && !l.starts_with(STDERR_MARK)),
         "the handler's information lines are on stdout"
     );
 
