@@ -2,7 +2,7 @@
 //! change lead time, notification delay and the false-positive rate of checks (docs/metrics.md says what each one
 //! means and which DORA metric it serves).
 //!
-//! Pure: run documents and notification records in, a report out. The use case reads the store; this module only
+//! Pure: run documents, notification delivery records and action records in, a report out. The use case reads the store; this module only
 //! counts, so every figure is testable without I/O.
 
 use crate::catalog::Action;
@@ -150,6 +150,33 @@ pub struct Notifications {
     pub delay: Durations,
 }
 
+/// One record of the action journal (`actions/`: extend, keep, ... asked from a chat message or the CLI), read
+/// leniently: only its kind, scope and time are counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionSample {
+    pub action: String,
+    pub at: Option<DateTime<Utc>>,
+    pub product: Option<String>,
+    pub environment: Option<String>,
+}
+
+impl ActionSample {
+    /// Reads `action` (or `kind`), `at`, `product`, `environment`; None without an action name.
+    pub fn from_record(v: &Value) -> Option<Self> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(Self {
+            action: text("action").or_else(|| text("kind"))?,
+            at: v
+                .get("at")
+                .and_then(Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            product: text("product"),
+            environment: text("environment"),
+        })
+    }
+}
+
 /// Every figure `nightshift metrics` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsReport {
@@ -175,6 +202,8 @@ pub struct MetricsReport {
     pub change_lead_time: Durations,
     pub notifications: Notifications,
     pub checks: Checks,
+    /// Actions recorded under `actions/` (extend, keep, ...), by kind; empty until actions are recorded.
+    pub actions: BTreeMap<String, usize>,
 }
 
 fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -225,6 +254,7 @@ pub fn commit_time(run: &Run) -> Option<DateTime<Utc>> {
 pub fn compute(
     runs: &[Run],
     notifications: &[NotificationSample],
+    actions: &[ActionSample],
     filter: &Filter,
     now: DateTime<Utc>,
 ) -> MetricsReport {
@@ -340,6 +370,14 @@ pub fn compute(
         delay: Durations::of(kept.iter().filter_map(|n| n.delay_secs).collect()),
     };
 
+    let mut action_counts = BTreeMap::new();
+    for a in actions
+        .iter()
+        .filter(|a| filter.keeps(a.at, a.product.as_deref(), a.environment.as_deref()))
+    {
+        *action_counts.entry(a.action.clone()).or_insert(0) += 1;
+    }
+
     MetricsReport {
         filter: filter.clone(),
         generated_at: now,
@@ -371,6 +409,7 @@ pub fn compute(
         ),
         notifications,
         checks,
+        actions: action_counts,
     }
 }
 

@@ -82,7 +82,13 @@ fn success_rate_and_durations_count_finished_runs_only() {
         ok("pr-1", 30, 6),
         run("pr-2", 40, None, RunStatus::Running, "2.0"),
     ];
-    let m = compute(&runs, &[], &Filter::default(), t0() + Duration::days(1));
+    let m = compute(
+        &runs,
+        &[],
+        &[],
+        &Filter::default(),
+        t0() + Duration::days(1),
+    );
     assert_eq!(
         (m.deployments, m.succeeded, m.failed, m.in_progress),
         (3, 2, 1, 1)
@@ -105,7 +111,7 @@ fn time_to_ready_includes_the_wait_for_the_environment_and_deployment_duration_d
         to: "running".into(),
         reason: None,
     });
-    let m = compute(&[r], &[], &Filter::default(), t0() + Duration::days(1));
+    let m = compute(&[r], &[], &[], &Filter::default(), t0() + Duration::days(1));
     assert_eq!(m.time_to_ready.p50_secs, Some(1800.0));
     assert_eq!(m.deployment_duration.p50_secs, Some(600.0));
 }
@@ -119,7 +125,13 @@ fn recovery_runs_from_the_first_failure_of_a_streak_to_the_next_success_of_the_s
         ok("pr-2", 0, 1),
         ok("main", 30, 10), // finishes at 40: recovery 35 min after the first failure
     ];
-    let m = compute(&runs, &[], &Filter::default(), t0() + Duration::days(1));
+    let m = compute(
+        &runs,
+        &[],
+        &[],
+        &Filter::default(),
+        t0() + Duration::days(1),
+    );
     assert_eq!(m.recovery.recovered, 1);
     assert_eq!(m.recovery.unrecovered, 1);
     assert_eq!(m.recovery.time.p50_secs, Some(35.0 * 60.0));
@@ -141,6 +153,7 @@ fn a_smoke_step_that_failed_then_passed_on_retry_is_a_false_positive() {
         vec![attempt(1, "failed"), attempt(2, "succeeded")];
     let m = compute(
         &[flaky, real, clean],
+        &[],
         &[],
         &Filter::default(),
         t0() + Duration::days(1),
@@ -171,7 +184,7 @@ fn a_trigger_that_says_rollback_by_type_or_flag_is_a_rollback_and_a_release_is_n
     ));
     let r = ok("main", 0, 4);
     assert!(!is_rollback(&r));
-    let m = compute(&[r], &[], &Filter::default(), t0() + Duration::days(1));
+    let m = compute(&[r], &[], &[], &Filter::default(), t0() + Duration::days(1));
     assert_eq!(m.rollbacks.count, 0);
 }
 
@@ -184,6 +197,7 @@ fn change_lead_time_runs_from_the_commit_to_the_environment_being_ready() {
     let without = ok("pr-1", 0, 10);
     let m = compute(
         &[r, without],
+        &[],
         &[],
         &Filter::default(),
         t0() + Duration::days(1),
@@ -200,13 +214,13 @@ fn the_filter_keeps_runs_since_a_time_of_one_product_and_environment() {
         product: Some("shop".into()),
         environment: Some("main".into()),
     };
-    let m = compute(&runs, &[], &filter, t0() + Duration::days(1));
+    let m = compute(&runs, &[], &[], &filter, t0() + Duration::days(1));
     assert_eq!(m.deployments, 1);
     let other = Filter {
         product: Some("other".into()),
         ..Filter::default()
     };
-    assert_eq!(compute(&runs, &[], &other, t0()).deployments, 0);
+    assert_eq!(compute(&runs, &[], &[], &other, t0()).deployments, 0);
 }
 
 #[test]
@@ -223,10 +237,34 @@ fn notification_delays_are_read_from_delivery_records_of_either_shape() {
         .filter_map(NotificationSample::from_record)
         .collect();
     assert_eq!(samples.len(), 3);
-    let m = compute(&[], &samples, &Filter::default(), t0());
+    let m = compute(&[], &samples, &[], &Filter::default(), t0());
     assert_eq!(m.notifications.records, 3);
     assert_eq!(m.notifications.delay.count, 2);
     assert_eq!(m.notifications.delay.p50_secs, Some(0.5));
     assert_eq!(m.notifications.delay.p90_secs, Some(2.0));
     assert_eq!(m.success_rate, None, "no deployments, no rate");
+}
+
+#[test]
+fn actions_are_counted_by_kind_within_the_filter_and_records_without_a_kind_are_skipped() {
+    let records = [
+        json!({"action": "extend", "product": "shop", "environment": "pr-1", "at": "2026-11-21T02:00:00Z"}),
+        json!({"action": "extend", "product": "shop", "environment": "pr-2", "at": "2026-11-21T02:00:00Z"}),
+        json!({"kind": "keep", "product": "shop", "environment": "pr-1"}),
+        json!({"product": "shop"}),
+    ];
+    let actions: Vec<_> = records
+        .iter()
+        .filter_map(ActionSample::from_record)
+        .collect();
+    assert_eq!(actions.len(), 3);
+    let all = compute(&[], &[], &actions, &Filter::default(), t0());
+    assert_eq!(all.actions.get("extend"), Some(&2));
+    assert_eq!(all.actions.get("keep"), Some(&1));
+    let pr1 = Filter {
+        environment: Some("pr-1".into()),
+        ..Filter::default()
+    };
+    let m = compute(&[], &[], &actions, &pr1, t0());
+    assert_eq!(m.actions.get("extend"), Some(&1));
 }

@@ -82,6 +82,10 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
         dist(&m.notifications.delay),
         m.notifications.records
     );
+    if !m.actions.is_empty() {
+        let list: Vec<String> = m.actions.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  Actions              {}", list.join(", "));
+    }
     println!(
         "  Checks               {} run, {} failed, {} passed on retry: false-positive rate {}",
         m.checks.runs,

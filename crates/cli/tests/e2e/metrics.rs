@@ -149,6 +149,7 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     );
     assert_eq!(m["rollbacks"]["count"], 0);
     assert_eq!(m["notifications"]["records"], 0, "no delivery records yet");
+    assert_eq!(m["actions"], serde_json::json!({}), "no action journal yet");
     let summary = Command::new(nightshift_bin())
         .args(["metrics", "--state-dir"])
         .arg(&state)
