@@ -239,3 +239,35 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     assert_eq!(health().await.unwrap().status, 200);
     app.shutdown().await;
 }
+
+#[test]
+fn metrics_with_a_period_that_is_not_one_exits_2_and_says_how_to_write_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(nightshift_bin())
+        .args(["metrics", "--since", "a-month", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--since") && err.contains("3d"), "{err}");
+}
+
+#[test]
+fn metrics_over_an_empty_journal_say_there_is_nothing_yet_and_how_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(nightshift_bin())
+        .args(["metrics", "--state-dir"])
+        .arg(dir.path())
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("No runs in this period"), "{text}");
+    assert!(text.contains("nightshift up"), "{text}");
+}
