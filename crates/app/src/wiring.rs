@@ -24,7 +24,10 @@ pub async fn ports(s: &Settings) -> anyhow::Result<Ports> {
 
 /// Everything on disk under the state directory.
 pub fn local(s: &Settings) -> Ports {
-    let mut jobs = ProcessJobs::new(s.jobs_dir(), s.runner_command.clone());
+    let secrets = Arc::new(LocalSecrets::new(s.key_vault_dir()));
+    // Local jobs get their secrets' values from the local vault in their environment, as Container Instances'
+    // secure environment variables would; a missing secret refuses the job, which fails its step.
+    let mut jobs = ProcessJobs::new(s.jobs_dir(), s.runner_command.clone()).with_secrets(secrets.clone());
     for (k, v) in s.job_env() {
         jobs = jobs.with_env(k, v);
     }
@@ -34,7 +37,7 @@ pub fn local(s: &Settings) -> Ports {
         jobs: Arc::new(jobs),
         cloud: Arc::new(LocalCloud::new(s.cloud_dir())),
         notifier: Arc::new(LocalNotifier::new(s.state_dir.join("notifications.jsonl"))),
-        secrets: Arc::new(LocalSecrets::new(s.key_vault_dir())),
+        secrets,
         clock: Arc::new(SystemClock),
         // Local Terraform state lives under the state directory; the sweep removes it with the environment.
         tfstate: None,
