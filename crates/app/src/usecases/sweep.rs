@@ -126,10 +126,12 @@ impl App {
         }
         // Deletions run concurrently (on Azure each one is a long-running operation of minutes), and each is
         // reported and recorded as it happens: a sweep cut short leaves no deletion unrecorded but the one in flight.
-        let deletions: Vec<&expiry::Decision> = plan
+        // Owned: a stream of futures borrowing the plan is not `Send` enough for the handler's router.
+        let deletions: Vec<expiry::Decision> = plan
             .decisions
             .iter()
             .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
+            .cloned()
             .collect();
         let envs = &envs;
         let outcomes: BTreeMap<String, Deleted> = futures::stream::iter(deletions)
@@ -178,7 +180,7 @@ impl App {
                     }),
                 );
                 // The environment's last group went: forget it now.
-                let forget = env_of(d).and_then(|key| {
+                let forget = env_of(&d).and_then(|key| {
                     let mut envs = envs.lock().expect("sweep lock");
                     let e = envs.get_mut(&key)?;
                     e.remaining -= 1;
