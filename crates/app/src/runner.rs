@@ -5,6 +5,7 @@
 //! to the store, records the result, and sends it on `step-events`. On SIGTERM it stops its child and reports the
 //! attempt as interrupted. The local process job runner and Azure Container Instances run this same code.
 
+use crate::catalog_files::{resolve_in_repo, Kind};
 use crate::repo::{log_key, result_key};
 use crate::service::App;
 use crate::settings::Mode;
@@ -322,13 +323,8 @@ async fn execute_step(
     match &step.def.action {
         Action::Terraform { stack, vars } => {
             let tf = tools::terraform().map_err(|e| Failure::permanent(e.to_string()))?;
-            let dir = root.join(stack);
-            if !dir.is_dir() {
-                return Err(Failure::permanent(format!(
-                    "stack directory {} does not exist",
-                    dir.display()
-                )));
-            }
+            let dir = resolve_in_repo(&root, stack, Kind::Directory)
+                .map_err(|e| Failure::permanent(format!("stack: {e}")))?;
             let state_base = s
                 .terraform_dir()
                 .join(run.product.as_str())
@@ -415,13 +411,8 @@ async fn execute_step(
             let say = |m: &str| log.line(m);
             let ap = tools::ensure_ansible_playbook(&tools_dir, &say)
                 .map_err(|e| Failure::permanent(e.to_string()))?;
-            let path = root.join(playbook);
-            if !path.is_file() {
-                return Err(Failure::permanent(format!(
-                    "playbook {} does not exist",
-                    path.display()
-                )));
-            }
+            let path = resolve_in_repo(&root, playbook, Kind::File)
+                .map_err(|e| Failure::permanent(format!("playbook: {e}")))?;
             let mut extra = serde_json::Map::new();
             for (k, v) in vars {
                 extra.insert(k.clone(), render(v)?);

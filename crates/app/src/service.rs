@@ -106,8 +106,14 @@ impl App {
         self.ports.clock.now()
     }
 
+    /// The catalog after the whole validation (see [`catalog_files::load_validated`]): every use case that acts
+    /// reads it here, before it writes anything. Locally the repository is at hand and each stack and playbook
+    /// must resolve inside it; the Functions package on Azure carries no stacks, so there only their paths' shape
+    /// is checked, and the runner resolves them before it runs anything.
     pub fn catalog(&self) -> Result<Catalog, CatalogError> {
-        catalog_files::load(&self.settings.catalog_dir)
+        let root = (self.settings.mode == Mode::Local).then_some(self.settings.repo_root.as_path());
+        catalog_files::load_validated(&self.settings.catalog_dir, root)
+            .map_err(catalog_files::first_problem)
     }
 
     pub(crate) fn platform(&self) -> Platform {
