@@ -209,14 +209,54 @@ mod tests {
     fn a_path_outside_the_repository_is_refused_naming_the_file_and_field() {
         let dir = repo();
         for (stack, playbook, field, why) in [
-            ("/etc", "seeds/seed.yml", "steps.infra.terraform.stack", "not relative"),
-            ("../../../../tmp", "seeds/seed.yml", "steps.infra.terraform.stack", "'..'"),
-            ("terraform/escape", "seeds/seed.yml", "steps.infra.terraform.stack", "outside the repository"),
-            ("terraform/app", "/etc/passwd", "steps.seed.ansible.playbook", "not relative"),
-            ("terraform/app", "seeds/passwd.yml", "steps.seed.ansible.playbook", "outside the repository"),
-            ("terraform/nowhere", "seeds/seed.yml", "steps.infra.terraform.stack", "does not exist"),
-            ("seeds/seed.yml", "seeds/seed.yml", "steps.infra.terraform.stack", "not a directory"),
-            ("terraform/app", "seeds", "steps.seed.ansible.playbook", "not a file"),
+            (
+                "/etc",
+                "seeds/seed.yml",
+                "steps.infra.terraform.stack",
+                "not relative",
+            ),
+            (
+                "../../../../tmp",
+                "seeds/seed.yml",
+                "steps.infra.terraform.stack",
+                "'..'",
+            ),
+            (
+                "terraform/escape",
+                "seeds/seed.yml",
+                "steps.infra.terraform.stack",
+                "outside the repository",
+            ),
+            (
+                "terraform/app",
+                "/etc/passwd",
+                "steps.seed.ansible.playbook",
+                "not relative",
+            ),
+            (
+                "terraform/app",
+                "seeds/passwd.yml",
+                "steps.seed.ansible.playbook",
+                "outside the repository",
+            ),
+            (
+                "terraform/nowhere",
+                "seeds/seed.yml",
+                "steps.infra.terraform.stack",
+                "does not exist",
+            ),
+            (
+                "seeds/seed.yml",
+                "seeds/seed.yml",
+                "steps.infra.terraform.stack",
+                "not a directory",
+            ),
+            (
+                "terraform/app",
+                "seeds",
+                "steps.seed.ansible.playbook",
+                "not a file",
+            ),
         ] {
             let c = catalog(dir.path(), stack, playbook);
             let problems = check_files(&c, Some(dir.path()));
@@ -237,7 +277,10 @@ mod tests {
         let problems = check_files(&c, None);
         assert_eq!(problems.len(), 2, "{problems:?}");
         let c = catalog(dir.path(), "terraform/not-here", "seeds/not-here.yml");
-        assert!(check_files(&c, None).is_empty(), "existence needs the repository");
+        assert!(
+            check_files(&c, None).is_empty(),
+            "existence needs the repository"
+        );
     }
 
     #[test]
@@ -247,6 +290,9 @@ mod tests {
         let problems = load_validated(&dir.path().join("catalog"), Some(dir.path())).unwrap_err();
         assert_eq!(problems.len(), 2);
         let first = first_problem(problems).to_string();
-        assert!(first.contains("and 1 more problem: run nightshift validate"), "{first}");
+        assert!(
+            first.contains("and 1 more problem: run nightshift validate"),
+            "{first}"
+        );
     }
 }

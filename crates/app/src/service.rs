@@ -239,7 +239,11 @@ impl App {
     /// or waits behind the run that holds the lease. Idempotent: the lease is the run's own on a repeat, and the
     /// engine applies `Start` and `Wait` only to a run none of whose steps was ever queued, so whoever gets here
     /// second (a redelivery, the scheduler's next firing, the watchdog) changes nothing.
-    pub(crate) async fn ensure_started(&self, run: &Run, out: &mut Outputs) -> Result<(), AppError> {
+    pub(crate) async fn ensure_started(
+        &self,
+        run: &Run,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
         // One run builds an environment at a time: a second one waits for the first to finish.
         let event = match self.repo.acquire_lease(run).await? {
             None => Event::Start,

@@ -4,7 +4,6 @@
 
 use nightshift_app::service::AppError;
 use nightshift_app::{App, Settings};
-use nightshift_core::ports::Store;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -38,7 +37,10 @@ fn app(dir: &Path, stack: &str) -> App {
             "NIGHTSHIFT_CATALOG",
             dir.join("catalog").display().to_string(),
         ),
-        ("NIGHTSHIFT_REPO_ROOT", dir.join("repo").display().to_string()),
+        (
+            "NIGHTSHIFT_REPO_ROOT",
+            dir.join("repo").display().to_string(),
+        ),
         ("NIGHTSHIFT_RUNNER", "true".to_string()),
     ]
     .into();

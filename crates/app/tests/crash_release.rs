@@ -364,7 +364,9 @@ async fn trial(dir: &Path, kill: Option<KillPoint>) -> Trial {
         let run = app.repo.runs().await.unwrap().into_iter().next();
         let active = app.repo.active_runs().await.unwrap();
         let env = app.repo.environment("shop", "pr-9").await.unwrap();
-        if run.as_ref().is_some_and(|r| r.status == RunStatus::Succeeded)
+        if run
+            .as_ref()
+            .is_some_and(|r| r.status == RunStatus::Succeeded)
             && active.is_empty()
             && env.is_some_and(|e| e.status == "ready")
         {
@@ -404,7 +406,10 @@ async fn a_release_killed_at_any_write_point_finishes_with_each_job_started_once
     assert!(clean.finished, "{:#?}", clean);
     assert_eq!(clean.starts_per_step.len(), 4);
     let write_points = clean.writes;
-    assert!(write_points > 10, "a release writes more than that: {clean:#?}");
+    assert!(
+        write_points > 10,
+        "a release writes more than that: {clean:#?}"
+    );
 
     let (mut trials, mut completed, mut doubled) = (0, 0, 0);
     let mut failures = Vec::new();

@@ -81,7 +81,10 @@ async fn a_step_whose_secret_is_in_the_local_vault_gets_its_value_in_its_environ
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
     LocalSecrets::new(app.settings.key_vault_dir())
-        .set("sendgrid-api-key", &SecretValue::new("SG.value-1234".into()))
+        .set(
+            "sendgrid-api-key",
+            &SecretValue::new("SG.value-1234".into()),
+        )
         .unwrap();
     let started = app.release(RELEASE, "m-1").await.unwrap();
 

@@ -113,7 +113,12 @@ async fn a_nightly_run_left_unstarted_is_started_by_the_watchdog_once() {
     assert_eq!(run.status, RunStatus::Running);
     assert_eq!(run.steps[&step("infra")].status, StepStatus::Queued);
     assert_eq!(
-        app.repo.environment("shop", "nightly").await.unwrap().unwrap().status,
+        app.repo
+            .environment("shop", "nightly")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "building",
         "the environment record is written when the run starts"
     );

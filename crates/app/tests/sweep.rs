@@ -222,7 +222,8 @@ fn record(env: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_record_without_stopping() {
+async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_record_without_stopping()
+{
     // Arrange: three expired environments; pr-2's record is garbled; pr-3's deletion waits to see pr-1's recorded.
     let (app, _cloud, _tfstate, dir) = setup(&[], "", &[]).await;
     let local = LocalCloud::new(app.settings.cloud_dir());
@@ -248,7 +249,11 @@ async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_recor
     }
     let garbled = b"{\"product\": \"shop\", \"environ".to_vec();
     store
-        .put("environments/shop/pr-2.json", garbled.clone(), Precondition::None)
+        .put(
+            "environments/shop/pr-2.json",
+            garbled.clone(),
+            Precondition::None,
+        )
         .await
         .unwrap();
     let mut ports = app.ports.clone();
@@ -278,7 +283,9 @@ async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_recor
     assert_eq!(item("rg-shop-pr-3").action, "deleted", "{report:#?}");
     let bad = item("rg-shop-pr-2").action;
     assert!(
-        bad.starts_with("deleted") && bad.contains("environments/shop/pr-2.json") && bad.contains("not marked destroyed"),
+        bad.starts_with("deleted")
+            && bad.contains("environments/shop/pr-2.json")
+            && bad.contains("not marked destroyed"),
         "{bad}"
     );
     for env in ["pr-1", "pr-3"] {
@@ -286,7 +293,12 @@ async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_recor
         assert_eq!(rec.status, "destroyed", "{env}");
     }
     assert_eq!(
-        store.get("environments/shop/pr-2.json").await.unwrap().unwrap().bytes,
+        store
+            .get("environments/shop/pr-2.json")
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
         garbled,
         "the garbled record is left as it was, for a look"
     );

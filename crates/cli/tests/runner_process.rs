@@ -291,7 +291,8 @@ async fn a_secret_given_to_a_step_never_appears_in_its_stored_log_or_result() {
 }
 
 #[tokio::test]
-async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the_run_and_the_status() {
+async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the_run_and_the_status(
+) {
     // Arrange
     let f = prepared_run().await;
     let step = step_key(&f, "leak-output");
@@ -334,7 +335,10 @@ async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the
     assert_eq!(outputs["token"], "***", "{outputs:?}");
     assert_eq!(outputs["db"]["url"], "https://admin:***@db", "{outputs:?}");
     assert_eq!(outputs["list"][0], "***", "{outputs:?}");
-    assert_eq!(outputs["port"], 5432, "what is not a secret stays as it was");
+    assert_eq!(
+        outputs["port"], 5432,
+        "what is not a secret stays as it was"
+    );
     let document = serde_json::to_string(&run).unwrap();
     let status = serde_json::to_string(&app.status().await.unwrap()).unwrap();
     for (what, text) in [

@@ -302,10 +302,12 @@ impl DiskQueue {
         match serde_json::from_slice(&bytes) {
             Ok(seen) => Ok(seen),
             Err(e) => {
-                let aside = self
-                    .dir
-                    .join(format!("dedupe.json.corrupt-{}", now.format("%Y%m%dT%H%M%S%.fZ")));
-                std::fs::rename(&path, &aside).map_err(io_err("setting dedupe.json aside", &self.dir))?;
+                let aside = self.dir.join(format!(
+                    "dedupe.json.corrupt-{}",
+                    now.format("%Y%m%dT%H%M%S%.fZ")
+                ));
+                std::fs::rename(&path, &aside)
+                    .map_err(io_err("setting dedupe.json aside", &self.dir))?;
                 let mut seen = BTreeMap::new();
                 for (_, m) in self.messages()? {
                     seen.insert(m.message_id, m.enqueued_at);
@@ -779,23 +781,38 @@ mod tests {
         let first = q.message_path("messages", 1);
         std::fs::write(&first, b"{\"sequence_number\": 1, \"body\": trunc").unwrap();
 
-        let got = q.receive(LOCK).unwrap().expect("the next message is delivered");
+        let got = q
+            .receive(LOCK)
+            .unwrap()
+            .expect("the next message is delivered");
 
         assert_eq!(got.body, "b");
         let dead = q.dead_letters().unwrap();
         assert_eq!(dead.len(), 1, "{dead:?}");
         assert_eq!(dead[0].reason, CORRUPT_MESSAGE);
-        assert!(dead[0].description.contains("00000000000000000001.json"), "{}", dead[0].description);
-        assert!(dead[0].message.body.contains("trunc"), "the bytes are kept for a look");
+        assert!(
+            dead[0].description.contains("00000000000000000001.json"),
+            "{}",
+            dead[0].description
+        );
+        assert!(
+            dead[0].message.body.contains("trunc"),
+            "the bytes are kept for a look"
+        );
         assert!(!first.exists());
-        assert_eq!(q.peek_all().unwrap().len(), 1, "peeking skips nothing that is valid");
+        assert_eq!(
+            q.peek_all().unwrap().len(),
+            1,
+            "peeking skips nothing that is valid"
+        );
     }
 
     #[test]
     fn a_garbled_sequence_file_recovers_from_the_highest_message_present_and_overwrites_nothing() {
         let (_d, q, _c) = queue();
         for i in 1..=3 {
-            q.send(NewMessage::new(format!("m{i}"), i.to_string())).unwrap();
+            q.send(NewMessage::new(format!("m{i}"), i.to_string()))
+                .unwrap();
         }
         std::fs::write(q.dir().join("sequence"), b"\x00garbage").unwrap();
 
@@ -810,7 +827,8 @@ mod tests {
     fn a_sequence_file_behind_the_messages_present_never_makes_a_send_overwrite_one() {
         let (_d, q, _c) = queue();
         for i in 1..=3 {
-            q.send(NewMessage::new(format!("m{i}"), i.to_string())).unwrap();
+            q.send(NewMessage::new(format!("m{i}"), i.to_string()))
+                .unwrap();
         }
         // Restored from an older copy, say.
         std::fs::write(q.dir().join("sequence"), b"1").unwrap();
@@ -830,7 +848,11 @@ mod tests {
 
         let again = q.send(NewMessage::new("a", "queued-1")).unwrap();
 
-        assert_eq!(again, SendOutcome::Duplicate, "a repeat of a queued message is still dropped");
+        assert_eq!(
+            again,
+            SendOutcome::Duplicate,
+            "a repeat of a queued message is still dropped"
+        );
         assert_eq!(q.len().unwrap(), 1);
         let kept: Vec<String> = std::fs::read_dir(q.dir())
             .unwrap()

@@ -35,7 +35,10 @@ impl App {
                 }
                 // Created, but its creator died before starting it: start it now.
                 RunStatus::Running if never_started(&run) => {
-                    out.log(format!("watchdog: run {} never started: starting it", run.id));
+                    out.log(format!(
+                        "watchdog: run {} never started: starting it",
+                        run.id
+                    ));
                     self.ensure_started(&run, &mut out).await?;
                     continue;
                 }

@@ -207,10 +207,26 @@ fn validate_and_up_refuse_a_stack_or_playbook_outside_the_repository_and_nothing
     let foundation = "stack: terraform/local/orthense-demo/foundation";
     let seed = "playbook: seeds/orthense-demo/seed-mongo.yml";
     for (from, to, field) in [
-        (foundation, "stack: /etc", "steps.foundation.terraform.stack"),
-        (foundation, "stack: ../../../../tmp", "steps.foundation.terraform.stack"),
-        (foundation, "stack: terraform/local/orthense-demo/nowhere", "steps.foundation.terraform.stack"),
-        (seed, "playbook: /etc/passwd", "steps.seed-mongo.ansible.playbook"),
+        (
+            foundation,
+            "stack: /etc",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: ../../../../tmp",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: terraform/local/orthense-demo/nowhere",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            seed,
+            "playbook: /etc/passwd",
+            "steps.seed-mongo.ansible.playbook",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let catalog = dir.path().join("catalog");
