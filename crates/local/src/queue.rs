@@ -28,10 +28,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use nightshift_core::ports::{Bus, Clock, OutboundMessage, PortError, SystemClock};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod recovery;
 
 /// The reason Service Bus gives a message dead-lettered for too many deliveries.
 pub const MAX_DELIVERY_COUNT_EXCEEDED: &str = "MaxDeliveryCountExceeded";
@@ -220,117 +221,6 @@ impl DiskQueue {
             }
         }
         Ok(out)
-    }
-
-    /// Moves a message file that cannot be read as a message to the dead letters, keeping its bytes.
-    fn dead_letter_corrupt(&self, path: &Path, bytes: &[u8], error: &str) -> Result<(), PortError> {
-        let now = self.options.clock.now();
-        let file = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let sequence_number = file
-            .strip_suffix(".json")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        let dead = DeadLetter {
-            message: QueuedMessage {
-                sequence_number,
-                message_id: String::new(),
-                correlation_id: None,
-                body: String::from_utf8_lossy(bytes).into_owned(),
-                enqueued_at: now,
-                scheduled_at: None,
-                delivery_count: 0,
-                lock_token: None,
-                locked_until: None,
-            },
-            reason: CORRUPT_MESSAGE.to_string(),
-            description: format!("messages/{file} is not a message: {error}"),
-            dead_lettered_at: now,
-        };
-        self.write_dead_letter(&dead)?;
-        std::fs::remove_file(path).map_err(io_err("dead-lettering", &self.dir))?;
-        tracing::warn!(queue = %self.dir.display(), file = %file, "corrupt message dead-lettered: {error}");
-        Ok(())
-    }
-
-    /// Writes a dead letter without replacing one: a sequence number seen twice gets a suffix.
-    fn write_dead_letter(&self, dead: &DeadLetter) -> Result<(), PortError> {
-        let bytes = serde_json::to_vec_pretty(dead)
-            .map_err(|e| PortError::Permanent(format!("serializing: {e}")))?;
-        let seq = dead.message.sequence_number;
-        let mut path = self.message_path("deadletter", seq);
-        while !write_new(&path, &bytes).map_err(io_err("dead-lettering", &self.dir))? {
-            path = self
-                .dir
-                .join("deadletter")
-                .join(format!("{seq:020}-{}.json", unique_id()));
-        }
-        Ok(())
-    }
-
-    /// The highest sequence number of any message file present, live or dead-lettered.
-    fn highest_present(&self) -> Result<u64, PortError> {
-        let mut highest = 0;
-        for sub in ["messages", "deadletter"] {
-            let entries =
-                std::fs::read_dir(self.dir.join(sub)).map_err(io_err("listing", &self.dir))?;
-            for entry in entries {
-                let entry = entry.map_err(io_err("listing", &self.dir))?;
-                let name = entry.file_name();
-                let seq = name
-                    .to_string_lossy()
-                    .split(['.', '-'])
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok());
-                highest = highest.max(seq.unwrap_or(0));
-            }
-        }
-        Ok(highest)
-    }
-
-    /// The message ids seen inside the window: `dedupe.json`, or, when it is garbled, a rebuild from the messages
-    /// present (the garbled file is set aside and the log says so).
-    fn seen_ids(&self, now: DateTime<Utc>) -> Result<BTreeMap<String, DateTime<Utc>>, PortError> {
-        let path = self.dir.join("dedupe.json");
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(e) => return Err(io_err("reading dedupe.json", &self.dir)(e)),
-        };
-        match serde_json::from_slice(&bytes) {
-            Ok(seen) => Ok(seen),
-            Err(e) => {
-                let aside = self.dir.join(format!(
-                    "dedupe.json.corrupt-{}",
-                    now.format("%Y%m%dT%H%M%S%.fZ")
-                ));
-                std::fs::rename(&path, &aside)
-                    .map_err(io_err("setting dedupe.json aside", &self.dir))?;
-                let mut seen = BTreeMap::new();
-                for (_, m) in self.messages()? {
-                    seen.insert(m.message_id, m.enqueued_at);
-                }
-                for (_, bytes) in self.read_all("deadletter")? {
-                    // A dead letter that does not parse has no id to remember.
-                    if let Ok(d) = serde_json::from_slice::<DeadLetter>(&bytes) {
-                        if !d.message.message_id.is_empty() {
-                            seen.insert(d.message.message_id, d.message.enqueued_at);
-                        }
-                    }
-                }
-                self.write_json(&path, &seen)?;
-                tracing::warn!(
-                    queue = %self.dir.display(),
-                    kept = %aside.display(),
-                    "dedupe.json was garbled ({e}): rebuilt from the {} message ids present; a repeat of a \
-                     message completed inside the duplicate window may be delivered again",
-                    seen.len()
-                );
-                Ok(seen)
-            }
-        }
     }
 
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), PortError> {
@@ -594,6 +484,7 @@ impl Bus for LocalBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
     use std::time::Duration as StdDuration;
 
