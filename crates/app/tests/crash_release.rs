@@ -1,5 +1,5 @@
-//! The crash trial: the handler is killed at every distinct write point of a release, and the run still finishes
-//! with each job started once.
+//! The crash trial: the handler is killed at every distinct write point of a release (and of a nightly run), and the
+//! run still finishes with each job started once.
 //!
 //! The use cases run over the local store, wrapped in a fault injector: a test hook, not timing. A trial arms it
 //! at the Nth write the handler makes (store writes and deletes, and its own bus sends), either just before that
@@ -40,9 +40,18 @@ steps:
   check: { needs: [db, web], smoke: { command: [true] } }
 environments:
   pr: { kind: pull-request }
+  nightly: { kind: nightly, schedule: { at: "00:00", timezone: UTC, catch_up: 24h } }
 "#;
 
 const RELEASE: &str = r#"{"schema":"nightshift.release/v1","product":"shop","environment":"pr-9","version":"2.0.0","requested_by":"ci"}"#;
+
+/// What starts the run: a release message, or the nightly timer (which fires again at each pass, as the hourly
+/// timer would, until the run has finished).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Release,
+    Nightly,
+}
 
 /// Where the handler dies: the Nth write it makes (counting from 1), before or after that write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +286,7 @@ struct Trial {
     logs: Vec<String>,
 }
 
-async fn trial(dir: &Path, kill: Option<KillPoint>) -> Trial {
+async fn trial(dir: &Path, start: Start, kill: Option<KillPoint>) -> Trial {
     std::fs::create_dir_all(dir.join("catalog")).unwrap();
     std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
     let env: BTreeMap<&str, String> = [
@@ -324,11 +333,32 @@ async fn trial(dir: &Path, kill: Option<KillPoint>) -> Trial {
     ports.clock = clock.clone();
     let app = App::new(ports, settings);
 
-    queues.push("releases", Some("release-1".into()), RELEASE.into());
+    let environment = match start {
+        Start::Release => {
+            queues.push("releases", Some("release-1".into()), RELEASE.into());
+            "pr-9"
+        }
+        Start::Nightly => "nightly",
+    };
     let mut killed = false;
     let mut logs = Vec::new();
     let mut finished = false;
     for _pass in 0..20 {
+        if start == Start::Nightly {
+            // A timer is not redelivered: it fires again.
+            let result = app.nightly().await;
+            let died = fault.restart();
+            killed |= died;
+            match result {
+                Ok(out) if !died => {
+                    logs.extend(out.logs);
+                    for m in out.steps {
+                        queues.push("steps", None, m);
+                    }
+                }
+                other => logs.push(format!("nightly-scheduler failed: {:?}", other.err())),
+            }
+        }
         let mut invocations = 0;
         while let Some((queue, id, body)) = queues.pop() {
             invocations += 1;
@@ -363,7 +393,7 @@ async fn trial(dir: &Path, kill: Option<KillPoint>) -> Trial {
         }
         let run = app.repo.runs().await.unwrap().into_iter().next();
         let active = app.repo.active_runs().await.unwrap();
-        let env = app.repo.environment("shop", "pr-9").await.unwrap();
+        let env = app.repo.environment("shop", environment).await.unwrap();
         if run
             .as_ref()
             .is_some_and(|r| r.status == RunStatus::Succeeded)
@@ -398,35 +428,44 @@ async fn trial(dir: &Path, kill: Option<KillPoint>) -> Trial {
     }
 }
 
-#[tokio::test]
-async fn a_release_killed_at_any_write_point_finishes_with_each_job_started_once() {
-    // Without a kill: how many writes a release makes, and the baseline.
+/// The figures of one kind of trial.
+struct Figures {
+    write_points: usize,
+    trials: usize,
+    completed: usize,
+    doubled: usize,
+    failures: Vec<String>,
+}
+
+/// A trial without a kill counts the write points; then one trial per write point, killed before it and after it.
+async fn kill_trials(start: Start) -> Figures {
     let dir = tempfile::tempdir().unwrap();
-    let clean = trial(dir.path(), None).await;
+    let clean = trial(dir.path(), start, None).await;
     assert!(clean.finished, "{:#?}", clean);
     assert_eq!(clean.starts_per_step.len(), 4);
     let write_points = clean.writes;
-    assert!(
-        write_points > 10,
-        "a release writes more than that: {clean:#?}"
-    );
-
-    let (mut trials, mut completed, mut doubled) = (0, 0, 0);
-    let mut failures = Vec::new();
+    assert!(write_points > 10, "a run writes more than that: {clean:#?}");
+    let mut f = Figures {
+        write_points,
+        trials: 0,
+        completed: 0,
+        doubled: 0,
+        failures: Vec::new(),
+    };
     for write in 1..=write_points {
         for after in [false, true] {
             let kill = KillPoint { write, after };
             let dir = tempfile::tempdir().unwrap();
-            let t = trial(dir.path(), Some(kill)).await;
-            trials += 1;
+            let t = trial(dir.path(), start, Some(kill)).await;
+            f.trials += 1;
             assert!(t.killed, "{kill:?} was never reached: {t:#?}");
             let twice: Vec<_> = t.starts_per_step.iter().filter(|(_, n)| **n > 1).collect();
             let all_once = t.starts_per_step.len() == 4 && twice.is_empty();
-            doubled += twice.len();
+            f.doubled += twice.len();
             if t.finished && all_once {
-                completed += 1;
+                f.completed += 1;
             } else {
-                failures.push(format!(
+                f.failures.push(format!(
                     "{kill:?}: finished {}, starts {:?}, log {:#?}",
                     t.finished, t.starts_per_step, t.logs
                 ));
@@ -434,10 +473,24 @@ async fn a_release_killed_at_any_write_point_finishes_with_each_job_started_once
         }
     }
     println!(
-        "kill trials: {trials} ({write_points} write points, killed before and after each), \
-         completed: {completed}, jobs doubled: {doubled}"
+        "{start:?}: kill trials: {} ({} write points, killed before and after each), completed: {}, jobs doubled: {}",
+        f.trials, f.write_points, f.completed, f.doubled
     );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(completed, trials);
-    assert_eq!(doubled, 0);
+    f
+}
+
+#[tokio::test]
+async fn a_release_killed_at_any_write_point_finishes_with_each_job_started_once() {
+    let f = kill_trials(Start::Release).await;
+    assert!(f.failures.is_empty(), "{}", f.failures.join("\n\n"));
+    assert_eq!(f.completed, f.trials);
+    assert_eq!(f.doubled, 0);
+}
+
+#[tokio::test]
+async fn a_nightly_run_killed_at_any_write_point_finishes_with_each_job_started_once() {
+    let f = kill_trials(Start::Nightly).await;
+    assert!(f.failures.is_empty(), "{}", f.failures.join("\n\n"));
+    assert_eq!(f.completed, f.trials);
+    assert_eq!(f.doubled, 0);
 }
