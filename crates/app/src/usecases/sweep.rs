@@ -125,7 +125,7 @@ impl App {
             }
         }
         // Deletions run concurrently (on Azure each one is a long-running operation of minutes), and each is
-        // reported and recorded as it happens: a sweep cut short leaves no deletion unrecorded but the one in flight.
+        // reported and recorded as it happens: a sweep cut short leaves unrecorded only the deletions in flight.
         // Owned: a stream of futures borrowing the plan is not `Send` enough for the handler's router.
         let deletions: Vec<expiry::Decision> = plan
             .decisions
