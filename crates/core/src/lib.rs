@@ -9,6 +9,7 @@ pub mod engine;
 pub mod expiry;
 pub mod messages;
 pub mod names;
+pub mod notice;
 pub mod planner;
 pub mod ports;
 pub mod run;
