@@ -4,6 +4,7 @@
 //! into a run, the run engine turns `(run, event)` into `(run, commands)`, and the expiry module turns resource
 //! groups and a clock reading into sweep decisions. The ports the edges implement are small traits in [`ports`].
 
+pub mod action_link;
 pub mod catalog;
 pub mod engine;
 pub mod expiry;
