@@ -23,6 +23,8 @@ pub struct ActionsSettings {
     /// The fixed step an `extend` button extends by (the release handler caps it at the environment's
     /// max_lifetime).
     pub extend_by: Ttl,
+    /// How long a `keep` button keeps the environment.
+    pub keep_for: Ttl,
     /// How long a link in a message stays valid.
     pub link_ttl: Ttl,
 }
@@ -96,6 +98,7 @@ impl NotifySettings {
                     key_secret,
                     code_secret: get("NIGHTSHIFT_ACTIONS_CODE_SECRET"),
                     extend_by: ttl("NIGHTSHIFT_ACTIONS_EXTEND_BY", "1d")?,
+                    keep_for: ttl("NIGHTSHIFT_ACTIONS_KEEP_FOR", "7d")?,
                     link_ttl: ttl("NIGHTSHIFT_ACTIONS_LINK_TTL", "2d")?,
                 })
             }

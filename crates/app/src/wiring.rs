@@ -22,8 +22,19 @@ pub async fn ports(s: &Settings) -> anyhow::Result<Ports> {
     }
 }
 
+/// The channels people are told on: one webhook adapter per configured webhook, in its format, its URL read from
+/// the secrets port (Key Vault, or the local vault) at the first notification.
+pub fn channels(s: &Settings, secrets: &Arc<dyn Secrets>) -> Vec<Arc<dyn Notifier>> {
+    s.notify
+        .webhooks
+        .iter()
+        .map(|w| Arc::new(WebhookNotifier::new(secrets.clone(), w.secret.clone(), w.format)) as Arc<dyn Notifier>)
+        .collect()
+}
+
 /// Everything on disk under the state directory.
 pub fn local(s: &Settings) -> Ports {
+    let secrets: Arc<dyn Secrets> = Arc::new(LocalSecrets::new(s.key_vault_dir()));
     let mut jobs = ProcessJobs::new(s.jobs_dir(), s.runner_command.clone());
     for (k, v) in s.job_env() {
         jobs = jobs.with_env(k, v);
@@ -34,7 +45,8 @@ pub fn local(s: &Settings) -> Ports {
         jobs: Arc::new(jobs),
         cloud: Arc::new(LocalCloud::new(s.cloud_dir())),
         notifier: Arc::new(LocalNotifier::new(s.state_dir.join("notifications.jsonl"))),
-        secrets: Arc::new(LocalSecrets::new(s.key_vault_dir())),
+        channels: channels(s, &secrets),
+        secrets,
         clock: Arc::new(SystemClock),
         // Local Terraform state lives under the state directory; the sweep removes it with the environment.
         tfstate: None,
@@ -49,10 +61,8 @@ async fn azure(s: &Settings) -> anyhow::Result<Ports> {
     };
     let a = config.adapters();
     let secrets: Arc<dyn Secrets> = a.secrets;
-    let notifier: Arc<dyn Notifier> = match &s.notify_webhook_secret {
-        Some(name) => Arc::new(WebhookNotifier::new(secrets.clone(), name.clone())),
-        None => Arc::new(LogNotifier),
-    };
+    let notifier: Arc<dyn Notifier> = Arc::new(LogNotifier);
+    let channels = channels(s, &secrets);
     tracing::debug!(?config, "Azure adapters built");
     Ok(Ports {
         store: a.store,
@@ -60,6 +70,7 @@ async fn azure(s: &Settings) -> anyhow::Result<Ports> {
         jobs: a.jobs,
         cloud: a.cloud,
         notifier,
+        channels,
         secrets,
         clock: Arc::new(SystemClock),
         tfstate: Some(Arc::new(config.container_store(
