@@ -1,0 +1,114 @@
+//! Notifications end to end: the local host and the real handler process post to a loopback webhook (127.0.0.1;
+//! Slack and Teams cannot be reached here, the webhook stands for their contract: any 2xx is delivered). For one
+//! succeeding run (with a retried step) and one failing run, with every message delivered twice, the webhook gets
+//! started, retry, succeeded/failed, and the expiry warning exactly once per environment and expiry.
+
+use crate::helpers::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Bodies = Arc<Mutex<Vec<Value>>>;
+
+async fn webhook() -> (String, Bodies) {
+    let bodies: Bodies = Arc::default();
+    let b = bodies.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let b = b.clone();
+            async move {
+                b.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, bodies)
+}
+
+/// `environment -> kinds received`, in order.
+fn kinds(bodies: &Bodies) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for b in bodies.lock().unwrap().iter() {
+        m.entry(b["environment"].as_str().unwrap().to_string())
+            .or_default()
+            .push(b["kind"].as_str().unwrap().to_string());
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succeeding_and_a_failing_run() {
+    let (url, bodies) = webhook().await;
+    let steps = [
+        // Fails once, then passes: one retry notification, then success.
+        sh_step("flaky", &[], "if [ -f \"$TMP/$NIGHTSHIFT_ENVIRONMENT.ok\" ]; then echo fine; else touch \"$TMP/$NIGHTSHIFT_ENVIRONMENT.ok\"; exit 1; fi"),
+        // Fails for good on pr-2 only, printing a secret-looking line the card must redact.
+        sh_step("check", &["flaky"], "echo 'password=hunter2 in the log'; [ \"$NIGHTSHIFT_ENVIRONMENT\" != pr-2 ]"),
+    ]
+    .concat();
+    // warn_before longer than the lifetime: the first sweeper pass after the runs warns.
+    let catalog = shell_catalog(&steps).replace("pr: { kind: pull-request, lifetime: 7d }", "pr: { kind: pull-request, lifetime: 7d, warn_before: 8d }");
+    let mut opts = Options::new(catalog);
+    opts.deliver_twice = true;
+    opts.settings.insert("NIGHTSHIFT_NOTIFY_WEBHOOKS".into(), "generic:test-hook-url".into());
+    let app = spawn_app(opts).await;
+    let vault = app.stack.app.settings.key_vault_dir();
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("test-hook-url"), &url).unwrap();
+
+    for env in ["pr-1", "pr-2"] {
+        let release = format!(r#"{{"schema":"nightshift.release/v1","product":"demo","environment":"{env}","version":"1.0.0","requested_by":"e2e"}}"#);
+        app.stack.host.bus().queue("releases").unwrap()
+            .send(nightshift_local::queue::NewMessage::new(release, format!("release-{env}")))
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let k = kinds(&bodies);
+        let done = |env: &str, last: &str| k.get(env).is_some_and(|v| v.iter().any(|x| x == last));
+        if done("pr-1", "run-succeeded") && done("pr-2", "run-failed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no outcome notifications: {k:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..2 {
+        let record = app.stack.host.invoke_timer("expiry-sweeper").await.expect("the sweeper fires");
+        assert!(record.succeeded, "{record:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let k = kinds(&bodies);
+    let count = |env: &str, kind: &str| k[env].iter().filter(|x| *x == kind).count();
+    assert_eq!(count("pr-1", "run-started"), 1, "{k:#?}");
+    assert_eq!(count("pr-1", "step-retrying"), 1, "{k:#?}");
+    assert_eq!(count("pr-1", "run-succeeded"), 1, "{k:#?}");
+    assert_eq!(count("pr-1", "run-failed"), 0, "{k:#?}");
+    assert_eq!(count("pr-2", "run-started"), 1, "{k:#?}");
+    assert!(count("pr-2", "step-retrying") >= 1, "{k:#?}");
+    assert_eq!(count("pr-2", "step-failed"), 1, "{k:#?}");
+    assert_eq!(count("pr-2", "run-failed"), 1, "{k:#?}");
+    for env in ["pr-1", "pr-2"] {
+        assert_eq!(count(env, "expiry-warning"), 1, "exactly once per expiry: {k:#?}");
+    }
+
+    let all = bodies.lock().unwrap().clone();
+    let failed = all.iter().find(|b| b["kind"] == "run-failed").unwrap();
+    assert_eq!(failed["details"]["step"], "check", "{failed}");
+    let tail = failed["details"]["log_tail"].to_string();
+    assert!(tail.contains("password=***") && !tail.contains("hunter2"), "redacted log tail: {tail}");
+    assert!(failed["details"]["next"].as_str().is_some_and(|n| !n.is_empty()));
+    let warning = all.iter().find(|b| b["kind"] == "expiry-warning").unwrap();
+    assert!(warning["details"]["next"].as_str().unwrap().contains("nightshift extend demo"), "{warning}");
+
+    // Every delivery is recorded with its delay.
+    let records = app.stack.app.deliveries().await.unwrap();
+    assert_eq!(records.len(), all.len());
+    assert!(records.iter().all(|r| r.outcome == "delivered" && r.delay_ms.is_some_and(|d| d >= 0)), "{records:#?}");
+    app.shutdown().await;
+}
