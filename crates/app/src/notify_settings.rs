@@ -62,22 +62,40 @@ impl NotifySettings {
         if let Some(list) = get("NIGHTSHIFT_NOTIFY_WEBHOOKS") {
             for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
                 let (format, secret) = item.split_once(':').ok_or_else(|| {
-                    bad("NIGHTSHIFT_NOTIFY_WEBHOOKS", item, "each item is FORMAT:SECRET-NAME, e.g. teams:notify-teams-url")
+                    bad(
+                        "NIGHTSHIFT_NOTIFY_WEBHOOKS",
+                        item,
+                        "each item is FORMAT:SECRET-NAME, e.g. teams:notify-teams-url",
+                    )
                 })?;
                 let format = Format::parse(format).ok_or_else(|| {
-                    bad("NIGHTSHIFT_NOTIFY_WEBHOOKS", item, "the format is slack, teams or generic")
+                    bad(
+                        "NIGHTSHIFT_NOTIFY_WEBHOOKS",
+                        item,
+                        "the format is slack, teams or generic",
+                    )
                 })?;
                 let secret = secret.trim();
                 if secret.is_empty() || webhooks.iter().any(|w: &Webhook| w.secret == secret) {
-                    return Err(bad("NIGHTSHIFT_NOTIFY_WEBHOOKS", item, "name each webhook's secret once"));
+                    return Err(bad(
+                        "NIGHTSHIFT_NOTIFY_WEBHOOKS",
+                        item,
+                        "name each webhook's secret once",
+                    ));
                 }
-                webhooks.push(Webhook { format, secret: secret.to_string() });
+                webhooks.push(Webhook {
+                    format,
+                    secret: secret.to_string(),
+                });
             }
         }
         if let Some(secret) = get("NIGHTSHIFT_NOTIFY_WEBHOOK_SECRET") {
             // The first setting, kept working: one webhook, generic JSON (its `text` is what Slack shows).
             if !webhooks.iter().any(|w| w.secret == secret) {
-                webhooks.push(Webhook { format: Format::Generic, secret });
+                webhooks.push(Webhook {
+                    format: Format::Generic,
+                    secret,
+                });
             }
         }
         let ttl = |name: &'static str, default: &str| -> Result<Ttl, SettingsError> {
@@ -85,14 +103,26 @@ impl NotifySettings {
             Ttl::parse(&v).map_err(|e| bad(name, &v, &e.to_string()))
         };
         let public_url = match get("NIGHTSHIFT_PUBLIC_URL") {
-            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.trim_end_matches('/').to_string()),
-            Some(u) => return Err(bad("NIGHTSHIFT_PUBLIC_URL", &u, "an http(s) URL, e.g. https://func-nightshift.azurewebsites.net")),
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                return Err(bad(
+                    "NIGHTSHIFT_PUBLIC_URL",
+                    &u,
+                    "an http(s) URL, e.g. https://func-nightshift.azurewebsites.net",
+                ))
+            }
             None => None,
         };
         let actions = match get("NIGHTSHIFT_ACTIONS_KEY_SECRET") {
             Some(key_secret) => {
                 if public_url.is_none() {
-                    return Err(bad("NIGHTSHIFT_ACTIONS_KEY_SECRET", &key_secret, "action links need NIGHTSHIFT_PUBLIC_URL too"));
+                    return Err(bad(
+                        "NIGHTSHIFT_ACTIONS_KEY_SECRET",
+                        &key_secret,
+                        "action links need NIGHTSHIFT_PUBLIC_URL too",
+                    ));
                 }
                 Some(ActionsSettings {
                     key_secret,
@@ -104,12 +134,20 @@ impl NotifySettings {
             }
             None => None,
         };
-        let github = match (get("NIGHTSHIFT_GITHUB_REPOSITORY"), get("NIGHTSHIFT_GITHUB_TOKEN_SECRET")) {
+        let github = match (
+            get("NIGHTSHIFT_GITHUB_REPOSITORY"),
+            get("NIGHTSHIFT_GITHUB_TOKEN_SECRET"),
+        ) {
             (None, None) => None,
             (Some(repository), Some(token_secret)) => {
-                let ok = repository.split('/').count() == 2 && repository.split('/').all(|p| !p.is_empty());
+                let ok = repository.split('/').count() == 2
+                    && repository.split('/').all(|p| !p.is_empty());
                 if !ok {
-                    return Err(bad("NIGHTSHIFT_GITHUB_REPOSITORY", &repository, "owner/repo"));
+                    return Err(bad(
+                        "NIGHTSHIFT_GITHUB_REPOSITORY",
+                        &repository,
+                        "owner/repo",
+                    ));
                 }
                 Some(GithubSettings {
                     repository,
@@ -120,10 +158,27 @@ impl NotifySettings {
                         .to_string(),
                 })
             }
-            (Some(r), None) => return Err(bad("NIGHTSHIFT_GITHUB_TOKEN_SECRET", &r, "required with NIGHTSHIFT_GITHUB_REPOSITORY")),
-            (None, Some(t)) => return Err(bad("NIGHTSHIFT_GITHUB_REPOSITORY", &t, "required with NIGHTSHIFT_GITHUB_TOKEN_SECRET")),
+            (Some(r), None) => {
+                return Err(bad(
+                    "NIGHTSHIFT_GITHUB_TOKEN_SECRET",
+                    &r,
+                    "required with NIGHTSHIFT_GITHUB_REPOSITORY",
+                ))
+            }
+            (None, Some(t)) => {
+                return Err(bad(
+                    "NIGHTSHIFT_GITHUB_REPOSITORY",
+                    &t,
+                    "required with NIGHTSHIFT_GITHUB_TOKEN_SECRET",
+                ))
+            }
         };
-        Ok(Self { webhooks, public_url, actions, github })
+        Ok(Self {
+            webhooks,
+            public_url,
+            actions,
+            github,
+        })
     }
 }
 
@@ -133,19 +188,36 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<NotifySettings, SettingsError> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         NotifySettings::from_lookup(|k| m.get(k).cloned())
     }
 
     #[test]
     fn webhooks_are_listed_with_their_format_and_the_old_setting_counts_as_generic() {
         let s = parse(&[
-            ("NIGHTSHIFT_NOTIFY_WEBHOOKS", "slack:notify-slack-url, teams:notify-teams-url"),
+            (
+                "NIGHTSHIFT_NOTIFY_WEBHOOKS",
+                "slack:notify-slack-url, teams:notify-teams-url",
+            ),
             ("NIGHTSHIFT_NOTIFY_WEBHOOK_SECRET", "old-hook"),
         ])
         .unwrap();
-        let got: Vec<(Format, &str)> = s.webhooks.iter().map(|w| (w.format, w.secret.as_str())).collect();
-        assert_eq!(got, [(Format::Slack, "notify-slack-url"), (Format::Teams, "notify-teams-url"), (Format::Generic, "old-hook")]);
+        let got: Vec<(Format, &str)> = s
+            .webhooks
+            .iter()
+            .map(|w| (w.format, w.secret.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Format::Slack, "notify-slack-url"),
+                (Format::Teams, "notify-teams-url"),
+                (Format::Generic, "old-hook")
+            ]
+        );
     }
 
     #[test]
@@ -160,7 +232,11 @@ mod tests {
     fn actions_need_a_public_url_and_default_to_a_one_day_step() {
         let e = parse(&[("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-key")]).unwrap_err();
         assert!(e.why.contains("NIGHTSHIFT_PUBLIC_URL"), "{e}");
-        let s = parse(&[("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-key"), ("NIGHTSHIFT_PUBLIC_URL", "http://127.0.0.1:7071/")]).unwrap();
+        let s = parse(&[
+            ("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-key"),
+            ("NIGHTSHIFT_PUBLIC_URL", "http://127.0.0.1:7071/"),
+        ])
+        .unwrap();
         assert_eq!(s.public_url.as_deref(), Some("http://127.0.0.1:7071"));
         assert_eq!(s.actions.unwrap().extend_by, Ttl::parse("1d").unwrap());
     }
@@ -168,8 +244,18 @@ mod tests {
     #[test]
     fn github_needs_both_the_repository_and_the_token_secret() {
         assert!(parse(&[("NIGHTSHIFT_GITHUB_REPOSITORY", "o/r")]).is_err());
-        assert!(parse(&[("NIGHTSHIFT_GITHUB_REPOSITORY", "o"), ("NIGHTSHIFT_GITHUB_TOKEN_SECRET", "gh")]).is_err());
-        let g = parse(&[("NIGHTSHIFT_GITHUB_REPOSITORY", "o/r"), ("NIGHTSHIFT_GITHUB_TOKEN_SECRET", "gh")]).unwrap().github.unwrap();
+        assert!(parse(&[
+            ("NIGHTSHIFT_GITHUB_REPOSITORY", "o"),
+            ("NIGHTSHIFT_GITHUB_TOKEN_SECRET", "gh")
+        ])
+        .is_err());
+        let g = parse(&[
+            ("NIGHTSHIFT_GITHUB_REPOSITORY", "o/r"),
+            ("NIGHTSHIFT_GITHUB_TOKEN_SECRET", "gh"),
+        ])
+        .unwrap()
+        .github
+        .unwrap();
         assert_eq!(g.api_url, "https://api.github.com");
     }
 }

@@ -245,7 +245,7 @@ impl Settings {
                 .unwrap_or_else(default_tools_dir),
             azure,
             terraform,
-            notify: crate::notify_settings::NotifySettings::from_lookup(&opt)?,
+            notify: crate::notify_settings::NotifySettings::from_lookup(opt)?,
         })
     }
 

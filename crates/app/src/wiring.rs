@@ -24,12 +24,22 @@ pub async fn ports(s: &Settings) -> anyhow::Result<Ports> {
 
 /// The channels people are told on: one webhook adapter per configured webhook, in its format, its URL read from
 /// the secrets port (Key Vault, or the local vault) at the first notification.
-pub fn channels(s: &Settings, secrets: &Arc<dyn Secrets>, store: &Arc<dyn Store>) -> Vec<Arc<dyn Notifier>> {
+pub fn channels(
+    s: &Settings,
+    secrets: &Arc<dyn Secrets>,
+    store: &Arc<dyn Store>,
+) -> Vec<Arc<dyn Notifier>> {
     let mut c: Vec<Arc<dyn Notifier>> = s
         .notify
         .webhooks
         .iter()
-        .map(|w| Arc::new(WebhookNotifier::new(secrets.clone(), w.secret.clone(), w.format)) as Arc<dyn Notifier>)
+        .map(|w| {
+            Arc::new(WebhookNotifier::new(
+                secrets.clone(),
+                w.secret.clone(),
+                w.format,
+            )) as Arc<dyn Notifier>
+        })
         .collect();
     if let Some(g) = &s.notify.github {
         c.push(Arc::new(GithubNotifier::new(

@@ -68,9 +68,18 @@ fn setup(hook_url: &str, extra: &[(&str, &str)]) -> Fixture {
     std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
     std::fs::write(dir.path().join("catalog/shop.yaml"), CATALOG).unwrap();
     let mut env: BTreeMap<&str, String> = [
-        ("NIGHTSHIFT_STATE_DIR", dir.path().join("state").display().to_string()),
-        ("NIGHTSHIFT_CATALOG", dir.path().join("catalog").display().to_string()),
-        ("NIGHTSHIFT_NOTIFY_WEBHOOKS", "teams:notify-teams-url".to_string()),
+        (
+            "NIGHTSHIFT_STATE_DIR",
+            dir.path().join("state").display().to_string(),
+        ),
+        (
+            "NIGHTSHIFT_CATALOG",
+            dir.path().join("catalog").display().to_string(),
+        ),
+        (
+            "NIGHTSHIFT_NOTIFY_WEBHOOKS",
+            "teams:notify-teams-url".to_string(),
+        ),
     ]
     .into();
     for (k, v) in extra {
@@ -82,7 +91,10 @@ fn setup(hook_url: &str, extra: &[(&str, &str)]) -> Fixture {
     std::fs::write(vault.join("notify-teams-url"), hook_url).unwrap();
     std::fs::write(vault.join("actions-link-key"), "the-link-key").unwrap();
     let ports = nightshift_app::wiring::local(&settings);
-    Fixture { app: App::new(ports, settings), _dir: dir }
+    Fixture {
+        app: App::new(ports, settings),
+        _dir: dir,
+    }
 }
 
 fn notification() -> Notification {
@@ -115,20 +127,35 @@ async fn a_failed_delivery_is_retried_from_a_scheduled_message_and_its_delay_is_
     assert_eq!(hook.received().len(), 1);
     let queued = retries(&f.app);
     assert_eq!(queued.len(), 1);
-    assert!(queued[0].scheduled_at.unwrap() > Utc::now() + Duration::seconds(20), "backoff");
+    assert!(
+        queued[0].scheduled_at.unwrap() > Utc::now() + Duration::seconds(20),
+        "backoff"
+    );
     assert_eq!(records(&f.app).await[0].outcome, "pending");
 
     // The scheduled message arrives: delivered, with its delay.
     let m = &queued[0];
-    f.app.notification_retry(&m.message_id, &m.body).await.unwrap();
+    f.app
+        .notification_retry(&m.message_id, &m.body)
+        .await
+        .unwrap();
     assert_eq!(hook.received().len(), 2);
     let r = &records(&f.app).await[0];
-    assert_eq!((r.outcome.as_str(), r.attempts, r.target.as_str()), ("delivered", 2, "teams:notify-teams-url"));
-    assert!(r.delivered_at.unwrap() >= r.event_at && r.delay_ms.unwrap() >= 0, "{r:?}");
+    assert_eq!(
+        (r.outcome.as_str(), r.attempts, r.target.as_str()),
+        ("delivered", 2, "teams:notify-teams-url")
+    );
+    assert!(
+        r.delivered_at.unwrap() >= r.event_at && r.delay_ms.unwrap() >= 0,
+        "{r:?}"
+    );
     assert_eq!(hook.received()[1]["type"], "message", "the Teams format");
 
     // At least once: the retry redelivered and the event repeated send nothing more.
-    f.app.notification_retry(&m.message_id, &m.body).await.unwrap();
+    f.app
+        .notification_retry(&m.message_id, &m.body)
+        .await
+        .unwrap();
     f.app.send_notification(&notification()).await;
     assert_eq!(hook.received().len(), 2);
 }
@@ -143,8 +170,14 @@ async fn a_delivery_that_cannot_succeed_is_recorded_as_failed_and_shown_in_statu
     let status = f.app.status().await.unwrap();
     assert_eq!(status.failed_notifications.len(), 1);
     let failed = &status.failed_notifications[0];
-    assert!(failed.error.as_deref().unwrap().contains("404"), "{failed:?}");
-    assert!(!failed.error.as_deref().unwrap().contains(&url), "the webhook URL is a secret");
+    assert!(
+        failed.error.as_deref().unwrap().contains("404"),
+        "{failed:?}"
+    );
+    assert!(
+        !failed.error.as_deref().unwrap().contains(&url),
+        "the webhook URL is a secret"
+    );
 }
 
 #[tokio::test]
@@ -153,13 +186,26 @@ async fn a_delivery_gives_up_after_its_last_try() {
     let f = setup(&url, &[]);
     f.app.send_notification(&notification()).await;
     for attempt in 2..=MAX_DELIVERY_ATTEMPTS {
-        let m = retries(&f.app).into_iter().find(|m| m.message_id.ends_with(&format!("-{attempt}"))).expect("the next try is scheduled");
-        f.app.notification_retry(&m.message_id, &m.body).await.unwrap();
+        let m = retries(&f.app)
+            .into_iter()
+            .find(|m| m.message_id.ends_with(&format!("-{attempt}")))
+            .expect("the next try is scheduled");
+        f.app
+            .notification_retry(&m.message_id, &m.body)
+            .await
+            .unwrap();
     }
     assert_eq!(hook.received().len() as u32, MAX_DELIVERY_ATTEMPTS);
-    assert_eq!(retries(&f.app).len() as u32, MAX_DELIVERY_ATTEMPTS - 1, "no try after the last");
+    assert_eq!(
+        retries(&f.app).len() as u32,
+        MAX_DELIVERY_ATTEMPTS - 1,
+        "no try after the last"
+    );
     let r = &records(&f.app).await[0];
-    assert_eq!((r.outcome.as_str(), r.attempts), ("failed", MAX_DELIVERY_ATTEMPTS));
+    assert_eq!(
+        (r.outcome.as_str(), r.attempts),
+        ("failed", MAX_DELIVERY_ATTEMPTS)
+    );
 }
 
 #[tokio::test]
@@ -168,7 +214,10 @@ async fn a_retry_for_a_channel_no_longer_configured_is_rejected_not_retried() {
     let f = setup(&url, &[]);
     let body = json!({"schema": "nightshift.notification-retry/v1", "target": "slack:gone", "attempt": 2,
                       "notification": notification()});
-    f.app.notification_retry("m-1", &body.to_string()).await.unwrap();
+    f.app
+        .notification_retry("m-1", &body.to_string())
+        .await
+        .unwrap();
     f.app.notification_retry("m-2", "not json").await.unwrap();
     let rejected = f.app.status().await.unwrap().rejected;
     assert_eq!(rejected.len(), 2);
@@ -187,24 +236,46 @@ async fn put_env(app: &App, env: &str, expires_in: Duration) {
 fn warnings(hook: &Hook) -> Vec<Value> {
     hook.received()
         .into_iter()
-        .filter(|b| b["attachments"][0]["content"]["body"][0]["text"].as_str().is_some_and(|t| t.contains("will be deleted soon")))
+        .filter(|b| {
+            b["attachments"][0]["content"]["body"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("will be deleted soon"))
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn the_sweeper_warns_once_per_expiry_within_warn_before_with_signed_action_links() {
     let (hook, url) = Hook::serve(&[]).await;
-    let f = setup(&url, &[("NIGHTSHIFT_PUBLIC_URL", "http://127.0.0.1:7071"), ("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-link-key")]);
+    let f = setup(
+        &url,
+        &[
+            ("NIGHTSHIFT_PUBLIC_URL", "http://127.0.0.1:7071"),
+            ("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-link-key"),
+        ],
+    );
     put_env(&f.app, "pr-7", Duration::hours(1)).await; // within the 12h default
     put_env(&f.app, "pr-8", Duration::days(2)).await; // not yet
 
     f.app.sweep(None, false, 20).await.unwrap();
     f.app.sweep(None, false, 20).await.unwrap();
     let sent = warnings(&hook);
-    assert_eq!(sent.len(), 1, "one warning for pr-7, none for pr-8, nothing on the second pass");
+    assert_eq!(
+        sent.len(),
+        1,
+        "one warning for pr-7, none for pr-8, nothing on the second pass"
+    );
     let card = &sent[0]["attachments"][0]["content"];
-    assert!(card.to_string().contains("nightshift extend shop pr-7 --by 1d"));
-    let links: Vec<&str> = card["actions"].as_array().unwrap().iter().filter_map(|a| a["url"].as_str()).filter(|u| u.contains("/api/actions?token=")).collect();
+    assert!(card
+        .to_string()
+        .contains("nightshift extend shop pr-7 --by 1d"));
+    let links: Vec<&str> = card["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["url"].as_str())
+        .filter(|u| u.contains("/api/actions?token="))
+        .collect();
     assert_eq!(links.len(), 2, "extend and keep");
     let token = links[0].split("token=").nth(1).unwrap();
     let claims = nightshift_core::action_link::verify(b"the-link-key", token, Utc::now()).unwrap();

@@ -78,7 +78,11 @@ impl GithubNotifier {
         format!("github/{}/{}.json", n.product, n.environment)
     }
 
-    async fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value, PortError> {
+    async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, PortError> {
         let token: SecretValue = self.secrets.get(&self.token_secret).await?;
         let response = self
             .http
@@ -96,8 +100,12 @@ impl GithubNotifier {
         let excerpt: String = text.chars().take(300).collect();
         match status {
             200..=299 => Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)),
-            408 | 429 | 500..=599 => Err(PortError::Transient(format!("GitHub {path} answered {status}: {excerpt}"))),
-            _ => Err(PortError::Permanent(format!("GitHub {path} answered {status}: {excerpt}"))),
+            408 | 429 | 500..=599 => Err(PortError::Transient(format!(
+                "GitHub {path} answered {status}: {excerpt}"
+            ))),
+            _ => Err(PortError::Permanent(format!(
+                "GitHub {path} answered {status}: {excerpt}"
+            ))),
         }
     }
 
@@ -118,17 +126,28 @@ impl GithubNotifier {
             "payload": { "run": n.run },
         });
         let v = self.post("deployments", body).await?;
-        let id = v["id"].as_u64().ok_or_else(|| PortError::Permanent("GitHub created a deployment without an id".into()))?;
-        let rec = DeploymentRef { deployment_id: id, run: n.run.clone() };
+        let id = v["id"].as_u64().ok_or_else(|| {
+            PortError::Permanent("GitHub created a deployment without an id".into())
+        })?;
+        let rec = DeploymentRef {
+            deployment_id: id,
+            run: n.run.clone(),
+        };
         self.store
-            .put(&Self::key(n), serde_json::to_vec(&rec).expect("serializable"), Precondition::None)
+            .put(
+                &Self::key(n),
+                serde_json::to_vec(&rec).expect("serializable"),
+                Precondition::None,
+            )
             .await?;
         Ok(id)
     }
 
     async fn deployment(&self, n: &Notification) -> Result<Option<u64>, PortError> {
         Ok(match self.store.get(&Self::key(n)).await? {
-            Some(v) => serde_json::from_slice::<DeploymentRef>(&v.bytes).ok().map(|r| r.deployment_id),
+            Some(v) => serde_json::from_slice::<DeploymentRef>(&v.bytes)
+                .ok()
+                .map(|r| r.deployment_id),
             None => None,
         })
     }
@@ -141,35 +160,51 @@ impl Notifier for GithubNotifier {
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), PortError> {
-        let Some(number) = pull_number(&n.environment) else { return Ok(()) };
+        let Some(number) = pull_number(&n.environment) else {
+            return Ok(());
+        };
         let d = &n.details;
         let (id, mut status) = match n.kind {
             NotificationKind::RunStarted => {
                 let id = self.create_deployment(n, number).await?;
-                (id, json!({"state": "in_progress", "description": cut(&n.text)}))
+                (
+                    id,
+                    json!({"state": "in_progress", "description": cut(&n.text)}),
+                )
             }
             NotificationKind::RunSucceeded => {
-                let Some(id) = self.deployment(n).await? else { return Ok(()) };
-                let mut s = json!({"state": "success", "description": cut(&n.text), "auto_inactive": true});
+                let Some(id) = self.deployment(n).await? else {
+                    return Ok(());
+                };
+                let mut s =
+                    json!({"state": "success", "description": cut(&n.text), "auto_inactive": true});
                 if let Some(url) = d.urls.values().next() {
                     s["environment_url"] = url.clone().into();
                 }
                 (id, s)
             }
             NotificationKind::RunFailed => {
-                let Some(id) = self.deployment(n).await? else { return Ok(()) };
+                let Some(id) = self.deployment(n).await? else {
+                    return Ok(());
+                };
                 (id, json!({"state": "failure", "description": cut(&n.text)}))
             }
             NotificationKind::EnvironmentDestroyed => {
-                let Some(id) = self.deployment(n).await? else { return Ok(()) };
-                (id, json!({"state": "inactive", "description": cut(&n.text)}))
+                let Some(id) = self.deployment(n).await? else {
+                    return Ok(());
+                };
+                (
+                    id,
+                    json!({"state": "inactive", "description": cut(&n.text)}),
+                )
             }
             _ => return Ok(()),
         };
         if let Some(url) = &d.status_url {
             status["log_url"] = url.clone().into();
         }
-        self.post(&format!("deployments/{id}/statuses"), status).await?;
+        self.post(&format!("deployments/{id}/statuses"), status)
+            .await?;
         Ok(())
     }
 }
@@ -194,9 +229,17 @@ mod tests {
     #[async_trait]
     impl Store for MemStore {
         async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
-            Ok(self.0.lock().unwrap().get(key).map(|b| Versioned { bytes: b.clone(), version: "1".into() }))
+            Ok(self.0.lock().unwrap().get(key).map(|b| Versioned {
+                bytes: b.clone(),
+                version: "1".into(),
+            }))
         }
-        async fn put(&self, key: &str, bytes: Vec<u8>, _: Precondition) -> Result<String, PortError> {
+        async fn put(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            _: Precondition,
+        ) -> Result<String, PortError> {
             self.0.lock().unwrap().insert(key.into(), bytes);
             Ok("1".into())
         }
@@ -223,8 +266,16 @@ mod tests {
     /// Checks a body against the documented fields: required ones present, no field GitHub does not know.
     fn shape_errors(body: &Value, required: &[&str], allowed: &[&str]) -> Vec<String> {
         let o = body.as_object().cloned().unwrap_or_default();
-        let mut e: Vec<String> = required.iter().filter(|r| !o.contains_key(**r)).map(|r| format!("missing {r}")).collect();
-        e.extend(o.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("unknown field {k}")));
+        let mut e: Vec<String> = required
+            .iter()
+            .filter(|r| !o.contains_key(**r))
+            .map(|r| format!("missing {r}"))
+            .collect();
+        e.extend(
+            o.keys()
+                .filter(|k| !allowed.contains(&k.as_str()))
+                .map(|k| format!("unknown field {k}")),
+        );
         e
     }
 
@@ -233,8 +284,10 @@ mod tests {
         let c1 = calls.clone();
         let c2 = calls.clone();
         let auth = |h: &HeaderMap| {
-            h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer ghs_secret_token_value")
-                && h.get("accept").and_then(|v| v.to_str().ok()) == Some("application/vnd.github+json")
+            h.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bearer ghs_secret_token_value")
+                && h.get("accept").and_then(|v| v.to_str().ok())
+                    == Some("application/vnd.github+json")
                 && h.contains_key("user-agent")
         };
         let app = axum::Router::new()
@@ -280,7 +333,9 @@ mod tests {
             ..Details::default()
         };
         if kind == NotificationKind::RunSucceeded {
-            details.urls.insert("web".into(), "https://shop-pr-7.example.net".into());
+            details
+                .urls
+                .insert("web".into(), "https://shop-pr-7.example.net".into());
         }
         Notification {
             kind,
@@ -288,36 +343,81 @@ mod tests {
             product: "shop".into(),
             environment: env.into(),
             text: "x".repeat(300),
-            details,
+            details: Box::new(details),
         }
     }
 
     #[tokio::test]
-    async fn a_pull_request_environment_gets_a_deployment_and_its_statuses_in_the_documented_shapes() {
+    async fn a_pull_request_environment_gets_a_deployment_and_its_statuses_in_the_documented_shapes(
+    ) {
         let (url, calls) = github().await;
-        let g = GithubNotifier::new(&url, "octo/shop", "github-token", Arc::new(Token), Arc::new(MemStore::default()));
-        for kind in [NotificationKind::RunStarted, NotificationKind::StepRetrying, NotificationKind::RunSucceeded, NotificationKind::RunFailed, NotificationKind::EnvironmentDestroyed] {
+        let g = GithubNotifier::new(
+            &url,
+            "octo/shop",
+            "github-token",
+            Arc::new(Token),
+            Arc::new(MemStore::default()),
+        );
+        for kind in [
+            NotificationKind::RunStarted,
+            NotificationKind::StepRetrying,
+            NotificationKind::RunSucceeded,
+            NotificationKind::RunFailed,
+            NotificationKind::EnvironmentDestroyed,
+        ] {
             g.notify(&n(kind, "pr-7")).await.unwrap();
         }
         let calls = calls.lock().unwrap().clone();
         let names: Vec<&str> = calls.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["deployment", "status in_progress", "status success", "status failure", "status inactive"]);
+        assert_eq!(
+            names,
+            [
+                "deployment",
+                "status in_progress",
+                "status success",
+                "status failure",
+                "status inactive"
+            ]
+        );
         assert_eq!(calls[0].1["ref"], "refs/pull/7/head");
         assert_eq!(calls[0].1["environment"], "shop/pr-7");
         assert_eq!(calls[0].1["transient_environment"], true);
-        assert_eq!(calls[2].1["environment_url"], "https://shop-pr-7.example.net");
-        assert_eq!(calls[3].1["log_url"], "https://ns.example.net/api/status/runs/shop.pr-7.r1");
+        assert_eq!(
+            calls[2].1["environment_url"],
+            "https://shop-pr-7.example.net"
+        );
+        assert_eq!(
+            calls[3].1["log_url"],
+            "https://ns.example.net/api/status/runs/shop.pr-7.r1"
+        );
         assert_eq!(g.target(), "github:octo/shop");
     }
 
     #[tokio::test]
     async fn other_environments_are_left_alone_and_a_rejection_is_permanent_without_the_token() {
         let (url, calls) = github().await;
-        let g = GithubNotifier::new(&url, "octo/shop", "github-token", Arc::new(Token), Arc::new(MemStore::default()));
-        g.notify(&n(NotificationKind::RunStarted, "nightly")).await.unwrap();
+        let g = GithubNotifier::new(
+            &url,
+            "octo/shop",
+            "github-token",
+            Arc::new(Token),
+            Arc::new(MemStore::default()),
+        );
+        g.notify(&n(NotificationKind::RunStarted, "nightly"))
+            .await
+            .unwrap();
         assert!(calls.lock().unwrap().is_empty());
-        let wrong = GithubNotifier::new(&url, "octo/other", "github-token", Arc::new(Token), Arc::new(MemStore::default()));
-        let e = wrong.notify(&n(NotificationKind::RunStarted, "pr-7")).await.unwrap_err();
+        let wrong = GithubNotifier::new(
+            &url,
+            "octo/other",
+            "github-token",
+            Arc::new(Token),
+            Arc::new(MemStore::default()),
+        );
+        let e = wrong
+            .notify(&n(NotificationKind::RunStarted, "pr-7"))
+            .await
+            .unwrap_err();
         assert!(!e.is_retryable(), "{e}");
         assert!(!e.to_string().contains("ghs_secret"), "{e}");
         assert!(!format!("{wrong:?}").contains("ghs_secret"));

@@ -185,7 +185,11 @@ mod tests {
             notice::render(Format::Teams, &notification())
         );
         assert_eq!(notifier.target(), "teams:notify-webhook-url");
-        let slack = WebhookNotifier::new(Arc::new(OneSecret(url)), "notify-webhook-url", Format::Slack);
+        let slack = WebhookNotifier::new(
+            Arc::new(OneSecret(url)),
+            "notify-webhook-url",
+            Format::Slack,
+        );
         slack.notify(&notification()).await.unwrap();
         assert!(bodies.lock().unwrap()[1]["blocks"].is_array());
         *status.lock().unwrap() = 500;
@@ -201,8 +205,11 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = format!("http://127.0.0.1:{port}/hooks/secret-token-xyz");
-        let notifier =
-            WebhookNotifier::new(Arc::new(OneSecret(url)), "notify-webhook-url", Format::Generic);
+        let notifier = WebhookNotifier::new(
+            Arc::new(OneSecret(url)),
+            "notify-webhook-url",
+            Format::Generic,
+        );
         let e = notifier.notify(&notification()).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
         assert!(!e.to_string().contains("secret-token-xyz"), "{e}");

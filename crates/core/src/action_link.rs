@@ -88,7 +88,7 @@ fn mac(key: &[u8], message: &str) -> HmacSha256 {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -102,33 +102,68 @@ pub fn sign(key: &[u8], c: &ActionClaims) -> String {
     let expires = c.expires_at.timestamp();
     let m = mac(
         key,
-        &canonical(c.action.as_str(), c.product.as_str(), c.environment.as_str(), expires, &c.token_id),
+        &canonical(
+            c.action.as_str(),
+            c.product.as_str(),
+            c.environment.as_str(),
+            expires,
+            &c.token_id,
+        ),
     );
-    let sig: String = m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}.{}.{}.{expires}.{}.{sig}", c.action.as_str(), c.product, c.environment, c.token_id)
+    let sig: String = m
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}.{}.{}.{expires}.{}.{sig}",
+        c.action.as_str(),
+        c.product,
+        c.environment,
+        c.token_id
+    )
 }
 
 /// Checks a token's form, signature and expiry.
 pub fn verify(key: &[u8], token: &str, now: DateTime<Utc>) -> Result<ActionClaims, LinkError> {
     let parts: Vec<&str> = token.trim().split('.').collect();
     let [action, product, env, expires, token_id, sig] = parts[..] else {
-        return Err(LinkError::Malformed("expected six parts separated by '.'".into()));
+        return Err(LinkError::Malformed(
+            "expected six parts separated by '.'".into(),
+        ));
     };
     let action = LinkAction::parse(action)
         .ok_or_else(|| LinkError::Malformed(format!("unknown action {action:?}")))?;
     let product = ProductName::parse(product).map_err(|e| LinkError::Malformed(e.to_string()))?;
-    let environment = EnvironmentName::parse(env).map_err(|e| LinkError::Malformed(e.to_string()))?;
+    let environment =
+        EnvironmentName::parse(env).map_err(|e| LinkError::Malformed(e.to_string()))?;
     let expires: i64 = expires
         .parse()
         .map_err(|_| LinkError::Malformed("the expiry is not a number".into()))?;
-    if token_id.len() < 16 || token_id.len() > 64 || !token_id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(LinkError::Malformed("the token id is not 16 to 64 hex digits".into()));
+    if token_id.len() < 16
+        || token_id.len() > 64
+        || !token_id.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        return Err(LinkError::Malformed(
+            "the token id is not 16 to 64 hex digits".into(),
+        ));
     }
-    let sig = hex_decode(sig).ok_or_else(|| LinkError::Malformed("the signature is not hex".into()))?;
+    let sig =
+        hex_decode(sig).ok_or_else(|| LinkError::Malformed("the signature is not hex".into()))?;
     // The signature is checked before anything else is believed, expiry included.
-    mac(key, &canonical(action.as_str(), product.as_str(), environment.as_str(), expires, token_id))
-        .verify_slice(&sig)
-        .map_err(|_| LinkError::BadSignature)?;
+    mac(
+        key,
+        &canonical(
+            action.as_str(),
+            product.as_str(),
+            environment.as_str(),
+            expires,
+            token_id,
+        ),
+    )
+    .verify_slice(&sig)
+    .map_err(|_| LinkError::BadSignature)?;
     let expires_at = Utc
         .timestamp_opt(expires, 0)
         .single()
@@ -136,7 +171,13 @@ pub fn verify(key: &[u8], token: &str, now: DateTime<Utc>) -> Result<ActionClaim
     if now >= expires_at {
         return Err(LinkError::Expired(expires_at));
     }
-    Ok(ActionClaims { action, product, environment, expires_at, token_id: token_id.to_string() })
+    Ok(ActionClaims {
+        action,
+        product,
+        environment,
+        expires_at,
+        token_id: token_id.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -175,15 +216,29 @@ mod tests {
     #[test]
     fn changing_any_signed_part_breaks_the_signature() {
         let t = sign(KEY, &claims());
-        for (from, to) in [("extend.", "keep."), (".pr-7.", ".pr-8."), (".shop.", ".shoq."), (".1796", ".1896")] {
+        for (from, to) in [
+            ("extend.", "keep."),
+            (".pr-7.", ".pr-8."),
+            (".shop.", ".shoq."),
+            (".1796", ".1896"),
+        ] {
             let altered = t.replacen(from, to, 1);
             assert_ne!(altered, t, "{from}");
-            assert_eq!(verify(KEY, &altered, before()), Err(LinkError::BadSignature), "{from} -> {to}");
+            assert_eq!(
+                verify(KEY, &altered, before()),
+                Err(LinkError::BadSignature),
+                "{from} -> {to}"
+            );
         }
         let mut other_id = claims();
         other_id.token_id = token_id("another");
-        let swapped = sign(KEY, &other_id).rsplit_once('.').unwrap().0.to_string() + "." + t.rsplit_once('.').unwrap().1;
-        assert_eq!(verify(KEY, &swapped, before()), Err(LinkError::BadSignature));
+        let swapped = sign(KEY, &other_id).rsplit_once('.').unwrap().0.to_string()
+            + "."
+            + t.rsplit_once('.').unwrap().1;
+        assert_eq!(
+            verify(KEY, &swapped, before()),
+            Err(LinkError::BadSignature)
+        );
     }
 
     #[test]
@@ -196,8 +251,18 @@ mod tests {
 
     #[test]
     fn a_malformed_token_says_what_is_wrong() {
-        for bad in ["", "extend.shop", "delete.shop.pr-7.1.00112233445566778899.ab", "extend.shop.pr-7.x.00112233445566778899.ab", "extend.shop.pr-7.1.zz.ab", "extend.shop.pr-7.1.00112233445566778899.xyz"] {
-            assert!(matches!(verify(KEY, bad, before()), Err(LinkError::Malformed(_))), "{bad:?}");
+        for bad in [
+            "",
+            "extend.shop",
+            "delete.shop.pr-7.1.00112233445566778899.ab",
+            "extend.shop.pr-7.x.00112233445566778899.ab",
+            "extend.shop.pr-7.1.zz.ab",
+            "extend.shop.pr-7.1.00112233445566778899.xyz",
+        ] {
+            assert!(
+                matches!(verify(KEY, bad, before()), Err(LinkError::Malformed(_))),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -497,7 +497,10 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         let max_lifetime = ttl("max_lifetime", &e.max_lifetime)?;
         let warn_before = match (e.kind, ttl("warn_before", &e.warn_before)?) {
             (EnvironmentKind::Persistent, Some(_)) => {
-                return Err(err(at("warn_before"), "a persistent environment never expires: remove warn_before".into()))
+                return Err(err(
+                    at("warn_before"),
+                    "a persistent environment never expires: remove warn_before".into(),
+                ))
             }
             (EnvironmentKind::Persistent, None) => None,
             (EnvironmentKind::Nightly, w) => Some(w.unwrap_or(Ttl::from_secs(2 * 3600))),
@@ -899,11 +902,29 @@ environments:
     fn warn_before_defaults_by_kind_and_a_persistent_environment_has_none() {
         let c = parse(DEMO).unwrap();
         let p = c.product("shop").unwrap();
-        let w: Vec<Option<String>> = p.environments.values().map(|e| e.warn_before.map(|t| t.to_string())).collect();
+        let w: Vec<Option<String>> = p
+            .environments
+            .values()
+            .map(|e| e.warn_before.map(|t| t.to_string()))
+            .collect();
         assert_eq!(w, [Some("2h".to_string()), Some("12h".to_string()), None]);
-        let c = parse(&DEMO.replace("pr: { kind: pull-request }", "pr: { kind: pull-request, warn_before: 1d }")).unwrap();
-        assert_eq!(c.product("shop").unwrap().environments[1].warn_before.unwrap().to_string(), "1d");
-        let e = parse(&DEMO.replace("main: { kind: persistent }", "main: { kind: persistent, warn_before: 1h }")).unwrap_err();
+        let c = parse(&DEMO.replace(
+            "pr: { kind: pull-request }",
+            "pr: { kind: pull-request, warn_before: 1d }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.product("shop").unwrap().environments[1]
+                .warn_before
+                .unwrap()
+                .to_string(),
+            "1d"
+        );
+        let e = parse(&DEMO.replace(
+            "main: { kind: persistent }",
+            "main: { kind: persistent, warn_before: 1h }",
+        ))
+        .unwrap_err();
         assert_eq!(e.field, "environments.main.warn_before");
     }
 }

@@ -64,9 +64,10 @@ pub struct Notification {
     pub product: String,
     pub environment: String,
     pub text: String,
-    /// What the cards show beyond the text (step, URLs, expiry, log tail, links): see [`crate::notice`].
+    /// What the cards show beyond the text (step, URLs, expiry, log tail, links): see [`crate::notice`]. Boxed:
+    /// most commands carry none of it.
     #[serde(default, skip_serializing_if = "crate::notice::Details::is_empty")]
-    pub details: crate::notice::Details,
+    pub details: Box<crate::notice::Details>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

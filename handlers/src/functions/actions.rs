@@ -28,5 +28,9 @@ pub async fn handle(
             html: format!("method {other} is not allowed: GET shows the action, POST confirms it"),
         },
     };
-    Ok(Json(InvocationResponse::default().with_html(BINDING, page.status, page.html)))
+    Ok(Json(InvocationResponse::default().with_html(
+        BINDING,
+        page.status,
+        page.html,
+    )))
 }

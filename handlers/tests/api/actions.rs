@@ -27,7 +27,8 @@ fn token(action: LinkAction, key: &str, expires_in: Duration) -> String {
         action,
         product: ProductName::parse("demo").unwrap(),
         environment: EnvironmentName::parse("pr-42").unwrap(),
-        expires_at: chrono::DateTime::from_timestamp((Utc::now() + expires_in).timestamp(), 0).unwrap(),
+        expires_at: chrono::DateTime::from_timestamp((Utc::now() + expires_in).timestamp(), 0)
+            .unwrap(),
         token_id: action_link::token_id(&format!("{action:?} demo pr-42")),
     };
     action_link::sign(key.as_bytes(), &claims)
@@ -49,11 +50,15 @@ async fn call(app: &TestApp, method: &str, token: &str) -> (u16, String) {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let res = &answer.outputs()["res"];
     assert_eq!(res["headers"]["Content-Type"], "text/html; charset=utf-8");
-    (res["statusCode"].as_u64().unwrap() as u16, res["body"].as_str().unwrap().to_string())
+    (
+        res["statusCode"].as_u64().unwrap() as u16,
+        res["body"].as_str().unwrap().to_string(),
+    )
 }
 
 fn releases(app: &TestApp) -> Vec<(String, Value)> {
-    let bus = nightshift_local::queue::LocalBus::new(app.settings.queues_dir(), QueueOptions::default());
+    let bus =
+        nightshift_local::queue::LocalBus::new(app.settings.queues_dir(), QueueOptions::default());
     bus.queue("releases")
         .unwrap()
         .peek_all()
@@ -81,9 +86,15 @@ async fn a_get_of_a_valid_link_shows_a_confirmation_and_changes_nothing() {
     let t = token(LinkAction::Extend, KEY, Duration::hours(1));
     let (status, html) = call(&app, "GET", &t).await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("extend demo/pr-42 by 1d") && html.contains("method=\"post\""), "{html}");
+    assert!(
+        html.contains("extend demo/pr-42 by 1d") && html.contains("method=\"post\""),
+        "{html}"
+    );
     assert!(releases(&app).is_empty(), "a GET sent a message");
-    assert!(!app.settings.store_dir().join("action-tokens").exists(), "a GET used the token");
+    assert!(
+        !app.settings.store_dir().join("action-tokens").exists(),
+        "a GET used the token"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +116,10 @@ async fn a_post_sends_the_extend_message_once_and_a_replay_is_refused_and_record
     assert_eq!(status, 409);
     assert_eq!(releases(&app).len(), 1, "a replay sent another message");
     let reasons = rejected_reasons(&app).await;
-    assert!(reasons.iter().any(|r| r.contains("replayed")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("replayed")),
+        "{reasons:?}"
+    );
     let (status, _) = call(&app, "GET", &t).await;
     assert_eq!(status, 409, "the page says a used link is used");
 }
@@ -113,7 +127,12 @@ async fn a_post_sends_the_extend_message_once_and_a_replay_is_refused_and_record
 #[tokio::test]
 async fn a_keep_link_sends_keep_with_its_duration_and_a_reason() {
     let app = app();
-    let (status, _) = call(&app, "POST", &token(LinkAction::Keep, KEY, Duration::hours(1))).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        &token(LinkAction::Keep, KEY, Duration::hours(1)),
+    )
+    .await;
     assert_eq!(status, 202);
     let body = &releases(&app)[0].1;
     assert_eq!(body["action"], "keep");
@@ -124,10 +143,18 @@ async fn a_keep_link_sends_keep_with_its_duration_and_a_reason() {
 #[tokio::test]
 async fn a_forged_link_is_refused_and_recorded() {
     let app = app();
-    let (status, html) = call(&app, "POST", &token(LinkAction::Extend, "not-the-key", Duration::hours(1))).await;
+    let (status, html) = call(
+        &app,
+        "POST",
+        &token(LinkAction::Extend, "not-the-key", Duration::hours(1)),
+    )
+    .await;
     assert_eq!(status, 403, "{html}");
     assert!(releases(&app).is_empty());
-    assert!(rejected_reasons(&app).await.iter().any(|r| r.contains("forged")));
+    assert!(rejected_reasons(&app)
+        .await
+        .iter()
+        .any(|r| r.contains("forged")));
 }
 
 #[tokio::test]
@@ -146,15 +173,28 @@ async fn an_altered_link_is_refused_and_recorded() {
 #[tokio::test]
 async fn an_expired_link_is_refused_and_recorded() {
     let app = app();
-    let (status, html) = call(&app, "POST", &token(LinkAction::Extend, KEY, Duration::hours(-1))).await;
+    let (status, html) = call(
+        &app,
+        "POST",
+        &token(LinkAction::Extend, KEY, Duration::hours(-1)),
+    )
+    .await;
     assert_eq!(status, 410, "{html}");
     assert!(releases(&app).is_empty());
-    assert!(rejected_reasons(&app).await.iter().any(|r| r.contains("expired")));
+    assert!(rejected_reasons(&app)
+        .await
+        .iter()
+        .any(|r| r.contains("expired")));
 }
 
 #[tokio::test]
 async fn without_an_actions_key_every_link_is_refused() {
     let app = crate::helpers::spawn_app();
-    let answer = app.invoke("actions", &request("POST", &token(LinkAction::Extend, KEY, Duration::hours(1)))).await;
+    let answer = app
+        .invoke(
+            "actions",
+            &request("POST", &token(LinkAction::Extend, KEY, Duration::hours(1))),
+        )
+        .await;
     assert_eq!(answer.outputs()["res"]["statusCode"], 404);
 }

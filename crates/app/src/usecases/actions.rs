@@ -40,7 +40,10 @@ struct UsedToken {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn page(status: u16, title: &str, body: &str) -> ActionPage {
@@ -61,7 +64,9 @@ fn token_key(token_id: &str) -> String {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -87,7 +92,9 @@ impl App {
     }
 
     async fn actions_key(&self) -> Result<Option<Vec<u8>>, AppError> {
-        let Some(a) = &self.settings.notify.actions else { return Ok(None) };
+        let Some(a) = &self.settings.notify.actions else {
+            return Ok(None);
+        };
         let key = self.ports.secrets.get(&a.key_secret).await?;
         Ok(Some(key.expose().as_bytes().to_vec()))
     }
@@ -100,12 +107,20 @@ impl App {
         environment: &str,
         env_expires_at: DateTime<Utc>,
     ) -> Result<Vec<Link>, AppError> {
-        let (Some(a), Some(base)) = (&self.settings.notify.actions, &self.settings.notify.public_url) else {
+        let (Some(a), Some(base)) = (
+            &self.settings.notify.actions,
+            &self.settings.notify.public_url,
+        ) else {
             return Ok(Vec::new());
         };
-        let Some(key) = self.actions_key().await? else { return Ok(Vec::new()) };
+        let Some(key) = self.actions_key().await? else {
+            return Ok(Vec::new());
+        };
         let code = match &a.code_secret {
-            Some(name) => format!("&code={}", percent_encode(self.ports.secrets.get(name).await?.expose())),
+            Some(name) => format!(
+                "&code={}",
+                percent_encode(self.ports.secrets.get(name).await?.expose())
+            ),
             None => String::new(),
         };
         let (Ok(p), Ok(e)) = (
@@ -124,7 +139,8 @@ impl App {
                 action,
                 product: p.clone(),
                 environment: e.clone(),
-                expires_at: DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at),
+                expires_at: DateTime::from_timestamp(expires_at.timestamp(), 0)
+                    .unwrap_or(expires_at),
                 token_id: action_link::token_id(&format!(
                     "{} {product} {environment} {}",
                     action.as_str(),
@@ -132,7 +148,10 @@ impl App {
                 )),
             };
             let token = action_link::sign(&key, &claims);
-            links.push(Link { label, url: format!("{base}/api/actions?token={token}{code}") });
+            links.push(Link {
+                label,
+                url: format!("{base}/api/actions?token={token}{code}"),
+            });
         }
         Ok(links)
     }
@@ -145,9 +164,17 @@ impl App {
         match action_link::verify(&key, token, self.now()) {
             Ok(c) => Ok(Ok(c)),
             Err(e) => {
-                self.refuse(token, &e.code().to_string(), &e.to_string()).await?;
-                let status = if matches!(e, LinkError::Expired(_)) { 410 } else { 403 };
-                Ok(Err(page(status, "Link refused", &format!("<p>{}</p>", escape(&e.to_string())))))
+                self.refuse(token, e.code(), &e.to_string()).await?;
+                let status = if matches!(e, LinkError::Expired(_)) {
+                    410
+                } else {
+                    403
+                };
+                Ok(Err(page(
+                    status,
+                    "Link refused",
+                    &format!("<p>{}</p>", escape(&e.to_string())),
+                )))
             }
         }
     }
@@ -155,13 +182,19 @@ impl App {
     async fn refuse(&self, token: &str, code: &str, why: &str) -> Result<(), AppError> {
         // The record keeps what the link claimed, never its signature.
         let claimed = token.rsplit_once('.').map(|(c, _)| c).unwrap_or("");
-        let id = claimed.rsplit('.').next().filter(|s| !s.is_empty()).unwrap_or("no-token-id");
+        let id = claimed
+            .rsplit('.')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("no-token-id");
         let mut out = Outputs::default();
         self.reject(
             ACTIONS_QUEUE,
             &format!("{code}-{}", notice_safe(id)),
             &notice_safe(claimed),
-            &Rejection { reason: format!("action link refused ({code}): {why}") },
+            &Rejection {
+                reason: format!("action link refused ({code}): {why}"),
+            },
             &mut out,
         )
         .await
@@ -173,8 +206,18 @@ impl App {
             Ok(c) => c,
             Err(p) => return Ok(p),
         };
-        if self.repo.store().get(&token_key(&claims.token_id)).await?.is_some() {
-            return Ok(page(409, "Link already used", "<p>This link has acted already; each link acts once.</p>"));
+        if self
+            .repo
+            .store()
+            .get(&token_key(&claims.token_id))
+            .await?
+            .is_some()
+        {
+            return Ok(page(
+                409,
+                "Link already used",
+                "<p>This link has acted already; each link acts once.</p>",
+            ));
         }
         let what = escape(&self.what(&claims));
         Ok(page(
@@ -195,12 +238,22 @@ impl App {
             Err(p) => return Ok(p),
         };
         let key = token_key(&claims.token_id);
-        let replayed = page(409, "Link already used", "<p>This link has acted already; each link acts once.</p>");
+        let replayed = page(
+            409,
+            "Link already used",
+            "<p>This link has acted already; each link acts once.</p>",
+        );
         if self.repo.store().get(&key).await?.is_some() {
-            self.refuse(token, "replayed", "the link was used already").await?;
+            self.refuse(token, "replayed", "the link was used already")
+                .await?;
             return Ok(replayed);
         }
-        let a = self.settings.notify.actions.as_ref().expect("checked by check_token");
+        let a = self
+            .settings
+            .notify
+            .actions
+            .as_ref()
+            .expect("checked by check_token");
         let message_id = format!("action-{}", claims.token_id);
         let mut body = serde_json::json!({
             "schema": RELEASE_SCHEMA, "action": claims.action.as_str(),
@@ -248,5 +301,8 @@ impl App {
 
 /// Keeps a record field to printable ASCII of bounded length (it came from a URL anyone can send).
 fn notice_safe(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_graphic()).take(200).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(200)
+        .collect()
 }

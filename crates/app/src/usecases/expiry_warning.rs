@@ -30,18 +30,30 @@ pub fn warning_key(product: &str, env: &str, expires_at: DateTime<Utc>) -> Strin
 
 impl App {
     /// Sends the expiry warnings that are due; returns how many were sent.
-    pub async fn warn_expiring(&self, catalog: &Catalog, now: DateTime<Utc>) -> Result<usize, AppError> {
+    pub async fn warn_expiring(
+        &self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
         let mut sent = 0;
         for rec in self.repo.environments().await? {
             if matches!(rec.status.as_str(), "destroyed" | "destroying") {
                 continue;
             }
-            let Some(expires_at) = rec.expires_at else { continue };
+            let Some(expires_at) = rec.expires_at else {
+                continue;
+            };
             let warn_before = catalog
                 .product(&rec.product)
-                .and_then(|p| EnvironmentName::parse(&rec.environment).ok().and_then(|e| p.resolve_environment(&e).cloned()))
+                .and_then(|p| {
+                    EnvironmentName::parse(&rec.environment)
+                        .ok()
+                        .and_then(|e| p.resolve_environment(&e).cloned())
+                })
                 .and_then(|def| def.warn_before);
-            let Some(warn_before) = warn_before else { continue };
+            let Some(warn_before) = warn_before else {
+                continue;
+            };
             if now >= expires_at || now < expires_at - warn_before.as_chrono() {
                 continue;
             }
@@ -53,7 +65,11 @@ impl App {
             };
             match self
                 .repo
-                .put_json(&warning_key(&rec.product, &rec.environment, expires_at), &mark, Precondition::Absent)
+                .put_json(
+                    &warning_key(&rec.product, &rec.environment, expires_at),
+                    &mark,
+                    Precondition::Absent,
+                )
                 .await
             {
                 Ok(_) => {}
@@ -67,7 +83,12 @@ impl App {
         Ok(sent)
     }
 
-    async fn expiry_warning(&self, rec: &EnvironmentRecord, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Notification {
+    async fn expiry_warning(
+        &self,
+        rec: &EnvironmentRecord,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Notification {
         let (p, e) = (&rec.product, &rec.environment);
         let actions = match self.action_links(p, e, expires_at).await {
             Ok(a) => a,
@@ -89,30 +110,41 @@ impl App {
                 left.num_hours(),
                 left.num_minutes() % 60
             ),
-            details: Details {
+            details: Box::new(Details {
                 expires_at: Some(expires_at),
-                next: Some(format!("to keep it longer: nightshift extend {p} {e} --by 1d")),
+                next: Some(format!(
+                    "to keep it longer: nightshift extend {p} {e} --by 1d"
+                )),
                 actions,
                 event_at: Some(now),
                 ..Details::default()
-            },
+            }),
         }
     }
 
     /// Tells that an environment was destroyed: by whom (the sweep, a close, a destroy) and why.
-    pub async fn notify_destroyed(&self, rec: &EnvironmentRecord, by: &str, why: &str, now: DateTime<Utc>) {
+    pub async fn notify_destroyed(
+        &self,
+        rec: &EnvironmentRecord,
+        by: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) {
         let n = Notification {
             kind: NotificationKind::EnvironmentDestroyed,
             run: rec.last_run.clone(),
             product: rec.product.clone(),
             environment: rec.environment.clone(),
-            text: format!("{}/{} was destroyed by {by}: {why}", rec.product, rec.environment),
-            details: Details {
+            text: format!(
+                "{}/{} was destroyed by {by}: {why}",
+                rec.product, rec.environment
+            ),
+            details: Box::new(Details {
                 requested_by: Some(by.to_string()),
                 reason: Some(why.to_string()),
                 event_at: Some(now),
                 ..Details::default()
-            },
+            }),
         };
         let n = self.enrich(n).await;
         self.send_notification(&n).await;

@@ -84,7 +84,8 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Whether a value is a link worth a button.
 fn is_url(v: &serde_json::Value) -> Option<&str> {
-    v.as_str().filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+    v.as_str()
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
 }
 
 impl App {
@@ -98,7 +99,9 @@ impl App {
                 n.details.status_url = Some(format!("{base}/api/status/runs/{}", n.run));
             }
         }
-        let Ok(id) = RunId::parse(&n.run) else { return n };
+        let Ok(id) = RunId::parse(&n.run) else {
+            return n;
+        };
         let run = match self.repo.run(&id).await {
             Ok(Some(run)) => run,
             _ => return n,
@@ -110,11 +113,19 @@ impl App {
                 .find(|(_, s)| s.status == StepStatus::Failed)
                 .map(|(k, _)| k.to_string())
         });
-        if matches!(n.kind, NotificationKind::StepFailed | NotificationKind::StepRetrying | NotificationKind::RunFailed) {
+        if matches!(
+            n.kind,
+            NotificationKind::StepFailed
+                | NotificationKind::StepRetrying
+                | NotificationKind::RunFailed
+        ) {
             if let Some(step) = failed_step {
                 n.details.step.get_or_insert(step.clone());
                 let attempt = n.details.attempt.or_else(|| {
-                    StepName::parse(&step).ok().and_then(|s| run.step(&s)).map(|s| s.attempt)
+                    StepName::parse(&step)
+                        .ok()
+                        .and_then(|s| run.step(&s))
+                        .map(|s| s.attempt)
                 });
                 if let (Ok(s), Some(a)) = (StepName::parse(&step), attempt) {
                     n.details.log_tail = self.log_tail(&run.id, &s, a).await;
@@ -149,7 +160,12 @@ impl App {
     }
 
     /// One try of one delivery; a failure another try may fix schedules the next try as a message.
-    async fn deliver(&self, channel: Arc<dyn Notifier>, n: &Notification, attempt: u32) -> Result<(), AppError> {
+    async fn deliver(
+        &self,
+        channel: Arc<dyn Notifier>,
+        n: &Notification,
+        attempt: u32,
+    ) -> Result<(), AppError> {
         let target = channel.target();
         let id = delivery_id(n, &target);
         let key = delivery_key(&n.run, &id);
@@ -223,30 +239,52 @@ impl App {
 
     /// The `notification-retry` function: one more try of a delivery. A message that can never be delivered (not
     /// JSON, a channel no longer configured) is recorded as rejected.
-    pub async fn notification_retry(&self, message_id: &str, body: &str) -> Result<Outputs, AppError> {
+    pub async fn notification_retry(
+        &self,
+        message_id: &str,
+        body: &str,
+    ) -> Result<Outputs, AppError> {
         let mut out = Outputs::default();
         let msg = match serde_json::from_str::<RetryMessage>(body) {
             Ok(m) if m.schema == RETRY_SCHEMA => m,
             Ok(m) => {
-                let why = Rejection { reason: format!("schema {:?}: expected {RETRY_SCHEMA}", m.schema) };
-                self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out).await?;
+                let why = Rejection {
+                    reason: format!("schema {:?}: expected {RETRY_SCHEMA}", m.schema),
+                };
+                self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out)
+                    .await?;
                 return Ok(out);
             }
             Err(e) => {
-                let why = Rejection { reason: format!("not a notification retry: {e}") };
-                self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out).await?;
+                let why = Rejection {
+                    reason: format!("not a notification retry: {e}"),
+                };
+                self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out)
+                    .await?;
                 return Ok(out);
             }
         };
-        let Some(channel) = self.ports.channels.iter().find(|c| c.target() == msg.target) else {
+        let Some(channel) = self
+            .ports
+            .channels
+            .iter()
+            .find(|c| c.target() == msg.target)
+        else {
             let why = Rejection {
                 reason: format!("no notification channel {:?} is configured (NIGHTSHIFT_NOTIFY_WEBHOOKS changed?)", msg.target),
             };
-            self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out).await?;
+            self.reject(NOTIFICATIONS_QUEUE, message_id, body, &why, &mut out)
+                .await?;
             return Ok(out);
         };
-        self.deliver(channel.clone(), &msg.notification, msg.attempt.max(1)).await?;
-        out.log(format!("notification {} try {} to {}", delivery_id(&msg.notification, &msg.target), msg.attempt, msg.target));
+        self.deliver(channel.clone(), &msg.notification, msg.attempt.max(1))
+            .await?;
+        out.log(format!(
+            "notification {} try {} to {}",
+            delivery_id(&msg.notification, &msg.target),
+            msg.attempt,
+            msg.target
+        ));
         Ok(out)
     }
 
@@ -264,7 +302,11 @@ impl App {
 
 fn fill_from_run(d: &mut Details, kind: &NotificationKind, run: &Run, now: DateTime<Utc>) {
     match &run.trigger {
-        Trigger::Release { version, requested_by, .. } => {
+        Trigger::Release {
+            version,
+            requested_by,
+            ..
+        } => {
             d.version.get_or_insert(version.clone());
             d.requested_by.get_or_insert(requested_by.clone());
         }
@@ -282,7 +324,11 @@ fn fill_from_run(d: &mut Details, kind: &NotificationKind, run: &Run, now: DateT
             for (step, outputs) in run.outputs() {
                 for (name, v) in outputs {
                     if let Some(url) = is_url(&v) {
-                        let label = if d.urls.contains_key(&name) { format!("{step}.{name}") } else { name };
+                        let label = if d.urls.contains_key(&name) {
+                            format!("{step}.{name}")
+                        } else {
+                            name
+                        };
                         d.urls.insert(label, url.to_string());
                     }
                 }
@@ -301,7 +347,8 @@ fn fill_from_run(d: &mut Details, kind: &NotificationKind, run: &Run, now: DateT
             });
         }
         NotificationKind::StepFailed => {
-            d.next.get_or_insert("the run fails once its other steps end; nothing to do yet".into());
+            d.next
+                .get_or_insert("the run fails once its other steps end; nothing to do yet".into());
         }
         _ => {}
     }

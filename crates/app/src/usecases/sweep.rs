@@ -225,7 +225,8 @@ impl App {
             rec.destroyed_reason = Some(reason.to_string());
             self.repo.put_environment(&rec).await?;
             if !already {
-                self.notify_destroyed(&rec, "the expiry sweep", reason, now).await;
+                self.notify_destroyed(&rec, "the expiry sweep", reason, now)
+                    .await;
             }
         }
         Ok(())

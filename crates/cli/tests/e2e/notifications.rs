@@ -42,7 +42,8 @@ fn kinds(bodies: &Bodies) -> BTreeMap<String, Vec<String>> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succeeding_and_a_failing_run() {
+async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succeeding_and_a_failing_run(
+) {
     let (url, bodies) = webhook().await;
     let steps = [
         // Fails once, then passes: one retry notification, then success.
@@ -52,19 +53,34 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
     ]
     .concat();
     // warn_before longer than the lifetime: the first sweeper pass after the runs warns.
-    let catalog = shell_catalog(&steps).replace("pr: { kind: pull-request, lifetime: 7d }", "pr: { kind: pull-request, lifetime: 7d, warn_before: 8d }");
+    let catalog = shell_catalog(&steps).replace(
+        "pr: { kind: pull-request, lifetime: 7d }",
+        "pr: { kind: pull-request, lifetime: 7d, warn_before: 8d }",
+    );
     let mut opts = Options::new(catalog);
     opts.deliver_twice = true;
-    opts.settings.insert("NIGHTSHIFT_NOTIFY_WEBHOOKS".into(), "generic:test-hook-url".into());
+    opts.settings.insert(
+        "NIGHTSHIFT_NOTIFY_WEBHOOKS".into(),
+        "generic:test-hook-url".into(),
+    );
     let app = spawn_app(opts).await;
     let vault = app.stack.app.settings.key_vault_dir();
     std::fs::create_dir_all(&vault).unwrap();
     std::fs::write(vault.join("test-hook-url"), &url).unwrap();
 
     for env in ["pr-1", "pr-2"] {
-        let release = format!(r#"{{"schema":"nightshift.release/v1","product":"demo","environment":"{env}","version":"1.0.0","requested_by":"e2e"}}"#);
-        app.stack.host.bus().queue("releases").unwrap()
-            .send(nightshift_local::queue::NewMessage::new(release, format!("release-{env}")))
+        let release = format!(
+            r#"{{"schema":"nightshift.release/v1","product":"demo","environment":"{env}","version":"1.0.0","requested_by":"e2e"}}"#
+        );
+        app.stack
+            .host
+            .bus()
+            .queue("releases")
+            .unwrap()
+            .send(nightshift_local::queue::NewMessage::new(
+                release,
+                format!("release-{env}"),
+            ))
             .unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -74,11 +90,19 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
         if done("pr-1", "run-succeeded") && done("pr-2", "run-failed") {
             break;
         }
-        assert!(Instant::now() < deadline, "no outcome notifications: {k:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "no outcome notifications: {k:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for _ in 0..2 {
-        let record = app.stack.host.invoke_timer("expiry-sweeper").await.expect("the sweeper fires");
+        let record = app
+            .stack
+            .host
+            .invoke_timer("expiry-sweeper")
+            .await
+            .expect("the sweeper fires");
         assert!(record.succeeded, "{record:?}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -94,21 +118,41 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
     assert_eq!(count("pr-2", "step-failed"), 1, "{k:#?}");
     assert_eq!(count("pr-2", "run-failed"), 1, "{k:#?}");
     for env in ["pr-1", "pr-2"] {
-        assert_eq!(count(env, "expiry-warning"), 1, "exactly once per expiry: {k:#?}");
+        assert_eq!(
+            count(env, "expiry-warning"),
+            1,
+            "exactly once per expiry: {k:#?}"
+        );
     }
 
     let all = bodies.lock().unwrap().clone();
     let failed = all.iter().find(|b| b["kind"] == "run-failed").unwrap();
     assert_eq!(failed["details"]["step"], "check", "{failed}");
     let tail = failed["details"]["log_tail"].to_string();
-    assert!(tail.contains("password=***") && !tail.contains("hunter2"), "redacted log tail: {tail}");
-    assert!(failed["details"]["next"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(
+        tail.contains("password=***") && !tail.contains("hunter2"),
+        "redacted log tail: {tail}"
+    );
+    assert!(failed["details"]["next"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty()));
     let warning = all.iter().find(|b| b["kind"] == "expiry-warning").unwrap();
-    assert!(warning["details"]["next"].as_str().unwrap().contains("nightshift extend demo"), "{warning}");
+    assert!(
+        warning["details"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("nightshift extend demo"),
+        "{warning}"
+    );
 
     // Every delivery is recorded with its delay.
     let records = app.stack.app.deliveries().await.unwrap();
     assert_eq!(records.len(), all.len());
-    assert!(records.iter().all(|r| r.outcome == "delivered" && r.delay_ms.is_some_and(|d| d >= 0)), "{records:#?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.outcome == "delivered" && r.delay_ms.is_some_and(|d| d >= 0)),
+        "{records:#?}"
+    );
     app.shutdown().await;
 }

@@ -102,7 +102,7 @@ fn sample(kind: NotificationKind) -> Notification {
         product: "shop".into(),
         environment: "pr-7".into(),
         text,
-        details: d,
+        details: Box::new(d),
     }
 }
 
@@ -284,7 +284,7 @@ fn redaction_masks_secrets_in_log_lines_and_keeps_the_rest() {
 #[test]
 fn a_notification_without_details_serializes_as_before() {
     let mut n = sample(NotificationKind::RunStarted);
-    n.details = Details::default();
+    *n.details = Details::default();
     let v = serde_json::to_value(&n).unwrap();
     assert!(v.get("details").is_none());
     let back: Notification = serde_json::from_value(v).unwrap();
