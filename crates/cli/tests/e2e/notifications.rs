@@ -156,3 +156,116 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
     );
     app.shutdown().await;
 }
+
+/// The Extend button of an expiry warning, end to end through the local host and the real handler process: a GET
+/// of the link changes nothing, its POST extends the environment (through the `releases` message and the release
+/// handler's `extend` action), and a replay is refused.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the release handler's `extend` action (the lifecycle work): without it the message is rejected as an unknown field"]
+async fn the_extend_link_of_an_expiry_warning_extends_the_environment_once_and_a_get_changes_nothing(
+) {
+    let (url, bodies) = webhook().await;
+    let catalog = shell_catalog(&sh_step("app", &[], "echo up")).replace(
+        "pr: { kind: pull-request, lifetime: 7d }",
+        "pr: { kind: pull-request, lifetime: 7d, max_lifetime: 30d, warn_before: 8d }",
+    );
+    let mut opts = Options::new(catalog);
+    for (k, v) in [
+        ("NIGHTSHIFT_NOTIFY_WEBHOOKS", "generic:test-hook-url"),
+        ("NIGHTSHIFT_PUBLIC_URL", "http://127.0.0.1:7071"),
+        ("NIGHTSHIFT_ACTIONS_KEY_SECRET", "actions-link-key"),
+    ] {
+        opts.settings.insert(k.into(), v.into());
+    }
+    let app = spawn_app(opts).await;
+    let vault = app.stack.app.settings.key_vault_dir();
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("test-hook-url"), &url).unwrap();
+    std::fs::write(vault.join("actions-link-key"), "an e2e link key").unwrap();
+    let release = r#"{"schema":"nightshift.release/v1","product":"demo","environment":"pr-1","version":"1.0.0","requested_by":"e2e"}"#;
+    app.stack
+        .host
+        .bus()
+        .queue("releases")
+        .unwrap()
+        .send(nightshift_local::queue::NewMessage::new(
+            release,
+            "release-pr-1",
+        ))
+        .unwrap();
+    let run = app.finished_run(Duration::from_secs(120)).await;
+    assert!(run.status.is_finished());
+    let record = app
+        .stack
+        .host
+        .invoke_timer("expiry-sweeper")
+        .await
+        .expect("the sweeper fires");
+    assert!(record.succeeded, "{record:?}");
+    let warning = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "expiry-warning")
+        .cloned()
+        .expect("a warning");
+    let extend = warning["details"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["label"].as_str().unwrap().starts_with("Extend"))
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = extend.split("token=").nth(1).unwrap().to_string();
+    let expiry = || async {
+        app.stack
+            .app
+            .repo
+            .environment("demo", "pr-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at
+            .unwrap()
+    };
+    let before = expiry().await;
+
+    let page = app
+        .stack
+        .host
+        .invoke_http("actions", "GET", "actions", &[("token", &token)])
+        .await
+        .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("method=\"post\""), "{}", page.body);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(expiry().await, before, "a GET changed the environment");
+
+    let done = app
+        .stack
+        .host
+        .invoke_http("actions", "POST", "actions", &[("token", &token)])
+        .await
+        .unwrap();
+    assert_eq!(done.status, 202, "{}", done.body);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while expiry().await == before {
+        assert!(
+            Instant::now() < deadline,
+            "the POST did not extend the environment: {:#?}",
+            app.stack.app.status().await.unwrap().rejected
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(expiry().await > before);
+    let replay = app
+        .stack
+        .host
+        .invoke_http("actions", "POST", "actions", &[("token", &token)])
+        .await
+        .unwrap();
+    assert_eq!(replay.status, 409);
+    app.shutdown().await;
+}
