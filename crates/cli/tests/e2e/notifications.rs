@@ -49,7 +49,7 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
         // Fails once, then passes: one retry notification, then success.
         sh_step("flaky", &[], "if [ -f \"$TMP/$NIGHTSHIFT_ENVIRONMENT.ok\" ]; then echo fine; else touch \"$TMP/$NIGHTSHIFT_ENVIRONMENT.ok\"; exit 1; fi"),
         // Fails for good on pr-2 only, printing a secret-looking line the card must redact.
-        sh_step("check", &["flaky"], "echo 'password=hunter2 in the log'; [ \"$NIGHTSHIFT_ENVIRONMENT\" != pr-2 ]"),
+        sh_step("check", &["flaky"], "echo 'password=hunter2 in the log'; echo '{\"web\":\"http://127.0.0.1:9/app\",\"size\":3}' > \"$NIGHTSHIFT_OUTPUTS_FILE\"; [ \"$NIGHTSHIFT_ENVIRONMENT\" != pr-2 ]"),
     ]
     .concat();
     // warn_before longer than the lifetime: the first sweeper pass after the runs warns.
@@ -62,6 +62,10 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
     opts.settings.insert(
         "NIGHTSHIFT_NOTIFY_WEBHOOKS".into(),
         "generic:test-hook-url".into(),
+    );
+    opts.settings.insert(
+        "NIGHTSHIFT_PUBLIC_URL".into(),
+        "http://127.0.0.1:7071".into(),
     );
     let app = spawn_app(opts).await;
     let vault = app.stack.app.settings.key_vault_dir();
@@ -136,6 +140,24 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
     assert!(failed["details"]["next"]
         .as_str()
         .is_some_and(|n| !n.is_empty()));
+    // A success links the environment's URLs (outputs that are URLs) and the run's status, with the expiry.
+    let ok = all.iter().find(|b| b["kind"] == "run-succeeded").unwrap();
+    assert_eq!(
+        ok["details"]["urls"],
+        serde_json::json!({"web": "http://127.0.0.1:9/app"}),
+        "{ok}"
+    );
+    assert!(
+        ok["details"]["status_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:7071/api/status/runs/demo.pr-1."),
+        "{ok}"
+    );
+    assert!(
+        ok["details"]["expires_at"].is_string() && ok["details"]["version"] == "1.0.0",
+        "{ok}"
+    );
     let warning = all.iter().find(|b| b["kind"] == "expiry-warning").unwrap();
     assert!(
         warning["details"]["next"]
