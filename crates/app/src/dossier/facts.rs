@@ -428,7 +428,7 @@ pub(crate) fn dependencies(input: &Input, stacks: &Stacks, d: &mut Dossier) {
                 evidence: Some(ev),
             });
         }
-        if !any {
+        if !any && !f.kind.versions.is_empty() {
             d.dependencies.push(Dependency {
                 component: f.id.clone(),
                 service: f.kind.technology.into(),

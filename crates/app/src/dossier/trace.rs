@@ -368,7 +368,7 @@ impl<'a, 's> Tracer<'a, 's> {
         }
         flatten(&res.body)
             .into_iter()
-            .filter(|(k, _)| !SKIP.contains(&k.rsplit('.').next().unwrap_or(k)))
+            .filter(|(k, _)| !SKIP.contains(&k.as_str()))
             .flat_map(|(_, e)| self.expr(at, e, names, &res.file, fixed))
             .collect()
     }
@@ -445,7 +445,7 @@ impl<'a, 's> Tracer<'a, 's> {
         };
         flatten(&res.body)
             .into_iter()
-            .filter(|(k, _)| !SKIP.contains(&k.rsplit('.').next().unwrap_or(k)))
+            .filter(|(k, _)| !SKIP.contains(&k.as_str()))
             .flat_map(|(k, e)| self.expr(&at, e, &[(k.clone(), res.file.clone())], &res.file, None))
             .collect()
     }

@@ -77,7 +77,7 @@ pub fn render(d: &Dossier, lang: Lang) -> String {
     );
     let _ = writeln!(
         head,
-        "__{} ({})__\n",
+        "**{} ({})**\n",
         lang.t("À COMPLÉTER", "TO COMPLETE"),
         w.missing.len()
     );
