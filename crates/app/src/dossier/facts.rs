@@ -298,6 +298,7 @@ pub(crate) fn declared(input: &Input, d: &mut Dossier) {
                 version: Some(v.clone()),
                 comment: c.description.clone(),
                 evidence: Some(Evidence::new(&catalog, v.clone())),
+                also: Vec::new(),
             });
         }
     }
@@ -426,6 +427,7 @@ pub(crate) fn dependencies(input: &Input, stacks: &Stacks, d: &mut Dossier) {
                 version: Some(v),
                 comment: path.to_string(),
                 evidence: Some(ev),
+                also: Vec::new(),
             });
         }
         if !any && !f.kind.versions.is_empty() {
@@ -435,6 +437,7 @@ pub(crate) fn dependencies(input: &Input, stacks: &Stacks, d: &mut Dossier) {
                 version: None,
                 comment: String::new(),
                 evidence: Some(f.evidence.clone()),
+                also: Vec::new(),
             });
         }
     }
@@ -449,6 +452,7 @@ pub(crate) fn dependencies(input: &Input, stacks: &Stacks, d: &mut Dossier) {
                 version: Some(constraint.clone()),
                 comment: String::new(),
                 evidence: Some(Evidence::new(file, constraint)),
+                also: Vec::new(),
             });
         }
     }
@@ -476,6 +480,7 @@ fn platform_dependencies(
                             version: Some(v),
                             comment: p.to_string(),
                             evidence: Some(ev),
+                            also: Vec::new(),
                         });
                     }
                 }
@@ -519,6 +524,7 @@ fn runner_tools(input: &Input, d: &mut Dossier) {
             version: Some(version.clone()),
             comment: String::new(),
             evidence: Some(Evidence::new(file, version)),
+            also: Vec::new(),
         });
     };
     for line in text.lines() {
@@ -720,10 +726,12 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
     };
     let mut versions: BTreeMap<(String, String), (Dependency, Vec<(Option<String>, String)>)> =
         BTreeMap::new();
+    let mut sources: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
     let mut reqs: BTreeMap<
         (nightshift_core::dossier::Section, String, String),
         (Requirement, Vec<(String, String)>),
     > = BTreeMap::new();
+    let env_names: Vec<String> = all.iter().map(|(e, _)| e.clone()).collect();
     for (env, d) in all.drain(..) {
         out.components.extend(d.components);
         out.flows.extend(d.flows);
@@ -731,6 +739,12 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
         out.tiers.extend(d.tiers);
         out.warnings.extend(d.warnings);
         for dep in d.dependencies {
+            if let Some(ev) = &dep.evidence {
+                let s = sources.entry(dep.key()).or_default();
+                if !s.contains(ev) {
+                    s.push(ev.clone());
+                }
+            }
             let e = versions
                 .entry(dep.key())
                 .or_insert_with(|| (dep.clone(), Vec::new()));
@@ -768,9 +782,26 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
                 .join(" / ")
         })
     }
+    // A value unknown in some environments shows as "?" there, never as the others' value.
+    for (_, vs) in versions.values_mut() {
+        for e in &env_names {
+            if !vs.iter().any(|(_, x)| x == e) {
+                vs.push((None, e.clone()));
+            }
+        }
+    }
     for (_, (mut dep, vs)) in versions {
         if let Some(j) = joined(&vs, |v| v.clone().unwrap_or_else(|| "?".into())) {
             dep.version = Some(j);
+            dep.also = sources
+                .get(&dep.key())
+                .map(|s| {
+                    s.iter()
+                        .filter(|e| Some(*e) != dep.evidence.as_ref())
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
         }
         out.dependencies.push(dep);
     }

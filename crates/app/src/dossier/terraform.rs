@@ -479,7 +479,12 @@ fn partial(e: &Expression, ctx: &Context) -> Option<Value> {
 }
 
 /// `optional(type, default)` defaults of an object type expression: attribute -> default.
-fn optional_defaults(ty: &Expression) -> BTreeMap<String, Expression> {
+fn optional_defaults(ty: &Expression) -> Optional {
+    if let Expression::FuncCall(f) = ty {
+        if f.name.name.as_str() == "map" && f.args.len() == 1 {
+            return Optional::Map(Box::new(optional_defaults(&f.args[0])));
+        }
+    }
     let mut out = BTreeMap::new();
     if let Expression::FuncCall(f) = ty {
         if f.name.name.as_str() == "object" {
@@ -494,12 +499,24 @@ fn optional_defaults(ty: &Expression) -> BTreeMap<String, Expression> {
             }
         }
     }
-    out
+    Optional::Object(out)
 }
 
-fn apply_optional(value: Value, optional: Option<&BTreeMap<String, Expression>>) -> Value {
+/// The defaults a variable's type gives the attributes its value leaves out.
+enum Optional {
+    Object(BTreeMap<String, Expression>),
+    /// `map(object({...}))`: each value's.
+    Map(Box<Optional>),
+}
+
+fn apply_optional(value: Value, optional: Option<&Optional>) -> Value {
     match (value, optional) {
-        (Value::Object(mut o), Some(opts)) => {
+        (Value::Object(o), Some(Optional::Map(inner))) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, apply_optional(v, Some(inner))))
+                .collect(),
+        ),
+        (Value::Object(mut o), Some(Optional::Object(opts))) => {
             for (k, d) in opts {
                 if !o.contains_key(k) || o.get(k) == Some(&Value::Null) {
                     if let Ok(v) = d.evaluate(&base_context()) {

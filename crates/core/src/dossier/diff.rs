@@ -149,6 +149,7 @@ mod tests {
             version: Some(v.into()),
             comment: String::new(),
             evidence: None,
+            also: Vec::new(),
         }
     }
 

@@ -296,11 +296,17 @@ fn inventory(w: &mut Writer) {
             Some(v) => code(v),
             None => w.missing(&format!("version {} {}", dep.component, dep.service)),
         };
-        let source = dep
+        let files: Vec<String> = dep
             .evidence
-            .as_ref()
-            .map(|e| format!(" ({})", code(&e.file)))
-            .unwrap_or_default();
+            .iter()
+            .chain(&dep.also)
+            .map(|e| code(&e.file))
+            .collect();
+        let source = if files.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", files.join(", "))
+        };
         w.line(&format!(
             "| {} | {} | {version} | {}{source} |",
             cell(&dep.component),

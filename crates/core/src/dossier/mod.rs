@@ -116,6 +116,9 @@ pub struct Dependency {
     pub version: Option<String>,
     pub comment: String,
     pub evidence: Option<Evidence>,
+    /// Where the other environments' values come from, when they differ.
+    #[serde(default)]
+    pub also: Vec<Evidence>,
 }
 
 impl Dependency {
