@@ -144,3 +144,33 @@ async fn last_run(s: &nightshift_app::Settings, product: &str, env: &str) -> Opt
         .find(|r| r.status == RunStatus::Succeeded)?;
     Some(nightshift_app::usecases::dossier::run_facts(run))
 }
+
+/// `nightshift validate`'s part: every `dossier.flows` end that names a step's instance (`spas.pro`) must be a
+/// component the stacks create (the catalog check cannot know; it already refused unknown names).
+pub fn check_annotations(
+    s: &nightshift_app::Settings,
+    catalog: &nightshift_core::catalog::Catalog,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for product in catalog.products.values() {
+        if product.dossier.flows.is_empty() {
+            continue;
+        }
+        let Some(def) = product.environments.values().next() else {
+            continue;
+        };
+        let d = dossier::build(&Input {
+            repo_root: &s.repo_root,
+            product,
+            environment: def,
+            environment_name: def.name.as_str(),
+            run: None,
+        });
+        problems.extend(
+            d.warnings
+                .into_iter()
+                .filter(|w| w.contains("dossier flow")),
+        );
+    }
+    problems
+}
