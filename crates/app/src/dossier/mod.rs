@@ -7,19 +7,25 @@
 //! catalog's `dossier:` section adds what code cannot show. The result is the core's [`Dossier`], rendered there.
 
 mod facts;
+mod functions;
+mod inventory;
 mod kinds;
+mod merge;
+mod requirements;
+mod scope;
 mod terraform;
 mod trace;
 
 use nightshift_core::catalog::{Action, EnvironmentDef, Product};
 use nightshift_core::dossier::{Boundary, Component, Dossier, EnvironmentFacts, Evidence};
 use nightshift_core::template::{self, Reference};
+use scope::Scope;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::rc::Rc;
-use terraform::{Module, Scope};
+use terraform::Module;
 
-pub use facts::merge_environments;
+pub use merge::merge_environments;
 
 /// A run's facts, for the per-environment dossier.
 #[derive(Debug, Clone, Default)]
@@ -332,12 +338,12 @@ pub fn build(input: &Input) -> Dossier {
             evidence: Some(f.evidence.clone()),
         });
     }
-    trace::flows(input, &stacks, &mut d);
+    facts::flows(input, &stacks, &mut d);
     facts::nightshift(input, &stacks, &mut d);
     facts::declared(input, &mut d);
-    facts::dependencies(input, &stacks, &mut d);
-    facts::secrets_and_tiers(input, &mut d);
-    facts::requirements(input, &stacks, &mut d);
+    inventory::dependencies(input, &stacks, &mut d);
+    inventory::secrets_and_tiers(input, &mut d);
+    requirements::requirements(input, &stacks, &mut d);
     // Components people see by name: public URLs from the run, when there was one.
     if let Some(run) = input.run {
         for c in d

@@ -3,11 +3,12 @@
 //! holds the data layer's connection string (or a Key Vault reference to it) talks to that database; an API whose
 //! CORS origins are the SPAs' is called by them (settings named `*origin*`/`*cors*` reverse the direction).
 
-use super::terraform::{attr, text, Scope};
+use super::scope::Scope;
+use super::terraform::{attr, text};
 use super::{Input, Stacks};
 use hcl::Expression;
 use nightshift_core::catalog::Action;
-use nightshift_core::dossier::{Boundary, Dossier, Evidence, Flow, Origin, SecretRef};
+
 use nightshift_core::template::{self, Reference};
 
 /// Attributes that place or name a resource: never a flow.
@@ -430,7 +431,7 @@ impl<'a, 's> Tracer<'a, 's> {
     }
 
     /// What one component's settings reach.
-    fn component(&self, i: usize) -> Vec<Hit> {
+    pub fn component(&self, i: usize) -> Vec<Hit> {
         let f = &self.stacks.found[i];
         let Some(chain) = self.chain_to(&f.step, &f.scope_path) else {
             return Vec::new();
@@ -468,43 +469,6 @@ pub(crate) fn flatten(body: &hcl::Body) -> Vec<(String, &Expression)> {
         }
     }
     out
-}
-
-/// The flows and Key Vault references the stacks show.
-pub(crate) fn flows(input: &Input, stacks: &Stacks, d: &mut Dossier) {
-    let tracer = Tracer::new(input, stacks);
-    for (i, f) in stacks.found.iter().enumerate() {
-        if f.kind.boundary != Boundary::Environment {
-            continue;
-        }
-        for h in tracer.component(i) {
-            if h.comp == i {
-                continue;
-            }
-            let to = &stacks.found[h.comp];
-            let (src, dst) = if h.reverse { (f, to) } else { (f, to) };
-            let (src, dst) = if h.reverse { (dst, src) } else { (src, dst) };
-            let evidence = Evidence::new(&h.label.1, h.label.0.clone());
-            d.flows.push(Flow {
-                source: src.id.clone(),
-                destination: dst.id.clone(),
-                protocol: dst.kind.protocol.to_string(),
-                port: dst.kind.port,
-                label: h.label.0.clone(),
-                origin: Origin::Stacks,
-                evidence: evidence.clone(),
-            });
-            if let (Some(secret), "key-vault") = (&h.secret, to.kind.slug) {
-                d.secrets.push(SecretRef {
-                    consumer: f.id.clone(),
-                    setting: h.label.0.clone(),
-                    vault: to.id.clone(),
-                    secret: secret.clone(),
-                    evidence,
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]
