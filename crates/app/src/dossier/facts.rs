@@ -367,8 +367,7 @@ pub(crate) fn flows(input: &Input, stacks: &Stacks, d: &mut Dossier) {
                 continue;
             }
             let to = &stacks.found[h.comp];
-            let (src, dst) = if h.reverse { (f, to) } else { (f, to) };
-            let (src, dst) = if h.reverse { (dst, src) } else { (src, dst) };
+            let (src, dst) = if h.reverse { (to, f) } else { (f, to) };
             let evidence = Evidence::new(&h.label.1, h.label.0.clone());
             d.flows.push(Flow {
                 source: src.id.clone(),

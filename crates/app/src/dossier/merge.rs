@@ -1,8 +1,13 @@
 //! One dossier for several environments: the union of components and flows, per-environment values where they
 //! differ.
 
-use nightshift_core::dossier::{Dependency, Dossier, Evidence, Requirement};
+use nightshift_core::dossier::{Dependency, Dossier, Evidence, Requirement, Section};
 use std::collections::BTreeMap;
+/// (value, environment) pairs.
+type PerEnv<T> = Vec<(T, String)>;
+/// A dependency and its version in each environment.
+type Versions = (Dependency, PerEnv<Option<String>>);
+
 /// One dossier for several environments: the union of components and flows, and per-environment values where they
 /// differ ("B1 (nightly, pr) / P1v3 (prod)").
 pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
@@ -19,13 +24,10 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
         requirements: Vec::new(),
         ..first
     };
-    let mut versions: BTreeMap<(String, String), (Dependency, Vec<(Option<String>, String)>)> =
-        BTreeMap::new();
+    let mut versions: BTreeMap<(String, String), Versions> = BTreeMap::new();
     let mut sources: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
-    let mut reqs: BTreeMap<
-        (nightshift_core::dossier::Section, String, String),
-        (Requirement, Vec<(String, String)>),
-    > = BTreeMap::new();
+    let mut reqs: BTreeMap<(Section, String, String), (Requirement, PerEnv<String>)> =
+        BTreeMap::new();
     let env_names: Vec<String> = all.iter().map(|(e, _)| e.clone()).collect();
     for (env, d) in all.drain(..) {
         out.components.extend(d.components);

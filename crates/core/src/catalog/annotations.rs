@@ -215,7 +215,7 @@ fn flow_item_lines(text: &str) -> Vec<usize> {
         if indent(l) < base || (indent(l) == base && !t.starts_with('-')) {
             break;
         }
-        if t.starts_with('-') && matches!(item_indent, None) || item_indent == Some(indent(l)) {
+        if t.starts_with('-') && (item_indent.is_none() || item_indent == Some(indent(l))) {
             item_indent = Some(indent(l));
             items.push(i + 1);
         }
