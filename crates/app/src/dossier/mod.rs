@@ -362,6 +362,20 @@ pub fn build(input: &Input) -> Dossier {
             }
         }
     }
+    // Hosting, unless declared: the places the stacks put the environment's components.
+    if d.hosting.is_none() {
+        let mut places: Vec<String> = d
+            .components
+            .iter()
+            .filter(|c| c.boundary == Boundary::Environment)
+            .filter_map(|c| c.location.clone())
+            .collect();
+        places.sort();
+        places.dedup();
+        if !places.is_empty() {
+            d.hosting = Some(places.join(", "));
+        }
+    }
     d.normalize();
     d
 }

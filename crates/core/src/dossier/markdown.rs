@@ -26,9 +26,12 @@ impl Writer<'_> {
         let _ = write!(self.out, "\n{} {title}\n\n", "#".repeat(level));
     }
 
-    /// A placeholder, recorded for the summary.
+    /// A placeholder, recorded (once) for the summary.
     fn missing(&mut self, what: &str) -> String {
-        self.missing.push((self.heading.clone(), what.to_string()));
+        let entry = (self.heading.clone(), what.to_string());
+        if !self.missing.contains(&entry) {
+            self.missing.push(entry);
+        }
         placeholder(what)
     }
 
@@ -250,13 +253,13 @@ fn flow_matrix(w: &mut Writer) {
             None => w.missing(&format!(
                 "{} {}",
                 w.lang.t("localisation de", "location of"),
-                d.name_of(&f.destination)
+                d.name_in(&f.destination, w.lang)
             )),
         };
         let reach = match dest {
             Some(c) if c.boundary == Boundary::Outside => match &c.url {
                 Some(u) => u.clone(),
-                None => w.missing(&format!("URL {}", d.name_of(&f.destination))),
+                None => w.missing(&format!("URL {}", d.name_in(&f.destination, w.lang))),
             },
             Some(c) => match &c.url {
                 Some(u) => format!("{} ({u})", w.t("Interne", "Internal")),
@@ -266,8 +269,8 @@ fn flow_matrix(w: &mut Writer) {
         };
         w.line(&format!(
             "| {} | {} | {} | {port} | {} | {} | {}: {} {} |",
-            cell(d.name_of(&f.source)),
-            cell(d.name_of(&f.destination)),
+            cell(d.name_in(&f.source, w.lang)),
+            cell(d.name_in(&f.destination, w.lang)),
             cell(&f.protocol),
             cell(&location),
             cell(&reach),
@@ -334,9 +337,9 @@ fn inventory(w: &mut Writer) {
         for s in &d.secrets {
             w.line(&format!(
                 "| {} | {} | {} | {} | {} |",
-                cell(d.name_of(&s.consumer)),
+                cell(d.name_in(&s.consumer, w.lang)),
                 code(&s.setting),
-                cell(d.name_of(&s.vault)),
+                cell(d.name_in(&s.vault, w.lang)),
                 code(&s.secret),
                 code(&s.evidence.file)
             ));
@@ -385,7 +388,7 @@ fn requirements(w: &mut Writer) {
         for r in rows {
             w.line(&format!(
                 "| {} | {} | {} | {} |",
-                cell(d.name_of(&r.subject)),
+                cell(d.name_in(&r.subject, w.lang)),
                 code(&r.measure),
                 cell(&r.value),
                 code(&r.evidence.file)

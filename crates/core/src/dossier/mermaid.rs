@@ -48,7 +48,7 @@ pub fn render(d: &Dossier, lang: Lang) -> String {
             out,
             "    {f}({}, {}, {})",
             alias(&c.id),
-            q(&c.name),
+            q(d.name_in(&c.id, lang)),
             q(&c.description)
         );
     }

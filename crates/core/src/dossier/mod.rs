@@ -246,6 +246,14 @@ impl Dossier {
     pub fn name_of<'a>(&'a self, id: &'a str) -> &'a str {
         self.component(id).map(|c| c.name.as_str()).unwrap_or(id)
     }
+
+    /// The display name in a language: the built-in `users` is translated, the rest is as the facts name it.
+    pub fn name_in<'a>(&'a self, id: &'a str, lang: Lang) -> &'a str {
+        if id == "users" {
+            return lang.t("Utilisateurs", "Users");
+        }
+        self.name_of(id)
+    }
 }
 
 /// The placeholder the template uses for what a person must fill in.
