@@ -324,6 +324,22 @@ fn versions_and_skus_come_from_the_stacks_per_environment() {
     );
     assert_eq!(version("runner image", "community.general"), "11.4.2");
     assert_eq!(version("runner image", "terraform"), "1.11.4");
+    let collections: Vec<&str> = d
+        .data
+        .iter()
+        .filter(|x| x.kind == "MongoDB collection")
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(
+        collections,
+        vec![
+            "audit",
+            "consultations",
+            "documents",
+            "patients",
+            "questionnaires"
+        ]
+    );
     let md = markdown::render(&d, Lang::Fr);
     assert!(
         md.contains("## Exigences générales") && md.contains("### Matrice des flux"),

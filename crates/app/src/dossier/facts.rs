@@ -140,6 +140,13 @@ pub(crate) fn nightshift(input: &Input, stacks: &Stacks, d: &mut Dossier) {
             Evidence::new("crates/azure/src/servicebus.rs", "https://"),
         ));
     } else {
+        for c in d
+            .components
+            .iter_mut()
+            .filter(|c| c.boundary == Boundary::Nightshift)
+        {
+            c.location = Some("local machine".into());
+        }
         d.flows.push(flow(
             jobs,
             "nightshift.store",

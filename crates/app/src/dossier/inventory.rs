@@ -6,7 +6,9 @@ use super::scope::Scope;
 use super::trace::flatten;
 use super::{hcl_to_string, kinds, Input, Stacks};
 use nightshift_core::catalog::{Action, DataTier, EnvironmentKind, Platform};
-use nightshift_core::dossier::{Dependency, Dossier, Evidence, SecretRef, TierFact};
+use nightshift_core::dossier::{
+    DataFact, Dependency, Dossier, Evidence, SecretRef, Shape, TierFact,
+};
 use std::collections::BTreeMap;
 /// A file among the step's modules and the catalog that contains `value` as a literal.
 fn literal(
@@ -236,4 +238,115 @@ pub(crate) fn secrets_and_tiers(input: &Input, d: &mut Dossier) {
             });
         }
     }
+}
+
+/// The databases and collections the stacks create (their names, indexes and TTLs), for the data schema.
+pub(crate) fn data(stacks: &Stacks, d: &mut Dossier) {
+    fn walk(stacks: &Stacks, step: &str, scope: &Scope, d: &mut Dossier) {
+        let owner = stacks
+            .found
+            .iter()
+            .find(|f| f.step == step && f.kind.shape == Shape::Database)
+            .map(|f| f.id.clone());
+        let var = |k: &str| match scope.ctx_vars.get("var") {
+            Some(hcl::Value::Object(o)) => o.get(k).cloned(),
+            _ => None,
+        };
+        let text_in = |needle: &str| -> Option<Evidence> {
+            fn files(s: &Scope, out: &mut Vec<(String, String)>) {
+                out.extend(s.module.files.iter().cloned());
+                for (_, c) in &s.children {
+                    files(c, out);
+                }
+            }
+            let mut all = Vec::new();
+            files(stacks.roots.get(step)?, &mut all);
+            all.into_iter()
+                .find(|(_, t)| t.contains(needle))
+                .map(|(f, _)| Evidence::new(f, needle))
+        };
+        if let Some(owner) = owner {
+            for r in scope.module.resources.iter().filter(|r| !r.data) {
+                let kind = match r.rtype.as_str() {
+                    "azurerm_cosmosdb_mongo_database" => "MongoDB database",
+                    "azurerm_mssql_database" => "SQL database",
+                    "azurerm_postgresql_flexible_server_database" => "PostgreSQL database",
+                    "azurerm_cosmosdb_mongo_collection" => "MongoDB collection",
+                    "terraform_data" if var("database_name").is_some() => "database (SQLite file)",
+                    _ => continue,
+                };
+                let mut push = |name: String, detail: String| {
+                    if let Some(evidence) = text_in(&name) {
+                        d.data.push(DataFact {
+                            component: owner.clone(),
+                            kind: kind.into(),
+                            name,
+                            detail,
+                            evidence,
+                        });
+                    }
+                };
+                if r.rtype == "terraform_data" {
+                    if let Some(n) = var("database_name").as_ref().and_then(hcl_to_string) {
+                        push(n, String::new());
+                    }
+                    continue;
+                }
+                match super::terraform::attr(&r.body, "for_each").and_then(|e| scope.eval(e)) {
+                    Some(hcl::Value::Object(items)) => {
+                        for (name, v) in items {
+                            push(name, collection_detail(&v));
+                        }
+                    }
+                    _ => {
+                        if let Some(n) = super::terraform::attr(&r.body, "name")
+                            .and_then(|e| scope.eval(e))
+                            .as_ref()
+                            .and_then(hcl_to_string)
+                        {
+                            push(n, String::new());
+                        }
+                    }
+                }
+            }
+        }
+        for (_, c) in &scope.children {
+            walk(stacks, step, c, d);
+        }
+    }
+    for (step, root) in &stacks.roots {
+        walk(stacks, step, root, d);
+    }
+}
+
+/// "index by_patient (patientId); TTL 7776000 s" from a collection's configuration.
+fn collection_detail(v: &hcl::Value) -> String {
+    let hcl::Value::Object(o) = v else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(hcl::Value::Object(indexes)) = o.get("indexes") {
+        for (name, idx) in indexes {
+            let keys = match idx {
+                hcl::Value::Object(i) => match i.get("keys") {
+                    Some(hcl::Value::Array(k)) => k
+                        .iter()
+                        .filter_map(hcl_to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            let unique = matches!(idx, hcl::Value::Object(i) if i.get("unique") == Some(&hcl::Value::Bool(true)));
+            parts.push(format!(
+                "index {name} ({keys}){}",
+                if unique { ", unique" } else { "" }
+            ));
+        }
+    }
+    if let Some(ttl) = o.get("default_ttl_seconds").and_then(hcl_to_string) {
+        parts.push(format!("TTL {ttl} s"));
+    }
+    parts.join("; ")
 }

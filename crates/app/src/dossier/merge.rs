@@ -22,6 +22,7 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
         secrets: Vec::new(),
         tiers: Vec::new(),
         requirements: Vec::new(),
+        data: Vec::new(),
         ..first
     };
     let mut versions: BTreeMap<(String, String), Versions> = BTreeMap::new();
@@ -34,6 +35,7 @@ pub fn merge_environments(mut all: Vec<(String, Dossier)>) -> Dossier {
         out.flows.extend(d.flows);
         out.secrets.extend(d.secrets);
         out.tiers.extend(d.tiers);
+        out.data.extend(d.data);
         out.warnings.extend(d.warnings);
         for dep in d.dependencies {
             if let Some(ev) = &dep.evidence {

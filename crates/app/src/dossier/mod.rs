@@ -343,6 +343,7 @@ pub fn build(input: &Input) -> Dossier {
     facts::declared(input, &mut d);
     inventory::dependencies(input, &stacks, &mut d);
     inventory::secrets_and_tiers(input, &mut d);
+    inventory::data(&stacks, &mut d);
     requirements::requirements(input, &stacks, &mut d);
     // Components people see by name: public URLs from the run, when there was one.
     if let Some(run) = input.run {

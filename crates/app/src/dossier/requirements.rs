@@ -84,6 +84,21 @@ pub(crate) fn requirements(input: &Input, stacks: &Stacks, d: &mut Dossier) {
             evidence: s.evidence.clone(),
         });
     }
+    // Update policy: what the stacks and the runner image pin (the inventory's constraints).
+    for dep in d.dependencies.clone() {
+        if dep.component != "Terraform" && dep.component != "runner image" {
+            continue;
+        }
+        if let (Some(v), Some(ev)) = (dep.version, dep.evidence) {
+            d.requirements.push(Requirement {
+                section: Section::Updates,
+                subject: dep.component.clone(),
+                measure: dep.service.clone(),
+                value: v,
+                evidence: ev,
+            });
+        }
+    }
     let env = input.environment;
     let (measure, value) = match (env.kind, env.lifetime) {
         (EnvironmentKind::Persistent, _) => ("kind", "persistent: never expires, never swept".to_string()),

@@ -198,7 +198,31 @@ fn body(w: &mut Writer) {
     w.out.push_str(&mermaid::render(d, w.lang));
     w.line("```");
     w.h(3, &t(w, "Schéma des données", "Data schema"));
-    let p = w.missing(w.lang.t("schéma des données", "data schema"));
+    if !d.data.is_empty() {
+        w.line(&format!(
+            "| {} | {} | {} | {} | Source |",
+            t(w, "Composant", "Component"),
+            t(w, "Type", "Kind"),
+            t(w, "Nom", "Name"),
+            t(w, "Détail", "Detail")
+        ));
+        w.line("|---|---|---|---|---|");
+        for x in &d.data {
+            w.line(&format!(
+                "| {} | {} | {} | {} | {} |",
+                cell(d.name_in(&x.component, w.lang)),
+                cell(&x.kind),
+                code(&x.name),
+                cell(&x.detail),
+                code(&x.evidence.file)
+            ));
+        }
+        w.line("");
+    }
+    let p = w.missing(
+        w.lang
+            .t("schéma des tables et des champs", "tables and fields"),
+    );
     w.line(&p);
     requirements(w);
 }

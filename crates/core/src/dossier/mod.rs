@@ -148,6 +148,18 @@ pub struct TierFact {
     pub evidence: Evidence,
 }
 
+/// A database or collection the stacks create, for the data schema section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFact {
+    pub component: String,
+    /// e.g. "MongoDB collection", "SQL database".
+    pub kind: String,
+    pub name: String,
+    /// Indexes, TTL: what the stacks say about it.
+    pub detail: String,
+    pub evidence: Evidence,
+}
+
 /// The template's general-requirement sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -210,6 +222,8 @@ pub struct Dossier {
     pub secrets: Vec<SecretRef>,
     pub tiers: Vec<TierFact>,
     pub requirements: Vec<Requirement>,
+    #[serde(default)]
+    pub data: Vec<DataFact>,
     /// Stack facts that could not be read (an unparsable file), kept visible rather than dropped.
     pub warnings: Vec<String>,
 }
@@ -237,6 +251,11 @@ impl Dossier {
         self.tiers
             .sort_by(|a, b| (&a.step, &a.environment).cmp(&(&b.step, &b.environment)));
         self.requirements.sort();
+        self.data.sort_by(|a, b| {
+            (&a.component, &a.kind, &a.name).cmp(&(&b.component, &b.kind, &b.name))
+        });
+        self.data
+            .dedup_by(|a, b| (&a.component, &a.kind, &a.name) == (&b.component, &b.kind, &b.name));
         self.requirements.dedup_by(|a, b| {
             (a.section, &a.subject, &a.measure) == (b.section, &b.subject, &b.measure)
         });
