@@ -237,6 +237,7 @@ fn every_row_of_the_dossiers_is_found_in_the_file_it_cites() {
         (repo.clone(), "orthense", Some("prod")),
         (repo.clone(), "orthense", None),
         (repo.clone(), "orthense-demo", Some("nightly")),
+        (repo.clone(), "vao-demo", None),
         (fixture_root(), "agenda", None),
     ];
     for (root, product, env) in cases {

@@ -152,12 +152,13 @@ fn the_diagrams_pass_mermaids_own_parser_and_a_broken_one_does_not() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for (root, product) in [
-        (repo.clone(), "orthense"),
-        (repo.clone(), "orthense-demo"),
-        (fixture_root(), "agenda"),
+    for (root, product, one_env) in [
+        (repo.clone(), "orthense", "nightly"),
+        (repo.clone(), "orthense-demo", "nightly"),
+        (repo.clone(), "vao-demo", "main"),
+        (fixture_root(), "agenda", "nightly"),
     ] {
-        for env in [None, Some("nightly")] {
+        for env in [None, Some(one_env)] {
             let mut args = vec!["dossier", product];
             if let Some(e) = env {
                 args.extend(["--environment", e]);

@@ -37,6 +37,16 @@ fn literal(
 }
 
 fn value_at(scope: &Scope, body: &hcl::Body, path: &str) -> Option<String> {
+    // `var.<name>`: a module input (the local cloud's stand-ins keep their settings there).
+    if let Some(name) = path.strip_prefix("var.") {
+        return match scope.ctx_vars.get("var") {
+            Some(hcl::Value::Object(o)) => o
+                .get(name)
+                .and_then(hcl_to_string)
+                .filter(|v| !v.is_empty()),
+            _ => None,
+        };
+    }
     flatten(body)
         .into_iter()
         .find(|(k, _)| k == path)

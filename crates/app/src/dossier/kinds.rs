@@ -191,8 +191,20 @@ pub fn of_local(kind_input: &str) -> Option<Kind> {
         ..kind(slug, shape, tech, "HTTPS", Some(443), &[])
     };
     Some(match kind_input {
-        "app-service" => k("app", Shape::Container, "App Service (local cloud)"),
+        "app-service" => Kind {
+            versions: &[("runtime", "var.runtime")],
+            ..k("app", Shape::Container, "App Service (local cloud)")
+        },
         "static-web-app" => k("spa", Shape::Container, "Static Web App (local cloud)"),
+        "postgresql" => Kind {
+            protocol: "file (SQLite)",
+            port: None,
+            ..k(
+                "postgres",
+                Shape::Database,
+                "PostgreSQL stand-in: SQLite (local cloud)",
+            )
+        },
         "sql-server" => Kind {
             protocol: "file (SQLite)",
             port: None,

@@ -199,6 +199,15 @@ fn find_components(step: &str, scope: &Scope, call_file: Option<&str>, out: &mut
                 .and_then(|v| hcl_to_string(&v))
         };
         let (kind, evidence) = if r.rtype == "terraform_data" {
+            // By the module's `kind` input, else by the resource's name, else by the module call's (the local
+            // key-vault module).
+            let by_call = kinds::of_local_name(&scope.call).map(|k| {
+                let ev = Evidence::new(
+                    call_file.unwrap_or(&r.file),
+                    format!("module \"{}\"", scope.call),
+                );
+                (k, ev)
+            });
             match (
                 kind_input.as_deref().and_then(kinds::of_local),
                 kinds::of_local_name(&r.name),
@@ -211,7 +220,10 @@ fn find_components(step: &str, scope: &Scope, call_file: Option<&str>, out: &mut
                     k,
                     Evidence::new(&r.file, format!("\"terraform_data\" \"{}\"", r.name)),
                 ),
-                _ => continue,
+                _ => match by_call {
+                    Some(found) => found,
+                    None => continue,
+                },
             }
         } else {
             match kinds::of_type(&r.rtype, &attr_value) {
