@@ -6,6 +6,7 @@
 
 pub mod action_link;
 pub mod catalog;
+pub mod dossier;
 pub mod engine;
 pub mod expiry;
 pub mod messages;

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod dispatch;
+pub mod dossier;
 pub mod expiry_warning;
 pub mod nightly;
 pub mod notify;
