@@ -291,3 +291,60 @@ async fn the_extend_link_of_an_expiry_warning_extends_the_environment_once_and_a
     assert_eq!(replay.status, 409);
     app.shutdown().await;
 }
+
+/// A webhook that is down never holds up or fails a run: the run succeeds, and each delivery waits for its retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_that_is_down_never_fails_a_run_and_its_deliveries_wait_for_a_retry() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let mut opts = Options::new(shell_catalog(&sh_step("app", &[], "echo up")));
+    opts.settings.insert(
+        "NIGHTSHIFT_NOTIFY_WEBHOOKS".into(),
+        "slack:test-hook-url".into(),
+    );
+    let app = spawn_app(opts).await;
+    let vault = app.stack.app.settings.key_vault_dir();
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("test-hook-url"), &url).unwrap();
+    let release = r#"{"schema":"nightshift.release/v1","product":"demo","environment":"pr-3","version":"1.0.0","requested_by":"e2e"}"#;
+    app.stack
+        .host
+        .bus()
+        .queue("releases")
+        .unwrap()
+        .send(nightshift_local::queue::NewMessage::new(
+            release,
+            "release-pr-3",
+        ))
+        .unwrap();
+    let run = app.finished_run(Duration::from_secs(120)).await;
+    assert_eq!(
+        run.status,
+        nightshift_core::run::RunStatus::Succeeded,
+        "{:?}",
+        run.reason
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let records = loop {
+        let r = app.stack.app.deliveries().await.unwrap();
+        if r.iter().any(|d| d.kind == "run-succeeded") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no delivery record: {r:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        records
+            .iter()
+            .all(|d| d.outcome == "pending" && d.attempts == 1 && d.error.is_some()),
+        "{records:#?}"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|d| !d.error.as_deref().unwrap().contains(&url)),
+        "the webhook URL is a secret"
+    );
+    app.shutdown().await;
+}
