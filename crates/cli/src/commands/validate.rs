@@ -1,5 +1,6 @@
-//! `nightshift validate`: the catalog parses, and every stack and playbook it names resolves inside the
-//! repository. The same validation every command that acts runs first (`catalog_files::load_validated`).
+//! `nightshift validate`: the catalog parses, every stack and playbook it names resolves inside the repository (the
+//! same validation every command that acts runs first: `catalog_files::load_validated`), and the dossier's
+//! annotations hold.
 
 use crate::cli::Global;
 
@@ -16,6 +17,13 @@ pub async fn run(g: &Global) -> anyhow::Result<i32> {
                 return Ok(1);
             }
         };
+    let problems = super::dossier::check_annotations(&s, &catalog);
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if !problems.is_empty() {
+        return Ok(1);
+    }
     let steps: usize = catalog.products.values().map(|p| p.steps.len()).sum();
     let envs: usize = catalog
         .products

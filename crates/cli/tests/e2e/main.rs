@@ -5,4 +5,5 @@
 mod fail_closed;
 mod helpers;
 mod lifecycle;
+mod notifications;
 mod resilience;
