@@ -28,6 +28,8 @@ pub fn router(app: AppState) -> Router {
         .route("/expiry-sweeper", post(expiry_sweeper::handle))
         .route("/status", post(status::handle))
         .route("/health", post(health::handle))
+        .route("/actions", post(actions::handle))
+        .route("/notification-retry", post(notification_retry::handle))
         .with_state(app)
 }
 

@@ -1,9 +1,13 @@
 //! The use cases, one module per function; each adds its methods to [`crate::App`].
 
+pub mod actions;
 pub mod dispatch;
+pub mod dossier;
+pub mod expiry_warning;
 pub mod health;
 pub mod metrics;
 pub mod nightly;
+pub mod notify;
 pub mod release;
 pub mod status;
 pub mod step_event;

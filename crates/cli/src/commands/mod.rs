@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod dossier;
 pub mod metrics;
 pub mod plan;
 pub mod status;
@@ -24,6 +25,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan(a) => plan::run(&cli.global, a).await,
         Command::Metrics(a) => metrics::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
+        Command::Dossier(a) => dossier::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
     }

@@ -2,7 +2,9 @@
 //! follows the documented protocol of the Azure Functions host, quirks included) POSTs invocations to the real
 //! handler process; jobs are real `nightshift runner` processes; queues, store and cloud are on disk.
 
+mod fail_closed;
 mod helpers;
 mod lifecycle;
 mod metrics;
+mod notifications;
 mod resilience;

@@ -84,7 +84,20 @@ fn close(actual: &Value, expected: f64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_durations_recovery_and_false_positives(
 ) {
-    let app = spawn_app(Options::new(catalog())).await;
+    // A loopback webhook (127.0.0.1 only), so deliveries are recorded with their delay.
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let router = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+    tokio::spawn(async move { axum::serve(hook, router).await.unwrap() });
+    let mut opts = Options::new(catalog());
+    opts.settings.insert(
+        "NIGHTSHIFT_NOTIFY_WEBHOOKS".into(),
+        "generic:test-hook-url".into(),
+    );
+    let app = spawn_app(opts).await;
+    let vault = app.stack.app.settings.key_vault_dir();
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(vault.join("test-hook-url"), &url).unwrap();
     let state = app.stack.app.settings.state_dir.clone();
     let tmp = state.parent().unwrap().to_path_buf();
 
@@ -113,6 +126,39 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
             "bad-1",
         ))
         .unwrap();
+
+    // Every delivery record the notifier wrote is read; the delivered ones give the delay. Wait until none is
+    // pending (deliveries are asynchronous to the run).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (records, delays) = loop {
+        let records = app
+            .stack
+            .app
+            .repo
+            .store()
+            .list("notifications/")
+            .await
+            .unwrap();
+        let mut delays = Vec::new();
+        let mut pending = false;
+        for key in &records {
+            let v = app
+                .stack
+                .app
+                .repo
+                .get_json::<Value>(key)
+                .await
+                .unwrap()
+                .unwrap()
+                .0;
+            pending |= v["outcome"] == "pending";
+            delays.extend(v["delay_ms"].as_f64().map(|ms| ms / 1000.0));
+        }
+        if !pending || Instant::now() > deadline {
+            break (records, delays);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let m = metrics(&state, &[]);
 
@@ -148,7 +194,13 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
         "{got} vs {lead}: RFC 3339 keeps whole seconds here"
     );
     assert_eq!(m["rollbacks"]["count"], 0);
-    assert_eq!(m["notifications"]["records"], 0, "no delivery records yet");
+    assert!(!delays.is_empty(), "the webhook received deliveries");
+    assert_eq!(m["notifications"]["records"], records.len(), "{m:#}");
+    assert_eq!(m["notifications"]["delay"]["count"], delays.len());
+    let max = delays.iter().cloned().fold(0.0, f64::max);
+    let p90 = m["notifications"]["delay"]["p90_secs"].as_f64().unwrap();
+    let p50 = m["notifications"]["delay"]["p50_secs"].as_f64().unwrap();
+    assert!(p50 <= p90 && p90 <= max && delays.contains(&p50), "{m:#}");
     assert_eq!(m["actions"], serde_json::json!({}), "no action journal yet");
     let summary = Command::new(nightshift_bin())
         .args(["metrics", "--state-dir"])
