@@ -12,6 +12,16 @@
 //!   the host log; a failed invocation's outputs and logs are discarded.
 //! - HTTP triggers: [`FunctionsHost::invoke_http`], and optionally a loopback server under `/<routePrefix>/`.
 //!
+//! - The handler is supervised: when it dies, the host starts it again with backoff (0.2 s doubling to 10 s), and
+//!   delivery pauses meanwhile: receive loops receive nothing, and a message in flight when the handler died keeps
+//!   its lock and is posted again to the new handler instead of being abandoned (which would burn a delivery count
+//!   each time, and dead-letter it within milliseconds).
+//! - [`FunctionsHost::shutdown`] is graceful: the receive loops and timers stop taking new work, invocations in
+//!   flight finish and are settled, then the handler gets SIGTERM.
+//! - `release_stale_locks`: at start, messages still locked by a previous host on the same queues (one killed with
+//!   SIGKILL) are made visible again at once instead of after their lock expires.
+//! - `POST /admin/functions/<name>` on the HTTP port fires a non-HTTP function, as the real host's admin API does.
+//!
 //! Test hooks: `deliver_twice`, [`FunctionsHost::kill_handler`], [`FunctionsHost::restart_handler`], and the
 //! [`Observer`] of invocations. Files: the handler's stdout and stderr and the host's own lines go to `log_file`.
 
@@ -35,7 +45,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::Child;
@@ -91,6 +101,9 @@ pub struct HostConfig {
     /// Test hook: after a successful Service Bus invocation, deliver the same message once more with the next
     /// delivery count before completing it, as if its lock had been lost.
     pub deliver_twice: bool,
+    /// At start, abandon the messages a previous host left locked on the trigger queues. Only when this host is
+    /// the queues' only consumer (the caller holds the state directory's lock).
+    pub release_stale_locks: bool,
 }
 
 impl HostConfig {
@@ -114,6 +127,7 @@ impl HostConfig {
             startup_timeout: Duration::from_secs(60),
             run_timers: true,
             deliver_twice: false,
+            release_stale_locks: false,
         }
     }
 }
@@ -229,6 +243,16 @@ struct Inner {
     timers: HashMap<String, tokio::sync::Mutex<TimerMemory>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     http_addr: Mutex<Option<SocketAddr>>,
+    /// Mirrors `handler_up`, for waiting on it.
+    up_changed: watch::Sender<bool>,
+    /// Set by the `kill_handler` test hook: the supervisor leaves the handler down until `start_handler`.
+    suspended: AtomicBool,
+    /// Set by `shutdown`: take no new work.
+    stopping: watch::Sender<bool>,
+    /// Service Bus invocations in flight, and a wake-up when one ends.
+    in_flight: AtomicUsize,
+    settled: Notify,
+    restarts: AtomicU32,
 }
 
 /// The running local Functions host. Dropping it stops its loops and kills the handler; prefer
@@ -239,6 +263,18 @@ pub struct FunctionsHost {
 
 /// How often an idle receive loop receives even though its queue's stamp has not changed.
 const FULL_RECEIVE_EVERY: Duration = Duration::from_millis(250);
+
+/// The supervisor's backoff between restarts of a dead handler: doubling from the first to the last, and back to
+/// the first once a handler has stayed up for `BACKOFF_RESET`.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+const BACKOFF_RESET: Duration = Duration::from_secs(30);
+/// How often the supervisor looks at the handler process.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
+/// How long `shutdown` waits for invocations in flight before it stops the handler anyway.
+const DRAIN_DEFAULT: Duration = Duration::from_secs(120);
+/// What `post` says when the function timed out (a real failure, not a handler that went away).
+const TIMED_OUT: &str = "timed out after";
 
 fn free_port() -> Result<u16, HostError> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -289,9 +325,18 @@ impl FunctionsHost {
             timers,
             tasks: Mutex::new(Vec::new()),
             http_addr: Mutex::new(None),
+            up_changed: watch::channel(false).0,
+            suspended: AtomicBool::new(false),
+            stopping: watch::channel(false).0,
+            in_flight: AtomicUsize::new(0),
+            settled: Notify::new(),
+            restarts: AtomicU32::new(0),
         });
+        if inner.config.release_stale_locks {
+            inner.release_stale_locks().await;
+        }
         inner.start_handler().await?;
-        let mut tasks = Vec::new();
+        let mut tasks = vec![tokio::spawn(inner.clone().supervise())];
         for f in &inner.app.functions {
             match &f.trigger {
                 Trigger::ServiceBus { .. } => {
@@ -312,10 +357,21 @@ impl FunctionsHost {
                 .map_err(|e| HostError::Config(format!("HTTP address: {e}")))?;
             *inner.http_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
             let router = axum::Router::new()
+                .route(
+                    "/admin/functions/{name}",
+                    axum::routing::post(admin_invoke),
+                )
                 .fallback(serve_http)
                 .with_state(inner.clone());
+            let mut stop = inner.stopping.subscribe();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
+                let stopped = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
                     tracing::error!("HTTP trigger server stopped: {e}");
                 }
             }));
@@ -349,6 +405,11 @@ impl FunctionsHost {
     /// The port the handler listens on (it changes when the handler restarts).
     pub fn handler_port(&self) -> u16 {
         self.inner.handler_port.load(Ordering::SeqCst)
+    }
+
+    /// The handler's process id, while it runs (it changes when the handler restarts).
+    pub async fn handler_pid(&self) -> Option<u32> {
+        self.inner.handler.lock().await.as_ref().and_then(|c| c.id())
     }
 
     /// Where HTTP triggers are served, if they are.
@@ -414,10 +475,49 @@ impl FunctionsHost {
         self.inner.start_handler().await
     }
 
-    /// Stops the triggers, then the handler (SIGTERM, SIGKILL after 5 s).
+    /// How many times the supervisor started the handler again after it died.
+    pub fn handler_restarts(&self) -> u32 {
+        self.inner.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Service Bus invocations in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking work (receive loops, timers, the HTTP front end), lets the invocations in flight finish and
+    /// settle (up to the function timeout), then stops the handler (SIGTERM, SIGKILL after 5 s).
     pub async fn shutdown(self) {
-        self.inner.abort_tasks();
-        self.inner.handler_up.store(false, Ordering::SeqCst);
+        self.inner.stopping.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        let drain = self.inner.app.function_timeout.unwrap_or(DRAIN_DEFAULT);
+        let deadline = tokio::time::Instant::now() + drain;
+        for mut task in tasks {
+            // Receive loops and timers end on their own once the receive or timer run they are in is done.
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        while self.inner.in_flight.load(Ordering::SeqCst) > 0 {
+            let settled = self.inner.settled.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                self.inner.log_line(&format!(
+                    "{} invocations still in flight after {drain:?}: stopping anyway (their messages are redelivered)",
+                    self.inner.in_flight.load(Ordering::SeqCst)
+                ));
+                break;
+            }
+        }
+        self.inner.set_up(false);
         let child = self.inner.handler.lock().await.take();
         if let Some(mut child) = child {
             if let Some(pid) = child.id() {
@@ -447,6 +547,148 @@ impl Drop for FunctionsHost {
 }
 
 impl Inner {
+    fn set_up(&self, up: bool) {
+        self.handler_up.store(up, Ordering::SeqCst);
+        self.up_changed.send_replace(up);
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Waits until the handler is up (true) or `deadline` passes, the host stops, or the handler was killed on
+    /// purpose (false).
+    async fn wait_up(&self, deadline: tokio::time::Instant) -> bool {
+        let mut up = self.up_changed.subscribe();
+        let mut stop = self.stopping.subscribe();
+        loop {
+            if self.handler_up.load(Ordering::SeqCst) {
+                return true;
+            }
+            if self.stopping() || self.suspended.load(Ordering::SeqCst) {
+                return false;
+            }
+            tokio::select! {
+                r = tokio::time::timeout_at(deadline, up.changed()) => {
+                    if !matches!(r, Ok(Ok(()))) {
+                        return self.handler_up.load(Ordering::SeqCst);
+                    }
+                }
+                _ = stop.changed() => return false,
+            }
+        }
+    }
+
+    /// The handler process runs and answers `GET /`.
+    async fn handler_answers(&self) -> bool {
+        let running = {
+            let mut slot = self.handler.lock().await;
+            slot.as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        };
+        running
+            && client::send(
+                self.handler_port.load(Ordering::SeqCst),
+                "GET",
+                "/",
+                &[],
+                Vec::new(),
+            )
+            .await
+            .is_ok()
+    }
+
+    /// Restarts the handler when its process has exited, with backoff, until the host stops.
+    async fn supervise(self: Arc<Self>) {
+        let mut backoff = BACKOFF_FIRST;
+        let mut up_since = tokio::time::Instant::now();
+        let mut stop = self.stopping.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+            if self.stopping() {
+                return;
+            }
+            if self.suspended.load(Ordering::SeqCst) {
+                continue;
+            }
+            let exited = {
+                let mut slot = self.handler.lock().await;
+                match slot.as_mut().map(|c| c.try_wait()) {
+                    Some(Ok(None)) => None,
+                    Some(Ok(Some(status))) => Some(status.to_string()),
+                    Some(Err(e)) => Some(e.to_string()),
+                    None => Some("not running".to_string()),
+                }
+            };
+            let Some(why) = exited else {
+                if up_since.elapsed() >= BACKOFF_RESET {
+                    backoff = BACKOFF_FIRST;
+                }
+                continue;
+            };
+            self.set_up(false);
+            self.log_line(&format!(
+                "the handler exited ({why}): restarting the handler in {backoff:?}; delivery pauses until it answers"
+            ));
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            if self.stopping() || self.suspended.load(Ordering::SeqCst) {
+                continue;
+            }
+            match self.start_handler().await {
+                Ok(()) => {
+                    self.restarts.fetch_add(1, Ordering::SeqCst);
+                    up_since = tokio::time::Instant::now();
+                    for n in self.wake_of.values() {
+                        n.notify_one();
+                    }
+                }
+                Err(e) => self.log_line(&format!("restarting the handler failed: {e}")),
+            }
+        }
+    }
+
+    /// Messages a previous host left locked (it was killed) become visible again now rather than when their lock
+    /// expires. Only safe when this host is the queues' only consumer.
+    async fn release_stale_locks(&self) {
+        for f in &self.app.functions {
+            let Trigger::ServiceBus { queue, .. } = &f.trigger else {
+                continue;
+            };
+            let Ok(q) = self.bus.queue(queue) else {
+                continue;
+            };
+            let name = queue.clone();
+            let released = tokio::task::spawn_blocking(move || {
+                let mut n = 0;
+                for m in q.peek_all()? {
+                    if let Some(token) = m.lock_token.as_deref() {
+                        if m.locked_until.is_some_and(|t| t > Utc::now()) && q.abandon(token).is_ok()
+                        {
+                            n += 1;
+                        }
+                    }
+                }
+                Ok::<_, PortError>(n)
+            })
+            .await;
+            match released {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => self.log_line(&format!(
+                    "{name}: {n} messages locked by a previous host are visible again"
+                )),
+                Ok(Err(e)) => self.log_line(&format!("{name}: releasing stale locks: {e}")),
+                Err(e) => self.log_line(&format!("{name}: releasing stale locks failed: {e}")),
+            }
+        }
+    }
+
     fn abort_tasks(&self) {
         for task in self
             .tasks
@@ -490,7 +732,16 @@ impl Inner {
             .map_err(log_err)?;
         let err = out.try_clone().map_err(log_err)?;
         let h = &self.config.handler;
-        let mut child = tokio::process::Command::new(&h.program)
+        let mut command = tokio::process::Command::new(&h.program);
+        // SAFETY: prctl is async-signal-safe. A host killed with SIGKILL takes its handler with it, instead of
+        // leaving it orphaned, holding its port.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(&h.args)
             .current_dir(h.working_dir.as_ref().unwrap_or(&self.config.app_root))
             .envs(&self.config.app_settings)
@@ -526,15 +777,17 @@ impl Inner {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.handler_port.store(port, Ordering::SeqCst);
-        self.handler_up.store(true, Ordering::SeqCst);
         *slot = Some(child);
+        self.suspended.store(false, Ordering::SeqCst);
+        self.set_up(true);
         self.log_line(&format!("handler ready on port {port}"));
         Ok(())
     }
 
     async fn kill_handler(&self) {
         let mut slot = self.handler.lock().await;
-        self.handler_up.store(false, Ordering::SeqCst);
+        self.suspended.store(true, Ordering::SeqCst);
+        self.set_up(false);
         if let Some(mut child) = slot.take() {
             let _ = child.kill().await;
             self.log_line("handler killed");
@@ -552,7 +805,7 @@ impl Inner {
         match self.app.function_timeout {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
-                .map_err(|_| format!("timed out after {limit:?} (functionTimeout)"))?,
+                .map_err(|_| format!("{TIMED_OUT} {limit:?} (functionTimeout)"))?,
             None => call.await,
         }
     }
@@ -657,10 +910,14 @@ impl Inner {
         let wake = self.wake_of.get(&function).cloned().unwrap_or_default();
         let permits = Arc::new(Semaphore::new(self.config.max_concurrent_calls.max(1)));
         let poll = self.config.poll_interval;
+        let mut stop = self.stopping.subscribe();
         loop {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
+            if self.stopping() {
+                return;
+            }
             if !self.handler_up.load(Ordering::SeqCst) {
                 drop(permit);
                 tokio::time::sleep(poll).await;
@@ -672,9 +929,12 @@ impl Inner {
             match tokio::task::spawn_blocking(move || receiver.receive(lock)).await {
                 Ok(Ok(Some(message))) => {
                     let (me, f, binding, q) = (self.clone(), f.clone(), binding.clone(), q.clone());
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
                         me.deliver(&f, &binding, &q, message).await;
                         drop(permit);
+                        me.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        me.settled.notify_waiters();
                     });
                 }
                 Ok(Ok(None)) => {
@@ -685,6 +945,7 @@ impl Inner {
                     loop {
                         tokio::select! {
                             _ = wake.notified() => break,
+                            _ = stop.changed() => return,
                             _ = tokio::time::sleep(poll) => {}
                         }
                         if q.change_stamp() != stamp || idle_since.elapsed() >= FULL_RECEIVE_EVERY {
@@ -713,7 +974,31 @@ impl Inner {
         m: &Received,
     ) -> InvocationRecord {
         let body = payload::service_bus_request(&f.name, binding, m, Utc::now(), &unique_id());
-        let result = self.post(&f.name, &body).await;
+        let mut result = self.post(&f.name, &body).await;
+        // No answer because the handler went away: keep the lock and post again to the handler the supervisor
+        // starts, rather than abandon (which burns a delivery each time). A handler that runs and answers `GET /`
+        // but not this call, a timeout, a deliberate kill or the host stopping: a failed delivery, as before.
+        while let Err(e) = &result {
+            if e.starts_with(TIMED_OUT) || self.stopping() || self.suspended.load(Ordering::SeqCst)
+            {
+                break;
+            }
+            if self.handler_answers().await {
+                break;
+            }
+            self.set_up(false);
+            let margin = chrono::Duration::seconds(5);
+            let Ok(left) = (m.locked_until - margin - Utc::now()).to_std() else {
+                break;
+            };
+            if !self
+                .wait_up(tokio::time::Instant::now() + left)
+                .await
+            {
+                break;
+            }
+            result = self.post(&f.name, &body).await;
+        }
         let (mut record, _) = self.finish(f, TriggerKind::ServiceBus, result).await;
         record.delivery_count = Some(m.delivery_count);
         record.message_id = Some(m.message_id.clone());
@@ -774,6 +1059,9 @@ impl Inner {
             last_updated: memory.last_updated.unwrap_or(last),
         });
         let body = payload::timer_request(function, binding, status, now, &unique_id());
+        // A handler being restarted gets its chance: timers are not retried.
+        self.wait_up(tokio::time::Instant::now() + self.config.startup_timeout)
+            .await;
         let result = self.post(function, &body).await;
         let (record, _) = self.finish(f, TriggerKind::Timer, result).await;
         memory.last = Some(now);
@@ -795,6 +1083,7 @@ impl Inner {
             let _ = self.fire_timer(&function).await;
         }
         let mut after = Utc::now();
+        let mut stop = self.stopping.subscribe();
         loop {
             let Some(next) = schedule.next_after(after) else {
                 self.log_line(&format!(
@@ -803,7 +1092,13 @@ impl Inner {
                 return;
             };
             let wait = (next - Utc::now()).to_std().unwrap_or_default();
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if self.stopping() {
+                return;
+            }
             let _ = self.fire_timer(&function).await;
             // A run longer than the interval skips the occurrences it overlapped, as the real host does.
             after = Utc::now().max(next);
@@ -892,6 +1187,31 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `POST /admin/functions/<name>`: fires a timer function now, as the real host's admin API runs a non-HTTP
+/// function (`nightshift up` uses it to trigger tonight's runs on a running `nightshift serve`). 202 when the
+/// invocation succeeded, 500 with the reason when it failed, 404 for no such timer function.
+async fn admin_invoke(
+    axum::extract::State(inner): axum::extract::State<Arc<Inner>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if inner.stopping() {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "the host is stopping").into_response();
+    }
+    match inner.fire_timer(&name).await {
+        Ok(r) if r.succeeded => axum::http::StatusCode::ACCEPTED.into_response(),
+        Ok(r) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            r.error.unwrap_or_else(|| format!("status {:?}", r.status)),
+        )
+            .into_response(),
+        Err(HostError::UnknownFunction(n)) => {
+            (axum::http::StatusCode::NOT_FOUND, format!("no timer function {n:?}")).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 /// Serves HTTP triggers on loopback under `/<routePrefix>/`, as the host's own HTTP front end does.
