@@ -523,7 +523,8 @@ fn read_outputs(path: &PathBuf) -> Result<BTreeMap<String, Value>, Failure> {
     }
 }
 
-fn redact(line: &str, secrets: &[String]) -> String {
+/// Replaces every secret value in `line` with `***` (logs here, and `nightshift bundle`).
+pub fn redact(line: &str, secrets: &[String]) -> String {
     let mut l = line.to_string();
     for s in secrets {
         l = l.replace(s.as_str(), "***");

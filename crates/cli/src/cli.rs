@@ -38,8 +38,26 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run tonight's nightly environment locally, end to end, and wait until it is ready.
+    /// Run tonight's nightly environment locally, end to end, and wait until it and every run in flight finish.
     Up(UpArgs),
+    /// Run the local Functions host and the handler until Ctrl-C: timers, queues, and HTTP (api/status).
+    Serve(ServeArgs),
+    /// Deploy a version into an environment (creates a pull-request environment on first use).
+    Release(ReleaseArgs),
+    /// The pull request closed: destroy its environment now.
+    Close(TargetArgs),
+    /// Destroy an environment now.
+    Destroy(TargetArgs),
+    /// Push an environment's expiry later: --by 2d, or --until TIME.
+    Extend(ExtendArgs),
+    /// Keep an environment (a failed one, for debugging) past its expiry: --for 3d --reason TEXT.
+    Keep(KeepArgs),
+    /// List every environment: kind, status, version, expiry and why, URLs, last run.
+    Environments(JsonArgs),
+    /// Print a run's stored step logs.
+    Logs(LogsArgs),
+    /// Write a run's debug bundle (run document, logs, results, outputs, plan, host log), secrets redacted.
+    Bundle(BundleArgs),
     /// Show runs, environments and rejected messages.
     Status(StatusArgs),
     /// Destroy expired environments' resource groups.
@@ -67,6 +85,112 @@ pub struct UpArgs {
     /// Print the final status as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// The HTTP port of the local host it starts (api/status, admin); if taken, a free one. 0: any free port.
+    #[arg(long, default_value_t = 7071)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The HTTP port: http://127.0.0.1:PORT/api/status. 0 picks a free port.
+    #[arg(long, default_value_t = 7071)]
+    pub port: u16,
+}
+
+/// What every lifecycle message command takes.
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    /// Who asks (journaled with the action). Default: $USER@hostname.
+    #[arg(long, value_name = "WHO")]
+    pub requested_by: Option<String>,
+    /// The message's id, its idempotency key: the same id sent twice is one action. Default: a fresh one.
+    #[arg(long, value_name = "ID")]
+    pub message_id: Option<String>,
+    /// Wait for the outcome: exit 0 only when the environment reached the state asked for, 1 on a rejection.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub timeout: u64,
+    /// With --wait, when no `nightshift serve` runs: the HTTP port of the local host it starts (0: any).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    pub product: String,
+    pub environment: String,
+    pub version: String,
+    /// How long a pull-request environment lives (e.g. 3d, 12h); default its catalog lifetime.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    pub product: String,
+    pub environment: String,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["by", "until"])))]
+pub struct ExtendArgs {
+    pub product: String,
+    pub environment: String,
+    /// Push the expiry this much later (e.g. 2d, 12h).
+    #[arg(long, value_name = "DURATION")]
+    pub by: Option<String>,
+    /// Set the expiry to this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeepArgs {
+    pub product: String,
+    pub environment: String,
+    /// How long to keep it from now (e.g. 3d).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: String,
+    /// Why (shown in `environments` and `status`).
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub run: String,
+    /// Only this step (default: every step).
+    pub step: Option<String>,
+    /// Only this attempt (default: every attempt).
+    #[arg(long)]
+    pub attempt: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    pub run: String,
+    /// Where to write the bundle (a .tar.gz).
+    #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
+    pub output: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -40,7 +40,9 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
     let key = match &req.trigger {
         Trigger::Nightly { night, rebuild: 0 } => format!("n{}", night.format("%Y%m%d")),
         // A later build of the same night has an id of its own: the destroyed one stays in history.
-        Trigger::Nightly { night, rebuild } => format!("n{}-{}", night.format("%Y%m%d"), rebuild + 1),
+        Trigger::Nightly { night, rebuild } => {
+            format!("n{}-{}", night.format("%Y%m%d"), rebuild + 1)
+        }
         Trigger::Release {
             version,
             message_id,

@@ -63,8 +63,7 @@ impl App {
                     .requested_rebuild(product.name.as_str(), env.name.as_str(), &first)
                     .await?;
                 req.trigger = Trigger::Nightly { night, rebuild };
-                let run =
-                    planner::plan(req).map_err(|e| PortError::Permanent(e.to_string()))?;
+                let run = planner::plan(req).map_err(|e| PortError::Permanent(e.to_string()))?;
                 self.start_run(run, &mut out).await?;
             }
         }

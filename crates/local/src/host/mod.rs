@@ -357,10 +357,7 @@ impl FunctionsHost {
                 .map_err(|e| HostError::Config(format!("HTTP address: {e}")))?;
             *inner.http_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
             let router = axum::Router::new()
-                .route(
-                    "/admin/functions/{name}",
-                    axum::routing::post(admin_invoke),
-                )
+                .route("/admin/functions/{name}", axum::routing::post(admin_invoke))
                 .fallback(serve_http)
                 .with_state(inner.clone());
             let mut stop = inner.stopping.subscribe();
@@ -409,7 +406,12 @@ impl FunctionsHost {
 
     /// The handler's process id, while it runs (it changes when the handler restarts).
     pub async fn handler_pid(&self) -> Option<u32> {
-        self.inner.handler.lock().await.as_ref().and_then(|c| c.id())
+        self.inner
+            .handler
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|c| c.id())
     }
 
     /// Where HTTP triggers are served, if they are.
@@ -669,7 +671,8 @@ impl Inner {
                 let mut n = 0;
                 for m in q.peek_all()? {
                     if let Some(token) = m.lock_token.as_deref() {
-                        if m.locked_until.is_some_and(|t| t > Utc::now()) && q.abandon(token).is_ok()
+                        if m.locked_until.is_some_and(|t| t > Utc::now())
+                            && q.abandon(token).is_ok()
                         {
                             n += 1;
                         }
@@ -991,10 +994,7 @@ impl Inner {
             let Ok(left) = (m.locked_until - margin - Utc::now()).to_std() else {
                 break;
             };
-            if !self
-                .wait_up(tokio::time::Instant::now() + left)
-                .await
-            {
+            if !self.wait_up(tokio::time::Instant::now() + left).await {
                 break;
             }
             result = self.post(&f.name, &body).await;
@@ -1198,7 +1198,11 @@ async fn admin_invoke(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     if inner.stopping() {
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "the host is stopping").into_response();
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "the host is stopping",
+        )
+            .into_response();
     }
     match inner.fire_timer(&name).await {
         Ok(r) if r.succeeded => axum::http::StatusCode::ACCEPTED.into_response(),
@@ -1207,9 +1211,11 @@ async fn admin_invoke(
             r.error.unwrap_or_else(|| format!("status {:?}", r.status)),
         )
             .into_response(),
-        Err(HostError::UnknownFunction(n)) => {
-            (axum::http::StatusCode::NOT_FOUND, format!("no timer function {n:?}")).into_response()
-        }
+        Err(HostError::UnknownFunction(n)) => (
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no timer function {n:?}"),
+        )
+            .into_response(),
         Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

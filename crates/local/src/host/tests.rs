@@ -503,7 +503,12 @@ async fn a_handler_that_dies_is_restarted_and_no_message_is_dead_lettered_while_
     // SAFETY: signals the fake handler process this test's host started.
     unsafe { libc::kill(first as i32, libc::SIGKILL) };
     for i in 0..5 {
-        send(&host, "inbox", &format!(r#"{{"n":{i}}}"#), &format!("d-{i}"));
+        send(
+            &host,
+            "inbox",
+            &format!(r#"{{"n":{i}}}"#),
+            &format!("d-{i}"),
+        );
     }
 
     assert!(
@@ -516,7 +521,10 @@ async fn a_handler_that_dies_is_restarted_and_no_message_is_dead_lettered_while_
     let restarted = host.handler_pid().await.unwrap();
     assert_ne!(restarted, first, "a new handler process runs");
     let inbox = host.bus().queue("inbox").unwrap();
-    assert!(inbox.dead_letters().unwrap().is_empty(), "nothing dead-lettered");
+    assert!(
+        inbox.dead_letters().unwrap().is_empty(),
+        "nothing dead-lettered"
+    );
     assert!(
         host.observer()
             .of("echo")
