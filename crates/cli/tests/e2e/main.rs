@@ -2,6 +2,8 @@
 //! follows the documented protocol of the Azure Functions host, quirks included) POSTs invocations to the real
 //! handler process; jobs are real `nightshift runner` processes; queues, store and cloud are on disk.
 
+mod cli_env;
 mod helpers;
 mod lifecycle;
 mod resilience;
+mod serve;
