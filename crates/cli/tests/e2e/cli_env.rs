@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 pub struct CliEnv {
     pub dir: tempfile::TempDir,
     pub state: PathBuf,
-    pub catalog: PathBuf,
     pub env: BTreeMap<String, String>,
 }
 
@@ -46,12 +45,7 @@ impl CliEnv {
         ] {
             env.insert(k.to_string(), v);
         }
-        Self {
-            dir,
-            state,
-            catalog: catalog_dir,
-            env,
-        }
+        Self { dir, state, env }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

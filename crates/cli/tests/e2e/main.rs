@@ -7,3 +7,4 @@ mod helpers;
 mod lifecycle;
 mod resilience;
 mod serve;
+mod verbs;
