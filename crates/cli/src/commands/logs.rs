@@ -45,8 +45,8 @@ pub async fn run(g: &Global, a: LogsArgs) -> anyhow::Result<i32> {
         .await?
         .into_iter()
         .filter(|(s, n, _)| {
-            a.step.as_deref().map_or(true, |want| want == s)
-                && a.attempt.map_or(true, |want| want == *n)
+            a.step.as_deref().is_none_or(|want| want == s)
+                && a.attempt.is_none_or(|want| want == *n)
         })
         .collect();
     if keys.is_empty() {
