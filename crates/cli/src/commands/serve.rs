@@ -74,10 +74,15 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>(),
         );
     }
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Both listeners live across iterations: a signal arriving while the loop reads the journal is not lost.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut sigint, mut sigterm) = (
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    );
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }

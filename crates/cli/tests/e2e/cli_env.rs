@@ -146,8 +146,19 @@ pub fn sigkill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Ctrl-C, and its exit status; a process still running 60 s later is killed and the test fails.
 pub fn sigint(child: &mut Child) -> std::process::ExitStatus {
     // SAFETY: signals a process this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    child.wait().unwrap()
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            sigkill(child);
+            panic!("still running 60 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
