@@ -195,6 +195,9 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
     let mut progress = Progress::new(false);
     let mut followed: BTreeSet<RunId> = expected.iter().chain(&in_flight).cloned().collect();
     let mut runs: Vec<Run>;
+    // Ctrl-C stops following; a host started here then stops gracefully (invocations in flight finish), and the
+    // runs resume when a host runs again.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let timed_out = loop {
         let all = app.repo.runs().await?;
         let active: BTreeSet<RunId> = app
@@ -228,7 +231,14 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         if Instant::now() > deadline {
             break true;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = interrupt.recv() => {
+                eprintln!("Interrupted: stopping (invocations in flight finish first). The runs resume when a host runs again (`nightshift serve`, or `nightshift up`).");
+                session.shutdown().await;
+                return Ok(130);
+            }
+        }
     };
     // 5. Summary.
     let groups = app

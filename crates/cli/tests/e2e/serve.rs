@@ -62,6 +62,15 @@ async fn serve_killed_with_sigkill_mid_run_and_started_again_finishes_every_run_
 
     let mut serve = env.serve(2);
     let runs = env.finished_runs(2, Duration::from_secs(120)).await;
+    // The `status` function answers on the port serve published, under api/ as `func start` serves it.
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.state.join("serve.json")).unwrap()).unwrap();
+    let url = format!("http://127.0.0.1:{}/api/status", info["port"]);
+    let status: serde_json::Value =
+        tokio::task::spawn_blocking(move || reqwest::blocking::get(url).unwrap().json().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(status["runs"].as_array().unwrap().len(), 2, "{status}");
     for r in &runs {
         assert_eq!(r.status, RunStatus::Succeeded, "{}: {:?}", r.id, r.reason);
     }
