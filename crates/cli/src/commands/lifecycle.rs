@@ -467,7 +467,9 @@ async fn wait(
                     .ok()
                     .flatten();
                 if let Some(e) = env.filter(|e| e.status == "destroyed") {
-                    if applied || record.is_none() {
+                    // Only once the handler says it applied this message: an environment destroyed earlier (a
+                    // sweep) says nothing about this request.
+                    if applied {
                         return Ok(Outcome {
                             outcome: "applied".into(),
                             reason: None,

@@ -260,3 +260,31 @@ async fn release_wait_follows_the_deploy_to_ready_and_a_rejected_release_exits_1
         "{outcome}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_no_nightly_environment_follows_a_queued_release_and_without_one_says_what_to_do() {
+    let catalog = diamond().replace(
+        "  nightly:\n    kind: nightly\n    schedule: { at: \"00:00\", catch_up: 24h }\n    lifetime: 1h\n",
+        "",
+    );
+    assert!(!catalog.contains("kind: nightly"), "{catalog}");
+    let env = CliEnv::new(&catalog);
+    let out = env.run(&["up", "--port", "0"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("nightshift release PRODUCT ENV VERSION"),
+        "{}",
+        out.stderr
+    );
+
+    let out = env.run(&["release", "demo", "pr-2", "1.0.0"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = env.run(&["up", "--port", "0", "--timeout", "120"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Environment demo/pr-2 is ready"),
+        "{}",
+        out.stdout
+    );
+}
