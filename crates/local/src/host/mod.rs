@@ -27,8 +27,10 @@
 
 mod client;
 pub mod definition;
+mod front;
 pub mod ncrontab;
 pub mod payload;
+mod supervisor;
 #[cfg(test)]
 mod tests;
 
@@ -357,8 +359,11 @@ impl FunctionsHost {
                 .map_err(|e| HostError::Config(format!("HTTP address: {e}")))?;
             *inner.http_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
             let router = axum::Router::new()
-                .route("/admin/functions/{name}", axum::routing::post(admin_invoke))
-                .fallback(serve_http)
+                .route(
+                    "/admin/functions/{name}",
+                    axum::routing::post(front::admin_invoke),
+                )
+                .fallback(front::serve_http)
                 .with_state(inner.clone());
             let mut stop = inner.stopping.subscribe();
             tasks.push(tokio::spawn(async move {
@@ -558,140 +563,6 @@ impl Inner {
         *self.stopping.borrow()
     }
 
-    /// Waits until the handler is up (true) or `deadline` passes, the host stops, or the handler was killed on
-    /// purpose (false).
-    async fn wait_up(&self, deadline: tokio::time::Instant) -> bool {
-        let mut up = self.up_changed.subscribe();
-        let mut stop = self.stopping.subscribe();
-        loop {
-            if self.handler_up.load(Ordering::SeqCst) {
-                return true;
-            }
-            if self.stopping() || self.suspended.load(Ordering::SeqCst) {
-                return false;
-            }
-            tokio::select! {
-                r = tokio::time::timeout_at(deadline, up.changed()) => {
-                    if !matches!(r, Ok(Ok(()))) {
-                        return self.handler_up.load(Ordering::SeqCst);
-                    }
-                }
-                _ = stop.changed() => return false,
-            }
-        }
-    }
-
-    /// The handler process runs and answers `GET /`.
-    async fn handler_answers(&self) -> bool {
-        let running = {
-            let mut slot = self.handler.lock().await;
-            slot.as_mut()
-                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-        };
-        running
-            && client::send(
-                self.handler_port.load(Ordering::SeqCst),
-                "GET",
-                "/",
-                &[],
-                Vec::new(),
-            )
-            .await
-            .is_ok()
-    }
-
-    /// Restarts the handler when its process has exited, with backoff, until the host stops.
-    async fn supervise(self: Arc<Self>) {
-        let mut backoff = BACKOFF_FIRST;
-        let mut up_since = tokio::time::Instant::now();
-        let mut stop = self.stopping.subscribe();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
-                _ = stop.changed() => {}
-            }
-            if self.stopping() {
-                return;
-            }
-            if self.suspended.load(Ordering::SeqCst) {
-                continue;
-            }
-            let exited = {
-                let mut slot = self.handler.lock().await;
-                match slot.as_mut().map(|c| c.try_wait()) {
-                    Some(Ok(None)) => None,
-                    Some(Ok(Some(status))) => Some(status.to_string()),
-                    Some(Err(e)) => Some(e.to_string()),
-                    None => Some("not running".to_string()),
-                }
-            };
-            let Some(why) = exited else {
-                if up_since.elapsed() >= BACKOFF_RESET {
-                    backoff = BACKOFF_FIRST;
-                }
-                continue;
-            };
-            self.set_up(false);
-            self.log_line(&format!(
-                "the handler exited ({why}): restarting the handler in {backoff:?}; delivery pauses until it answers"
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = stop.changed() => return,
-            }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-            if self.stopping() || self.suspended.load(Ordering::SeqCst) {
-                continue;
-            }
-            match self.start_handler().await {
-                Ok(()) => {
-                    self.restarts.fetch_add(1, Ordering::SeqCst);
-                    up_since = tokio::time::Instant::now();
-                    for n in self.wake_of.values() {
-                        n.notify_one();
-                    }
-                }
-                Err(e) => self.log_line(&format!("restarting the handler failed: {e}")),
-            }
-        }
-    }
-
-    /// Messages a previous host left locked (it was killed) become visible again now rather than when their lock
-    /// expires. Only safe when this host is the queues' only consumer.
-    async fn release_stale_locks(&self) {
-        for f in &self.app.functions {
-            let Trigger::ServiceBus { queue, .. } = &f.trigger else {
-                continue;
-            };
-            let Ok(q) = self.bus.queue(queue) else {
-                continue;
-            };
-            let name = queue.clone();
-            let released = tokio::task::spawn_blocking(move || {
-                let mut n = 0;
-                for m in q.peek_all()? {
-                    if let Some(token) = m.lock_token.as_deref() {
-                        if m.locked_until.is_some_and(|t| t > Utc::now())
-                            && q.abandon(token).is_ok()
-                        {
-                            n += 1;
-                        }
-                    }
-                }
-                Ok::<_, PortError>(n)
-            })
-            .await;
-            match released {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => self.log_line(&format!(
-                    "{name}: {n} messages locked by a previous host are visible again"
-                )),
-                Ok(Err(e)) => self.log_line(&format!("{name}: releasing stale locks: {e}")),
-                Err(e) => self.log_line(&format!("{name}: releasing stale locks failed: {e}")),
-            }
-        }
-    }
-
     fn abort_tasks(&self) {
         for task in self
             .tasks
@@ -712,89 +583,6 @@ impl Inner {
             .append(true)
             .open(&self.config.log_file)
             .and_then(|mut f| f.write_all(text.as_bytes()));
-    }
-
-    async fn start_handler(&self) -> Result<(), HostError> {
-        let mut slot = self.handler.lock().await;
-        if let Some(child) = slot.as_mut() {
-            if matches!(child.try_wait(), Ok(None)) {
-                return Ok(());
-            }
-        }
-        let port = free_port()?;
-        let log_err = |e: std::io::Error| {
-            HostError::Handler(format!("opening {}: {e}", self.config.log_file.display()))
-        };
-        if let Some(dir) = self.config.log_file.parent() {
-            std::fs::create_dir_all(dir).map_err(log_err)?;
-        }
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.config.log_file)
-            .map_err(log_err)?;
-        let err = out.try_clone().map_err(log_err)?;
-        let h = &self.config.handler;
-        let mut command = tokio::process::Command::new(&h.program);
-        // SAFETY: prctl is async-signal-safe. A host killed with SIGKILL takes its handler with it, instead of
-        // leaving it orphaned, holding its port.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let mut child = command
-            .args(&h.args)
-            .current_dir(h.working_dir.as_ref().unwrap_or(&self.config.app_root))
-            .envs(&self.config.app_settings)
-            .envs(&h.env)
-            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-            .env("FUNCTIONS_WORKER_RUNTIME", "Custom")
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| HostError::Handler(format!("starting {}: {e}", h.program.display())))?;
-        let deadline = tokio::time::Instant::now() + self.config.startup_timeout;
-        // Any HTTP answer to GET /, even a 404, means ready.
-        while client::send(port, "GET", "/", &[], Vec::new())
-            .await
-            .is_err()
-        {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(HostError::Handler(format!(
-                    "it exited ({status}) before answering on port {port}: see {}",
-                    self.config.log_file.display()
-                )));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let _ = child.kill().await;
-                return Err(HostError::Handler(format!(
-                    "no answer to GET / on port {port} within {:?}: see {}",
-                    self.config.startup_timeout,
-                    self.config.log_file.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.handler_port.store(port, Ordering::SeqCst);
-        *slot = Some(child);
-        self.suspended.store(false, Ordering::SeqCst);
-        self.set_up(true);
-        self.log_line(&format!("handler ready on port {port}"));
-        Ok(())
-    }
-
-    async fn kill_handler(&self) {
-        let mut slot = self.handler.lock().await;
-        self.suspended.store(true, Ordering::SeqCst);
-        self.set_up(false);
-        if let Some(mut child) = slot.take() {
-            let _ = child.kill().await;
-            self.log_line("handler killed");
-        }
     }
 
     /// POSTs an invocation; Err when there is no HTTP answer.
@@ -1161,126 +949,5 @@ impl Inner {
             None => None,
         };
         Ok(HttpResponse::from_output(value))
-    }
-}
-
-/// Decodes `%XX` escapes (and `+` as a space in a query string).
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b'+', _, _) if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `POST /admin/functions/<name>`: fires a timer function now, as the real host's admin API runs a non-HTTP
-/// function (`nightshift up` uses it to trigger tonight's runs on a running `nightshift serve`). 202 when the
-/// invocation succeeded, 500 with the reason when it failed, 404 for no such timer function.
-async fn admin_invoke(
-    axum::extract::State(inner): axum::extract::State<Arc<Inner>>,
-    axum::extract::Path(name): axum::extract::Path<String>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if inner.stopping() {
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "the host is stopping",
-        )
-            .into_response();
-    }
-    match inner.fire_timer(&name).await {
-        Ok(r) if r.succeeded => axum::http::StatusCode::ACCEPTED.into_response(),
-        Ok(r) => (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            r.error.unwrap_or_else(|| format!("status {:?}", r.status)),
-        )
-            .into_response(),
-        Err(HostError::UnknownFunction(n)) => (
-            axum::http::StatusCode::NOT_FOUND,
-            format!("no timer function {n:?}"),
-        )
-            .into_response(),
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-/// Serves HTTP triggers on loopback under `/<routePrefix>/`, as the host's own HTTP front end does.
-async fn serve_http(
-    axum::extract::State(inner): axum::extract::State<Arc<Inner>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let (parts, body) = request.into_parts();
-    let prefix = format!("/{}/", inner.app.route_prefix);
-    let Some(path) = parts.uri.path().strip_prefix(&prefix).map(str::to_string) else {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
-    };
-    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
-        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let query = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect();
-    let host = parts
-        .headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let req = HttpRequest {
-        method: parts.method.as_str().to_string(),
-        url: format!("http://{host}{}", parts.uri),
-        query,
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
-    };
-    match inner.http(None, &percent_decode(&path, false), req).await {
-        Ok(resp) => {
-            let mut builder = axum::http::Response::builder().status(resp.status);
-            for (k, v) in &resp.headers {
-                builder = builder.header(k.as_str(), v.as_str());
-            }
-            builder
-                .body(axum::body::Body::from(resp.body))
-                .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
-        Err(HostError::NoRoute { .. }) => axum::http::StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::warn!("HTTP trigger failed: {e}");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
     }
 }
