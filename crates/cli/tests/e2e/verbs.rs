@@ -248,3 +248,52 @@ async fn a_pull_request_environment_lives_its_whole_life_through_the_cli() {
     assert_eq!(main.status, "ready", "nothing changed");
     assert_eq!(sigint(&mut serve).code(), Some(0));
 }
+
+#[test]
+fn environments_reads_records_with_the_lifecycle_fields_and_reports_a_garbled_one_without_failing()
+{
+    let env = CliEnv::new(&diamond());
+    let dir = env.state.join("store/environments/demo");
+    std::fs::create_dir_all(&dir).unwrap();
+    let kept = serde_json::json!({
+        "product": "demo", "environment": "pr-8", "kind": "pull-request", "last_run": "demo.pr-8.r1-0-0-abcdef0123",
+        "status": "failed", "expires_at": "2026-12-20T00:00:00Z", "destroyed_at": null, "destroyed_reason": null,
+        "expiry_reason": "kept", "kept_until": "2026-12-20T00:00:00Z", "keep_reason": "flaky smoke",
+        "version": "1.0.0", "urls": {"api": "https://api.pr-8.demo.local"}, "last_success_run": null
+    });
+    std::fs::write(dir.join("pr-8.json"), kept.to_string()).unwrap();
+    std::fs::write(dir.join("pr-9.json"), "{not json").unwrap();
+
+    let out = env.run(&["environments", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let e = &list[0];
+    assert_eq!(
+        (
+            &e["expiry_reason"],
+            &e["kept_until"],
+            &e["keep_reason"],
+            &e["version"]
+        ),
+        (
+            &kept["expiry_reason"],
+            &kept["kept_until"],
+            &kept["keep_reason"],
+            &kept["version"]
+        )
+    );
+    assert_eq!(e["urls"]["api"], "https://api.pr-8.demo.local");
+    assert!(
+        out.stderr.contains("pr-9.json"),
+        "the garbled record is named: {}",
+        out.stderr
+    );
+    let out = env.run(&["environments"]);
+    assert!(
+        out.stdout
+            .contains("kept until 2026-12-20T00:00:00Z: flaky smoke"),
+        "{}",
+        out.stdout
+    );
+}
