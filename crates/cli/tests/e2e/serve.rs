@@ -288,3 +288,36 @@ async fn up_with_no_nightly_environment_follows_a_queued_release_and_without_one
         out.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_interrupted_with_ctrl_c_stops_its_host_gracefully_and_the_next_up_finishes_the_run() {
+    let env = CliEnv::new(&slow_chain());
+    let log = std::fs::File::create(env.dir.path().join("up-1.log")).unwrap();
+    let mut up = env
+        .command(&["up", "--port", "0", "--timeout", "120"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = env.runs().await;
+        if runs
+            .first()
+            .is_some_and(|r| r.steps[&StepName::parse("b").unwrap()].status == StepStatus::Running)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sigint(&mut up).code(), Some(130));
+    assert!(!env.state.join("serve.json").exists(), "its host stopped");
+
+    let out = env.run(&["up", "--port", "0", "--timeout", "120"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let runs = env.runs().await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    each_job_started_once(&env.runner_starts());
+}
