@@ -1,5 +1,5 @@
 //! The `nightshift` CLI: `up`, `serve`, the lifecycle verbs (`release`, `close`, `destroy`, `extend`, `keep`),
-//! `environments`, `logs`, `bundle`, `status`, `sweep`, `plan`, `validate`, and the `runner` and `handler` entry
+//! `environments`, `logs`, `bundle`, `status`, `sweep`, `plan`, `validate`, `dossier`, and the `runner` and `handler` entry
 //! points that jobs and the local Functions host start.
 
 pub mod cli;

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bundle;
+pub mod dossier;
 pub mod environments;
 pub mod lifecycle;
 pub mod logs;
@@ -73,6 +74,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
+        Command::Dossier(a) => dossier::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
     }

@@ -5,6 +5,7 @@
 mod cli_env;
 mod helpers;
 mod lifecycle;
+mod notifications;
 mod resilience;
 mod serve;
 mod verbs;
