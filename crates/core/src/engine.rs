@@ -633,6 +633,7 @@ mod tests {
             environment: &env,
             trigger: Trigger::Nightly {
                 night: t(0).date_naive(),
+                rebuild: 0,
             },
             ttl: None,
             instance: "nightshift",

@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 pub enum Trigger {
     Nightly {
         night: NaiveDate,
+        /// 0 for the night's first build; n for the n-th build of the same night after the previous one was
+        /// destroyed (`nightshift up` after a sweep). Absent from documents written before it existed.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rebuild: u32,
     },
     Release {
         version: String,
@@ -24,6 +28,10 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         commit_time: Option<DateTime<Utc>>,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Trigger {
