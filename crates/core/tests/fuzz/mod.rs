@@ -66,3 +66,79 @@ pub fn hostile_text() -> impl Strategy<Value = String> {
         (1usize..300).prop_map(|n| "é".repeat(n)),
     ]
 }
+
+/// What one generated input did.
+pub enum Outcome {
+    /// Accepted, and every invariant of an accepted value holds.
+    Accepted,
+    /// Refused with a reason.
+    Refused,
+    /// Accepted although it breaks an invariant (or deleted what must be kept): the reason.
+    Wrong(String),
+}
+
+/// A harness's figures: RELIABILITY.md reports them.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub cases: u32,
+    pub accepted: u32,
+    pub refused: u32,
+    pub panics: u32,
+    pub wrong: u32,
+    pub examples: Vec<String>,
+}
+
+/// Runs `check` on [`cases`]`(default)` inputs drawn from `strategy` with a fixed seed (the same command gives the
+/// same figures), counting panics instead of stopping at the first, prints one line of figures, and fails if
+/// anything panicked or was wrongly accepted, showing the first inputs that did.
+pub fn run<S>(name: &str, default: u32, strategy: S, check: impl Fn(&S::Value) -> Outcome) -> Tally
+where
+    S: Strategy,
+    S::Value: std::fmt::Debug,
+{
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        config(default),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let mut tally = Tally::default();
+    let total = cases(default);
+    for _ in 0..total {
+        let value = strategy
+            .new_tree(&mut runner)
+            .expect("the generator produces values")
+            .current();
+        tally.cases += 1;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&value)));
+        match outcome {
+            Ok(Outcome::Accepted) => tally.accepted += 1,
+            Ok(Outcome::Refused) => tally.refused += 1,
+            Ok(Outcome::Wrong(why)) => {
+                tally.wrong += 1;
+                if tally.examples.len() < 5 {
+                    tally.examples.push(format!("{why}: {value:?}"));
+                }
+            }
+            Err(_) => {
+                tally.panics += 1;
+                if tally.examples.len() < 5 {
+                    tally.examples.push(format!("panic: {value:?}"));
+                }
+            }
+        }
+    }
+    println!(
+        "fuzz {name}: {} cases, {} accepted, {} refused, {} panics, {} wrong",
+        tally.cases, tally.accepted, tally.refused, tally.panics, tally.wrong
+    );
+    assert!(
+        tally.panics == 0 && tally.wrong == 0,
+        "{name}: {} panics and {} wrong outcomes in {} cases; first: {:#?}",
+        tally.panics,
+        tally.wrong,
+        tally.cases,
+        tally.examples
+    );
+    tally
+}
