@@ -2,6 +2,7 @@
 //! local adapters (`helpers::spawn_app`), fed with recorded invocation payloads from `tests/data/`.
 
 mod bindings;
+mod edges;
 mod errors;
 mod helpers;
 mod network;
