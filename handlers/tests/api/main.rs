@@ -5,6 +5,7 @@ mod bindings;
 mod edges;
 mod errors;
 mod helpers;
+mod invocations_fuzz;
 mod network;
 mod readiness;
 mod release_intake;
