@@ -40,7 +40,12 @@ pub fn rejection_key(queue: &str, message_id: &str, body: &str) -> String {
     h.update((message_id.len() as u64).to_be_bytes());
     h.update(message_id.as_bytes());
     h.update(body.as_bytes());
-    let digest: String = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let digest: String = h
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let readable: String = message_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')

@@ -371,7 +371,11 @@ mod tests {
         let env: HashMap<&str, &str> =
             [("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", "10000000000000000")].into();
         let e = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
-        assert!(e.to_string().contains("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS"),
+            "{e}"
+        );
         assert!(e.to_string().contains("10 years"), "{e}");
     }
 

@@ -341,7 +341,9 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
     if let Some(why) = unchecked {
         return Err(err(
             String::new(),
-            format!("the YAML could not be checked for duplicate keys ({why}): simplify its syntax"),
+            format!(
+                "the YAML could not be checked for duplicate keys ({why}): simplify its syntax"
+            ),
         ));
     }
     if raw.schema != SCHEMA {

@@ -113,7 +113,9 @@ fn decode<T: for<'de> Deserialize<'de>>(body: &str, schema: &str) -> Result<T, R
     // Strict: a body that gives a key twice says two things; serde_json would keep the last one silently.
     let v: Value = crate::json::parse_strict(body).map_err(|e| {
         if e.starts_with("duplicate key") {
-            Rejection::new(format!("the body repeats a key ({e}): give each field once"))
+            Rejection::new(format!(
+                "the body repeats a key ({e}): give each field once"
+            ))
         } else {
             Rejection::new(format!("the body is not JSON: {e}"))
         }
@@ -296,7 +298,9 @@ impl StepEventMessage {
         if let Some(log) = &self.log {
             if log.len() > MAX_LOG_KEY_CHARS
                 || !log.starts_with("logs/")
-                || log.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
+                || log
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
             {
                 return Err(Rejection::new(format!(
                     "log {log:?} is not a store key under logs/ (at most {MAX_LOG_KEY_CHARS} characters)"

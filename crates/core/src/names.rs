@@ -335,14 +335,23 @@ mod tests {
             MAX_DURATION_SECS
         );
         assert!(Ttl::parse("521w").is_ok());
-        assert!(Ttl::parse("d").unwrap_err().to_string().contains("whole number"));
+        assert!(Ttl::parse("d")
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
     }
 
     #[test]
     fn seconds_from_stored_documents_saturate_instead_of_panicking() {
-        assert_eq!(chrono_secs(u64::MAX).num_seconds() as u64, MAX_DURATION_SECS);
+        assert_eq!(
+            chrono_secs(u64::MAX).num_seconds() as u64,
+            MAX_DURATION_SECS
+        );
         assert_eq!(chrono_secs(90).num_seconds(), 90);
-        assert_eq!(Ttl::from_secs(u64::MAX).as_duration().as_secs(), MAX_DURATION_SECS);
+        assert_eq!(
+            Ttl::from_secs(u64::MAX).as_duration().as_secs(),
+            MAX_DURATION_SECS
+        );
     }
 
     #[test]

@@ -3,9 +3,7 @@
 
 use crate::catalog::Schedule;
 use crate::names::chrono_secs;
-use chrono::{
-    DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, Offset, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, Offset, TimeZone, Utc};
 
 /// The night (a local date) whose scheduled time has passed and is still within the catch-up window, if any.
 ///
@@ -22,9 +20,7 @@ pub fn due_night(schedule: &Schedule, now: DateTime<Utc>) -> Option<NaiveDate> {
         .date();
     for back in 0..8 {
         // Checked arithmetic throughout: a clock reading at the edge of the calendar must not panic.
-        let Some(day) = today.checked_sub_days(Days::new(back)) else {
-            return None;
-        };
+        let day = today.checked_sub_days(Days::new(back))?;
         if !schedule.days.contains(&day.weekday()) {
             continue;
         }

@@ -69,7 +69,8 @@ fn a_second_environment_of_the_same_name_is_refused_naming_both_lines() {
 
 #[test]
 fn a_repeated_top_level_key_is_refused_naming_both_lines() {
-    let e = parse(&DEMO.replace("platform: local\n", "platform: local\nproduct: other\n")).unwrap_err();
+    let e =
+        parse(&DEMO.replace("platform: local\n", "platform: local\nproduct: other\n")).unwrap_err();
     assert_eq!(e.field, "product");
     assert!(e.message.contains("lines 2 and 4"), "{e}");
 }
@@ -77,11 +78,31 @@ fn a_repeated_top_level_key_is_refused_naming_both_lines() {
 #[test]
 fn repeated_keys_inside_a_step_or_an_environment_are_refused() {
     for (from, to, field) in [
-        ("      stack: tf/dns\n", "      stack: tf/dns\n      stack: tf/other\n", "steps.dns.terraform.stack"),
-        ("    needs: [dns]\n", "    needs: [dns]\n    needs: [foundation]\n", "steps.smoke.needs"),
-        ("        TARGET: x\n", "        TARGET: x\n        TARGET: y\n", "steps.smoke.smoke.env.TARGET"),
-        ("    kind: persistent\n", "    kind: persistent\n    kind: pull-request\n", "environments.main.kind"),
-        ("  backoff: 1s\n", "  backoff: 1s\n  \"backoff\": 9s\n", "defaults.backoff"),
+        (
+            "      stack: tf/dns\n",
+            "      stack: tf/dns\n      stack: tf/other\n",
+            "steps.dns.terraform.stack",
+        ),
+        (
+            "    needs: [dns]\n",
+            "    needs: [dns]\n    needs: [foundation]\n",
+            "steps.smoke.needs",
+        ),
+        (
+            "        TARGET: x\n",
+            "        TARGET: x\n        TARGET: y\n",
+            "steps.smoke.smoke.env.TARGET",
+        ),
+        (
+            "    kind: persistent\n",
+            "    kind: persistent\n    kind: pull-request\n",
+            "environments.main.kind",
+        ),
+        (
+            "  backoff: 1s\n",
+            "  backoff: 1s\n  \"backoff\": 9s\n",
+            "defaults.backoff",
+        ),
     ] {
         let e = parse(&DEMO.replace(from, to)).unwrap_err();
         assert_eq!(e.field, field, "{e}");
@@ -135,12 +156,20 @@ fn the_real_catalogs_are_valid() {
 fn broken_invariant(text: &str, c: &Catalog) -> Option<String> {
     let value: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
-        Err(e) => return Some(format!("accepted text that serde_yaml's Value refuses: {e}")),
+        Err(e) => {
+            return Some(format!(
+                "accepted text that serde_yaml's Value refuses: {e}"
+            ))
+        }
     };
     let p = c.products.values().next()?;
     let steps = value.get("steps").and_then(Value::as_mapping)?;
     if steps.len() != p.steps.len() {
-        return Some(format!("{} steps in the text, {} accepted", steps.len(), p.steps.len()));
+        return Some(format!(
+            "{} steps in the text, {} accepted",
+            steps.len(),
+            p.steps.len()
+        ));
     }
     for (name, def) in steps {
         let name = name.as_str()?;
@@ -152,14 +181,22 @@ fn broken_invariant(text: &str, c: &Catalog) -> Option<String> {
             .filter(|k| def.get(*k).is_some())
             .collect();
         if kinds != [step.action.kind()] {
-            return Some(format!("step {name}: text says {kinds:?}, accepted {}", step.action.kind()));
+            return Some(format!(
+                "step {name}: text says {kinds:?}, accepted {}",
+                step.action.kind()
+            ));
         }
         for secs in [step.backoff_secs, step.timeout_secs, step.estimate_secs] {
             if secs == 0 || secs > MAX_DURATION_SECS {
                 return Some(format!("step {name}: duration of {secs}s accepted"));
             }
         }
-        if step.retries > 10 || step.needs.iter().any(|n| !p.steps.contains_key(n) || n == &step.name) {
+        if step.retries > 10
+            || step
+                .needs
+                .iter()
+                .any(|n| !p.steps.contains_key(n) || n == &step.name)
+        {
             return Some(format!("step {name}: retries or needs out of bounds"));
         }
         if let Action::Smoke { command, .. } = &step.action {
@@ -173,7 +210,11 @@ fn broken_invariant(text: &str, c: &Catalog) -> Option<String> {
     }
     let envs = value.get("environments").and_then(Value::as_mapping)?;
     if envs.len() != p.environments.len() {
-        return Some(format!("{} environments in the text, {} accepted", envs.len(), p.environments.len()));
+        return Some(format!(
+            "{} environments in the text, {} accepted",
+            envs.len(),
+            p.environments.len()
+        ));
     }
     for (name, def) in envs {
         let name = name.as_str()?;
@@ -193,7 +234,9 @@ fn broken_invariant(text: &str, c: &Catalog) -> Option<String> {
             }
         }
         if (env.kind == EnvironmentKind::Nightly) != env.schedule.is_some() {
-            return Some(format!("environment {name}: schedule does not match the kind"));
+            return Some(format!(
+                "environment {name}: schedule does not match the kind"
+            ));
         }
         if let Some(s) = &env.schedule {
             if s.catch_up_secs == 0 || s.catch_up_secs > MAX_DURATION_SECS || s.days.is_empty() {
@@ -222,9 +265,26 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     let noise = prop_oneof![
         fuzz::duration_text(),
         prop::sample::select(vec![
-            "persistent", "Persistent", "pull-request", "nightly", "[]", "{}", "~", "null", "-1", "11",
-            "\"\"", "&a x", "*a", "!!binary aGk=", "[foundation, foundation]", "\"${nope.x}\"", "02:60",
-            "Mars/Olympus", "[sat, sun, funday]", "99999999d",
+            "persistent",
+            "Persistent",
+            "pull-request",
+            "nightly",
+            "[]",
+            "{}",
+            "~",
+            "null",
+            "-1",
+            "11",
+            "\"\"",
+            "&a x",
+            "*a",
+            "!!binary aGk=",
+            "[foundation, foundation]",
+            "\"${nope.x}\"",
+            "02:60",
+            "Mars/Olympus",
+            "[sat, sun, funday]",
+            "99999999d",
         ])
         .prop_map(str::to_string),
         ".{0,8}",

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveTime, TimeZone, Utc, Weekday};
 use nightshift_core::catalog::{Catalog, CatalogError, Schedule};
 use nightshift_core::engine::{self, Event, JobObservation, WatchdogPolicy};
 use nightshift_core::messages::Release;
-use nightshift_core::names::{MAX_DURATION_SECS, Ttl};
+use nightshift_core::names::{Ttl, MAX_DURATION_SECS};
 use nightshift_core::planner::{plan, PlanError, PlanRequest};
 use nightshift_core::run::Trigger;
 use nightshift_core::schedule::due_night;
@@ -49,14 +49,22 @@ fn now() -> DateTime<Utc> {
 #[test]
 fn the_issue_s_overflowing_durations_are_refused_with_their_field_named() {
     for (from, to, field) in [
-        ("timeout: 30m", "timeout: 10000000000000000s", "defaults.timeout"),
+        (
+            "timeout: 30m",
+            "timeout: 10000000000000000s",
+            "defaults.timeout",
+        ),
         ("backoff: 1s", "backoff: 99999999999w", "defaults.backoff"),
         (
             "catch_up: 6h",
             "catch_up: 10000000000000000s",
             "environments.nightly.schedule.catch_up",
         ),
-        ("lifetime: 20h", "lifetime: 99999999d", "environments.nightly.lifetime"),
+        (
+            "lifetime: 20h",
+            "lifetime: 99999999d",
+            "environments.nightly.lifetime",
+        ),
         (
             "max_lifetime: 30d",
             "max_lifetime: 999999999d",

@@ -15,7 +15,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const RELEASE: &str = r#"{"schema":"nightshift.release/v1","product":"shop","environment":"pr-1","version":"1.4.2","requested_by":"ci","ttl":"3d"}"#;
-const STEP: &str = r#"{"schema":"nightshift.step/v1","run_id":"shop.pr-1.r1","step":"db","attempt":1}"#;
+const STEP: &str =
+    r#"{"schema":"nightshift.step/v1","run_id":"shop.pr-1.r1","step":"db","attempt":1}"#;
 const EVENT: &str = r#"{"schema":"nightshift.step-event/v1","run_id":"shop.pr-1.r1","step":"db","attempt":1,"outcome":"succeeded","exit_code":0,"outputs":{"a":"b"},"started_at":"2026-11-21T01:00:00Z","finished_at":"2026-11-21T01:01:00Z","log":"logs/shop.pr-1.r1/db/1.log"}"#;
 
 #[test]
@@ -28,9 +29,18 @@ fn the_fixtures_of_these_tests_are_valid_messages() {
 #[test]
 fn a_repeated_json_key_in_any_message_is_refused_naming_the_key() {
     for (body, key) in [
-        (RELEASE.replace("\"ttl\":\"3d\"", "\"ttl\":\"3d\",\"ttl\":\"30d\""), "ttl"),
-        (RELEASE.replace("\"product\"", "\"environment\":\"main\",\"product\""), "environment"),
-        (STEP.replace("\"attempt\":1", "\"attempt\":1,\"attempt\":2"), "attempt"),
+        (
+            RELEASE.replace("\"ttl\":\"3d\"", "\"ttl\":\"3d\",\"ttl\":\"30d\""),
+            "ttl",
+        ),
+        (
+            RELEASE.replace("\"product\"", "\"environment\":\"main\",\"product\""),
+            "environment",
+        ),
+        (
+            STEP.replace("\"attempt\":1", "\"attempt\":1,\"attempt\":2"),
+            "attempt",
+        ),
         (EVENT.replace("\"a\":\"b\"", "\"a\":\"b\",\"a\":\"c\""), "a"),
     ] {
         let reason = Release::decode(&body)
@@ -47,7 +57,10 @@ fn a_repeated_json_key_in_any_message_is_refused_naming_the_key() {
         } else {
             StepEventMessage::decode(&body).unwrap_err().reason
         };
-        assert!(own.contains(&format!("duplicate key \"{key}\"")), "{body}: {own} ({reason})");
+        assert!(
+            own.contains(&format!("duplicate key \"{key}\"")),
+            "{body}: {own} ({reason})"
+        );
     }
 }
 
@@ -56,21 +69,30 @@ fn requested_by_is_bounded_to_200_characters() {
     let at = |n: usize| RELEASE.replace("\"ci\"", &format!("\"{}\"", "a".repeat(n)));
     assert_eq!(Release::decode(&at(200)).unwrap().requested_by.len(), 200);
     let e = Release::decode(&at(201)).unwrap_err();
-    assert!(e.reason.contains("requested_by is 201 characters long: at most 200"), "{e}");
+    assert!(
+        e.reason
+            .contains("requested_by is 201 characters long: at most 200"),
+        "{e}"
+    );
     let e = Release::decode(&RELEASE.replace("\"ci\"", "\"c\\u0000i\"")).unwrap_err();
     assert!(e.reason.contains("control character"), "{e}");
     assert_eq!(bounded_text("f", "  x ", 1).unwrap(), "x");
-    assert!(bounded_text("f", " ", 1).unwrap_err().reason.contains("f is empty"));
+    assert!(bounded_text("f", " ", 1)
+        .unwrap_err()
+        .reason
+        .contains("f is empty"));
 }
 
 #[test]
 fn a_step_event_with_attempt_0_or_an_unknown_field_is_refused_with_the_reason() {
     let e = StepEventMessage::decode(&EVENT.replace("\"attempt\":1", "\"attempt\":0")).unwrap_err();
     assert!(e.reason.contains("attempt is 0"), "{e}");
-    let e = StepEventMessage::decode(&EVENT.replace("\"exit_code\"", "\"exitcode\":1,\"exit_code\""))
-        .unwrap_err();
+    let e =
+        StepEventMessage::decode(&EVENT.replace("\"exit_code\"", "\"exitcode\":1,\"exit_code\""))
+            .unwrap_err();
     assert!(e.reason.contains("unknown field `exitcode`"), "{e}");
-    let e = StepMessage::decode(&STEP.replace("\"attempt\"", "\"extra\":1,\"attempt\"")).unwrap_err();
+    let e =
+        StepMessage::decode(&STEP.replace("\"attempt\"", "\"extra\":1,\"attempt\"")).unwrap_err();
     assert!(e.reason.contains("unknown field"), "{e}");
 }
 
@@ -79,10 +101,18 @@ fn every_step_event_field_has_a_bound_and_a_reason() {
     let mut v: Value = serde_json::from_str(EVENT).unwrap();
     for (field, value, needle) in [
         ("attempt", json!(101), "attempt is 101"),
-        ("reason", json!("x".repeat(64 * 1024 + 1)), "reason is 65537 characters"),
+        (
+            "reason",
+            json!("x".repeat(64 * 1024 + 1)),
+            "reason is 65537 characters",
+        ),
         ("log", json!("../etc/passwd"), "not a store key"),
         ("log", json!("logs/../../x"), "not a store key"),
-        ("finished_at", json!("2026-11-21T00:00:00Z"), "before started_at"),
+        (
+            "finished_at",
+            json!("2026-11-21T00:00:00Z"),
+            "before started_at",
+        ),
         ("outputs", json!({"": 1}), "output name"),
     ] {
         let old = v[field].clone();
@@ -91,21 +121,40 @@ fn every_step_event_field_has_a_bound_and_a_reason() {
         assert!(e.reason.contains(needle), "{field}: {e}");
         v[field] = old;
     }
-    let many: serde_json::Map<String, Value> = (0..1001).map(|i| (format!("o{i}"), json!(i))).collect();
+    let many: serde_json::Map<String, Value> =
+        (0..1001).map(|i| (format!("o{i}"), json!(i))).collect();
     v["outputs"] = Value::Object(many);
-    assert!(StepEventMessage::decode(&v.to_string()).unwrap_err().reason.contains("at most 1000"));
+    assert!(StepEventMessage::decode(&v.to_string())
+        .unwrap_err()
+        .reason
+        .contains("at most 1000"));
 }
 
 #[test]
 fn an_empty_or_overlong_message_id_and_an_oversized_body_are_refused_with_the_bound() {
     assert!(check_envelope(Some("m-1"), "{}").is_ok());
-    assert!(check_envelope(None, "{}").unwrap_err().reason.contains("no MessageId"));
-    assert!(check_envelope(Some(""), "{}").unwrap_err().reason.contains("empty"));
+    assert!(check_envelope(None, "{}")
+        .unwrap_err()
+        .reason
+        .contains("no MessageId"));
+    assert!(check_envelope(Some(""), "{}")
+        .unwrap_err()
+        .reason
+        .contains("empty"));
     let long = "x".repeat(300);
-    assert!(check_envelope(Some(&long), "{}").unwrap_err().reason.contains("300 characters long: at most 128"));
+    assert!(check_envelope(Some(&long), "{}")
+        .unwrap_err()
+        .reason
+        .contains("300 characters long: at most 128"));
     let big = "x".repeat(MAX_BODY_BYTES + 1);
-    assert!(check_envelope(Some("m"), &big).unwrap_err().reason.contains("at most 2097152"));
-    assert!(Release::decode(&big).unwrap_err().reason.contains("at most 2097152"));
+    assert!(check_envelope(Some("m"), &big)
+        .unwrap_err()
+        .reason
+        .contains("at most 2097152"));
+    assert!(Release::decode(&big)
+        .unwrap_err()
+        .reason
+        .contains("at most 2097152"));
 }
 
 /// A JSON value that is sometimes the right type, sometimes not.
@@ -127,9 +176,7 @@ fn render(fields: &[(String, Value)]) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-fn with_extras(
-    fields: Vec<(String, Value)>,
-) -> impl Strategy<Value = Vec<(String, Value)>> {
+fn with_extras(fields: Vec<(String, Value)>) -> impl Strategy<Value = Vec<(String, Value)>> {
     let n = fields.len();
     (
         Just(fields),
@@ -176,7 +223,14 @@ fn release_body() -> impl Strategy<Value = String> {
         .prop_map(|f| render(&f))
 }
 
-const RELEASE_FIELDS: [&str; 6] = ["schema", "product", "environment", "version", "requested_by", "ttl"];
+const RELEASE_FIELDS: [&str; 6] = [
+    "schema",
+    "product",
+    "environment",
+    "version",
+    "requested_by",
+    "ttl",
+];
 
 /// What an accepted release guarantees, checked on the body it came from.
 fn release_breaks(body: &str, r: &Release) -> Option<String> {
@@ -186,7 +240,9 @@ fn release_breaks(body: &str, r: &Release) -> Option<String> {
     if let Some(k) = m.keys().find(|k| !RELEASE_FIELDS.contains(&k.as_str())) {
         return Some(format!("accepted the unknown field {k}"));
     }
-    if ProductName::parse(r.product.as_str()).is_err() || EnvironmentName::parse(r.environment.as_str()).is_err() {
+    if ProductName::parse(r.product.as_str()).is_err()
+        || EnvironmentName::parse(r.environment.as_str()).is_err()
+    {
         return Some("accepted an invalid name".into());
     }
     if r.version.is_empty() || r.version.len() > 40 {
@@ -207,11 +263,16 @@ fn release_breaks(body: &str, r: &Release) -> Option<String> {
 
 #[test]
 fn generated_release_messages_are_refused_or_accepted_within_every_bound() {
-    fuzz::run("release messages", 2000, release_body(), |body| match Release::decode(body) {
-        Ok(r) => release_breaks(body, &r).map_or(Outcome::Accepted, Outcome::Wrong),
-        Err(e) if e.reason.is_empty() => Outcome::Wrong("refused without a reason".into()),
-        Err(_) => Outcome::Refused,
-    });
+    fuzz::run(
+        "release messages",
+        2000,
+        release_body(),
+        |body| match Release::decode(body) {
+            Ok(r) => release_breaks(body, &r).map_or(Outcome::Accepted, Outcome::Wrong),
+            Err(e) if e.reason.is_empty() => Outcome::Wrong("refused without a reason".into()),
+            Err(_) => Outcome::Refused,
+        },
+    );
 }
 
 fn step_event_body() -> impl Strategy<Value = String> {
@@ -255,29 +316,49 @@ fn step_event_body() -> impl Strategy<Value = String> {
 }
 
 const EVENT_FIELDS: [&str; 11] = [
-    "schema", "run_id", "step", "attempt", "outcome", "exit_code", "reason", "permanent", "outputs", "started_at",
+    "schema",
+    "run_id",
+    "step",
+    "attempt",
+    "outcome",
+    "exit_code",
+    "reason",
+    "permanent",
+    "outputs",
+    "started_at",
     "finished_at",
 ];
 
 #[test]
 fn generated_step_events_are_refused_or_accepted_within_every_bound() {
-    fuzz::run("step events", 2000, step_event_body(), |body| match StepEventMessage::decode(body) {
-        Ok(m) => {
-            let Ok(Value::Object(obj)) = parse_strict(body) else {
-                return Outcome::Wrong("accepted a repeated key".into());
-            };
-            if let Some(k) = obj.keys().find(|k| !EVENT_FIELDS.contains(&k.as_str()) && *k != "log") {
-                return Outcome::Wrong(format!("accepted the unknown field {k}"));
+    fuzz::run(
+        "step events",
+        2000,
+        step_event_body(),
+        |body| match StepEventMessage::decode(body) {
+            Ok(m) => {
+                let Ok(Value::Object(obj)) = parse_strict(body) else {
+                    return Outcome::Wrong("accepted a repeated key".into());
+                };
+                if let Some(k) = obj
+                    .keys()
+                    .find(|k| !EVENT_FIELDS.contains(&k.as_str()) && *k != "log")
+                {
+                    return Outcome::Wrong(format!("accepted the unknown field {k}"));
+                }
+                if m.attempt == 0 || m.finished_at < m.started_at || m.check_bounds().is_err() {
+                    return Outcome::Wrong("accepted out of bounds".into());
+                }
+                if m.log
+                    .as_deref()
+                    .is_some_and(|l| l.contains("..") || !l.starts_with("logs/"))
+                {
+                    return Outcome::Wrong("accepted a log key outside logs/".into());
+                }
+                Outcome::Accepted
             }
-            if m.attempt == 0 || m.finished_at < m.started_at || m.check_bounds().is_err() {
-                return Outcome::Wrong("accepted out of bounds".into());
-            }
-            if m.log.as_deref().is_some_and(|l| l.contains("..") || !l.starts_with("logs/")) {
-                return Outcome::Wrong("accepted a log key outside logs/".into());
-            }
-            Outcome::Accepted
-        }
-        Err(e) if e.reason.is_empty() => Outcome::Wrong("refused without a reason".into()),
-        Err(_) => Outcome::Refused,
-    });
+            Err(e) if e.reason.is_empty() => Outcome::Wrong("refused without a reason".into()),
+            Err(_) => Outcome::Refused,
+        },
+    );
 }

@@ -72,29 +72,74 @@ fn deletes(g: &ResourceGroup) -> bool {
 fn an_expired_well_tagged_group_is_deleted() {
     assert!(deletes(&expired(&[])));
     // Azure tag names are case-insensitive: the tag in another case is the same tag.
-    assert!(deletes(&expired(&[("Nightshift-Expires-At", "2026-11-21T11:00:00Z")])));
+    assert!(deletes(&expired(&[(
+        "Nightshift-Expires-At",
+        "2026-11-21T11:00:00Z"
+    )])));
 }
 
 #[test]
 fn the_issue_s_fail_open_tag_sets_are_kept_with_a_reason() {
     for (extra, needle) in [
-        (vec![("Nightshift-Kind", "persistent")], "persistent environment"),
-        (vec![("nightshift-kind", "Persistent")], "not exactly one of"),
-        (vec![("nightshift-kind", "persistent ")], "not exactly one of"),
-        (vec![("nightshift-kind", "\u{feff}nightly")], "not exactly one of"),
-        (vec![("nightshift-environment", "Main")], "persistent in the catalog"),
-        (vec![("nightshift-environment", " main")], "persistent in the catalog"),
-        (vec![("nightshift-product", "Shop"), ("nightshift-environment", "MAIN")], "persistent in the catalog"),
+        (
+            vec![("Nightshift-Kind", "persistent")],
+            "persistent environment",
+        ),
+        (
+            vec![("nightshift-kind", "Persistent")],
+            "not exactly one of",
+        ),
+        (
+            vec![("nightshift-kind", "persistent ")],
+            "not exactly one of",
+        ),
+        (
+            vec![("nightshift-kind", "\u{feff}nightly")],
+            "not exactly one of",
+        ),
+        (
+            vec![("nightshift-environment", "Main")],
+            "persistent in the catalog",
+        ),
+        (
+            vec![("nightshift-environment", " main")],
+            "persistent in the catalog",
+        ),
+        (
+            vec![
+                ("nightshift-product", "Shop"),
+                ("nightshift-environment", "MAIN"),
+            ],
+            "persistent in the catalog",
+        ),
         // Duplicated keys where `persistent` comes first.
         (vec![("+Nightshift-Kind", "persistent")], "given 2 times"),
-        (vec![("+NIGHTSHIFT-EXPIRES-AT", "2030-01-01T00:00:00Z")], "given 2 times"),
+        (
+            vec![("+NIGHTSHIFT-EXPIRES-AT", "2030-01-01T00:00:00Z")],
+            "given 2 times",
+        ),
         // A byte-order mark or a trailing space in a name: it may be the tag meant.
-        (vec![("+\u{feff}nightshift-kind", "persistent")], "reads as nightshift-kind"),
-        (vec![("+nightshift-kind ", "persistent")], "reads as nightshift-kind"),
-        (vec![("+nightshift-\u{212a}ind", "persistent")], "reads as nightshift-kind"),
+        (
+            vec![("+\u{feff}nightshift-kind", "persistent")],
+            "reads as nightshift-kind",
+        ),
+        (
+            vec![("+nightshift-kind ", "persistent")],
+            "reads as nightshift-kind",
+        ),
+        (
+            vec![("+nightshift-\u{212a}ind", "persistent")],
+            "reads as nightshift-kind",
+        ),
         // Numeric-looking values are read as text, and text that is not a time is not one.
-        (vec![("nightshift-expires-at", "1700000000")], "does not parse"),
-        (vec![("nightshift-managed-by", "Nightshift")], "not by this instance"),
+        (
+            vec![("nightshift-expires-at", "1700000000")],
+            "does not parse",
+        ),
+        (
+            vec![("nightshift-managed-by", "Nightshift")],
+            "not by this instance",
+        ),
         (vec![("nightshift-environment", "pr_1")], "environment name"),
     ] {
         let g = expired(&extra);
@@ -107,7 +152,10 @@ fn the_issue_s_fail_open_tag_sets_are_kept_with_a_reason() {
     assert!(!deletes(&no_kind));
     let unreadable = ResourceGroup::unreadable("rg", "tags.json: duplicate key");
     let v = decide(&unreadable, INSTANCE, now(), &persistent());
-    assert!(!v.is_delete() && v.reason().contains("cannot be read"), "{v:?}");
+    assert!(
+        !v.is_delete() && v.reason().contains("cannot be read"),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -116,8 +164,12 @@ fn the_tags_nightshift_writes_are_read_back_whatever_their_case_and_a_bom_in_the
     let read = tags::parse_json(text.as_bytes()).unwrap();
     let known = tags::read_known(&read).unwrap();
     assert_eq!(known[tags::MANAGED_BY], "nightshift");
-    assert!(tags::parse_json(br#"{"a":"1","a":"2"}"#).unwrap_err().contains("duplicate key"));
-    assert!(tags::parse_json(br#"{"a":1}"#).unwrap_err().contains("not a string"));
+    assert!(tags::parse_json(br#"{"a":"1","a":"2"}"#)
+        .unwrap_err()
+        .contains("duplicate key"));
+    assert!(tags::parse_json(br#"{"a":1}"#)
+        .unwrap_err()
+        .contains("not a string"));
     assert!(tags::parse_json(br#"["a"]"#).is_err());
     let _ = group(&[]);
 }
@@ -143,13 +195,38 @@ fn tag_name() -> impl Strategy<Value = String> {
 fn tag_value() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "nightshift", "Nightshift", "nightshift ", "other", "nightly", "pull-request", "persistent",
-            "Persistent", "persistent ", "\u{feff}persistent", "PERSISTENT", "shop", "Shop", "main", "Main",
-            "MAIN", " main", "pr-1", "pr_1", "nightly-x", "", "1", "0", "-1", "1700000000", "true",
+            "nightshift",
+            "Nightshift",
+            "nightshift ",
+            "other",
+            "nightly",
+            "pull-request",
+            "persistent",
+            "Persistent",
+            "persistent ",
+            "\u{feff}persistent",
+            "PERSISTENT",
+            "shop",
+            "Shop",
+            "main",
+            "Main",
+            "MAIN",
+            " main",
+            "pr-1",
+            "pr_1",
+            "nightly-x",
+            "",
+            "1",
+            "0",
+            "-1",
+            "1700000000",
+            "true",
         ])
         .prop_map(str::to_string),
-        (-400_000i64..400_000).prop_map(|off| tags::format_time(now() + chrono::Duration::seconds(off))),
-        (-400_000i64..400_000).prop_map(|off| (now() + chrono::Duration::seconds(off)).to_rfc3339()),
+        (-400_000i64..400_000)
+            .prop_map(|off| tags::format_time(now() + chrono::Duration::seconds(off))),
+        (-400_000i64..400_000)
+            .prop_map(|off| (now() + chrono::Duration::seconds(off)).to_rfc3339()),
         ".{0,12}",
     ]
 }
@@ -161,14 +238,21 @@ fn tag_set() -> impl Strategy<Value = BTreeMap<String, String>> {
         tag_value(),
         0..6,
     );
-    (base, prop::collection::vec((tag_name(), tag_value()), 0..4), any::<bool>()).prop_map(
-        |(over, extra, canonical)| {
-            let mut t = if canonical { expired(&[]).tags } else { BTreeMap::new() };
+    (
+        base,
+        prop::collection::vec((tag_name(), tag_value()), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(over, extra, canonical)| {
+            let mut t = if canonical {
+                expired(&[]).tags
+            } else {
+                BTreeMap::new()
+            };
             t.extend(over);
             t.extend(extra);
             t
-        },
-    )
+        })
 }
 
 /// The issue's property, computed without `decide`: `None` when the group may be deleted, else why not.
@@ -189,10 +273,14 @@ fn must_keep(t: &BTreeMap<String, String>) -> Option<String> {
         return Some("not managed by this instance under exactly one tag".into());
     }
     let expiry = one(tags::EXPIRES_AT).and_then(|v| DateTime::parse_from_rfc3339(v).ok());
-    if !expiry.is_some_and(|e| e <= now()) {
-        return Some("no single parsable expiry in the past".into());
+    match expiry {
+        Some(e) if e <= now() => {}
+        _ => return Some("no single parsable expiry in the past".into()),
     }
-    if !matches!(one(tags::KIND).map(String::as_str), Some("nightly" | "pull-request")) {
+    if !matches!(
+        one(tags::KIND).map(String::as_str),
+        Some("nightly" | "pull-request")
+    ) {
         return Some("not of a non-persistent kind".into());
     }
     let env = one(tags::ENVIRONMENT).map(|e| e.trim().to_ascii_lowercase());
@@ -211,7 +299,9 @@ fn a_group_is_deleted_only_if_every_guard_of_the_issue_holds() {
         match (verdict.is_delete(), must_keep(t)) {
             (true, Some(why)) => Outcome::Wrong(format!("deleted although {why}")),
             (true, None) => Outcome::Accepted,
-            (false, _) if verdict.reason().is_empty() => Outcome::Wrong("kept without a reason".into()),
+            (false, _) if verdict.reason().is_empty() => {
+                Outcome::Wrong("kept without a reason".into())
+            }
             (false, _) => Outcome::Refused,
         }
     });

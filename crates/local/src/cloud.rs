@@ -145,7 +145,11 @@ mod tests {
         let groups = cloud.list_managed("me").await.unwrap();
         assert_eq!(groups.len(), 2);
         assert!(groups.iter().all(|g| g.tags.is_empty()));
-        assert!(groups[1].unreadable.as_deref().unwrap().contains("does not parse"));
+        assert!(groups[1]
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("does not parse"));
     }
 
     #[tokio::test]
@@ -163,13 +167,24 @@ mod tests {
             "rg-dup",
             r#"{"nightshift-managed-by":"me","nightshift-kind":"persistent","nightshift-kind":"nightly"}"#,
         );
-        write("rg-num", r#"{"nightshift-managed-by":"me","nightshift-expires-at":1700000000}"#);
+        write(
+            "rg-num",
+            r#"{"nightshift-managed-by":"me","nightshift-expires-at":1700000000}"#,
+        );
         write("rg-case", r#"{"Nightshift-Managed-By":"me"}"#);
         let groups = cloud.list_managed("me").await.unwrap();
         let by_name = |n: &str| groups.iter().find(|g| g.name == n).unwrap();
         assert_eq!(by_name("rg-bom").tags, tagged("me"));
-        assert!(by_name("rg-dup").unreadable.as_deref().unwrap().contains("duplicate key"));
-        assert!(by_name("rg-num").unreadable.as_deref().unwrap().contains("not a string"));
+        assert!(by_name("rg-dup")
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("duplicate key"));
+        assert!(by_name("rg-num")
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("not a string"));
         assert!(by_name("rg-case").unreadable.is_none());
     }
 

@@ -1,12 +1,12 @@
 //! `release-intake` (queue `releases`): starts a run from a release message, or records why it cannot.
 
 use super::{message, Message, STEPS_BINDING};
-use nightshift_core::messages::RELEASES_QUEUE;
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_core::messages::RELEASES_QUEUE;
 
 pub async fn handle(
     State(app): State<AppState>,

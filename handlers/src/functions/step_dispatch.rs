@@ -1,12 +1,12 @@
 //! `step-dispatch` (queue `steps`): starts the job of a step attempt; a redelivered message starts nothing new.
 
 use super::{message, Message};
-use nightshift_core::messages::STEPS_QUEUE;
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_core::messages::STEPS_QUEUE;
 
 pub async fn handle(
     State(app): State<AppState>,

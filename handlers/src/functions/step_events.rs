@@ -1,12 +1,12 @@
 //! `step-events` (queue `step-events`): applies a job's result and sends the steps it made ready.
 
 use super::{message, Message, STEPS_BINDING};
-use nightshift_core::messages::STEP_EVENTS_QUEUE;
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_core::messages::STEP_EVENTS_QUEUE;
 
 pub async fn handle(
     State(app): State<AppState>,

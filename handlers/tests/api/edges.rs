@@ -87,7 +87,12 @@ async fn a_body_over_2_mib_is_a_recorded_rejection_with_the_bound_not_a_413() {
         .await;
 
     // Assert
-    assert_eq!(answer.status, StatusCode::OK, "{}", &answer.text[..200.min(answer.text.len())]);
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}",
+        &answer.text[..200.min(answer.text.len())]
+    );
     let records = rejected(&app).await;
     assert!(reason_for(&records, "huge-1").contains("at most 2097152 (2 MiB)"));
 }
@@ -100,7 +105,10 @@ async fn a_requested_by_over_200_characters_is_refused_with_the_bound() {
     body["requested_by"] = "p".repeat(201).into();
 
     let answer = app
-        .invoke("release-intake", &with_message(&envelope, &body.to_string(), "long-by"))
+        .invoke(
+            "release-intake",
+            &with_message(&envelope, &body.to_string(), "long-by"),
+        )
         .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);

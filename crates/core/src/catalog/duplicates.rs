@@ -37,7 +37,9 @@ enum Frame {
         index: usize,
     },
     /// A mapping or sequence used as a key: skipped (serde refuses it as a name anyway).
-    ComplexKey { depth: usize },
+    ComplexKey {
+        depth: usize,
+    },
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -126,9 +128,7 @@ fn expects_key(stack: &[Frame]) -> bool {
 fn child_path(stack: &[Frame]) -> String {
     match stack.last() {
         Some(Frame::Map {
-            path,
-            key: Some(k),
-            ..
+            path, key: Some(k), ..
         }) => join(path, k),
         Some(Frame::Seq { path, index }) => format!("{path}[{index}]"),
         _ => String::new(),

@@ -42,8 +42,18 @@ pub fn duration_text() -> impl Strategy<Value = String> {
     ];
     let unit = prop_oneof![
         prop::sample::select(vec!["s", "m", "h", "d", "w"]).prop_map(str::to_string),
-        prop::sample::select(vec!["", "y", "ms", "D", " d", "d ", "dd", "\u{feff}d", "s\0"])
-            .prop_map(str::to_string),
+        prop::sample::select(vec![
+            "",
+            "y",
+            "ms",
+            "D",
+            " d",
+            "d ",
+            "dd",
+            "\u{feff}d",
+            "s\0"
+        ])
+        .prop_map(str::to_string),
         ".{0,3}",
     ];
     prop_oneof![

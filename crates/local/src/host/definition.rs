@@ -334,8 +334,17 @@ mod tests {
     #[test]
     fn a_function_timeout_out_of_range_is_refused_instead_of_panicking() {
         assert_eq!(parse_timespan("00:10:00"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_timespan("00:00:01.5"), Some(Duration::from_millis(1500)));
-        for bad in ["00:00:-1", "00:00:NaN", "00:00:1e300", "99999999999999999:00:00", "1:2"] {
+        assert_eq!(
+            parse_timespan("00:00:01.5"),
+            Some(Duration::from_millis(1500))
+        );
+        for bad in [
+            "00:00:-1",
+            "00:00:NaN",
+            "00:00:1e300",
+            "99999999999999999:00:00",
+            "1:2",
+        ] {
             assert_eq!(parse_timespan(bad), None, "{bad}");
         }
     }
