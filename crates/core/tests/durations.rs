@@ -178,6 +178,29 @@ fn the_planner_refuses_an_expiry_past_the_end_of_the_calendar_instead_of_panicki
     assert!(matches!(r, Err(PlanError::ExpiryOutOfRange(_))), "{r:?}");
 }
 
+#[test]
+fn hostile_duration_texts_are_refused_or_accepted_within_bounds() {
+    fuzz::run(
+        "durations",
+        3000,
+        fuzz::duration_text(),
+        |text| match Ttl::parse(text) {
+            Ok(t) => {
+                let secs = t.as_duration().as_secs();
+                if secs == 0 || secs > MAX_DURATION_SECS {
+                    fuzz::Outcome::Wrong(format!("accepted {secs}s"))
+                } else if Ttl::parse(&t.to_string()) != Ok(t) {
+                    fuzz::Outcome::Wrong(format!("{t} does not read back"))
+                } else {
+                    fuzz::Outcome::Accepted
+                }
+            }
+            Err(e) if e.why.is_empty() => fuzz::Outcome::Wrong("refused without a reason".into()),
+            Err(_) => fuzz::Outcome::Refused,
+        },
+    );
+}
+
 proptest! {
     #![proptest_config(fuzz::config(2000))]
 
