@@ -3,7 +3,8 @@
 //! of the wrong type), with message bodies that are valid, almost valid or noise, sent through the real router.
 //!
 //! Any panic, any 500 (which the host would retry until the message is dead-lettered) and any 413 fails the test;
-//! so does a step dispatch sent for a message that can never succeed (a wrong accept).
+//! so does a step dispatch sent for a message that can never succeed (a wrong accept), and a message that can
+//! never succeed acknowledged without its rejection on record.
 //! `NIGHTSHIFT_FUZZ_CASES` sets the number of invocations.
 
 #[path = "../../../crates/core/tests/fuzz/mod.rs"]
@@ -12,10 +13,12 @@ mod fuzz;
 use crate::helpers::{fixture, message_body, spawn_app};
 use axum::http::StatusCode;
 use fuzz::Outcome;
+use nightshift_app::repo::rejection_key;
 use nightshift_core::messages::{check_envelope, Release, StepEventMessage, StepMessage};
 use nightshift_handlers::invocation::InvocationRequest;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -111,17 +114,25 @@ fn invocation() -> impl Strategy<Value = Invocation> {
     })
 }
 
+/// The message as the handler reads it, if the envelope has one: `(queue, message id, body)`.
+fn read_message(inv: &Invocation) -> Option<(&'static str, Option<String>, String)> {
+    // The body as the host's contract gives it (a JSON string, possibly encoded again, or an object some hosts
+    // hand over already parsed): the same reading the handler does.
+    let req = serde_json::from_value::<InvocationRequest>(inv.envelope.clone()).ok()?;
+    let body = req.message_body("message").ok()?;
+    let queue = match inv.function {
+        "release-intake" => "releases",
+        "step-events" => "step-events",
+        _ => "steps",
+    };
+    Some((queue, req.meta("MessageId"), body))
+}
+
 /// Whether the message inside could ever succeed: a usable id, and a body its function decodes.
 fn valid_message(inv: &Invocation) -> bool {
-    // The body as the host's contract gives it (a JSON string, possibly encoded again, or an object some hosts
-    // hand over already parsed): the same reading the handler does, then the message's own rules.
-    let Ok(req) = serde_json::from_value::<InvocationRequest>(inv.envelope.clone()) else {
+    let Some((_, id, body)) = read_message(inv) else {
         return false;
     };
-    let Ok(body) = req.message_body("message") else {
-        return false;
-    };
-    let id = req.meta("MessageId");
     check_envelope(id.as_deref(), &body).is_ok()
         && match inv.function {
             "release-intake" => Release::decode(&body).is_ok(),
@@ -138,6 +149,8 @@ fn hostile_invocations_never_panic_never_answer_500_or_413_and_dispatch_only_val
         .build()
         .expect("a runtime");
     let app = Arc::new(spawn_app());
+    let app_dir = app.store_dir();
+    let records_checked = AtomicUsize::new(0);
     fuzz::run("invocation bodies", 300, invocation(), |inv| {
         let app = app.clone();
         let sent = inv.clone();
@@ -158,9 +171,23 @@ fn hostile_invocations_never_panic_never_answer_500_or_413_and_dispatch_only_val
                     .get("steps")
                     .and_then(Value::as_array)
                     .is_some_and(|s| !s.is_empty());
-                if dispatched && !valid_message(inv) {
-                    Outcome::Wrong("dispatched steps for a message that can never succeed".into())
-                } else if valid_message(inv) {
+                let valid = valid_message(inv);
+                if dispatched && !valid {
+                    return Outcome::Wrong(
+                        "dispatched steps for a message that can never succeed".into(),
+                    );
+                }
+                // Acknowledged (200) although it can never succeed: its rejection must be on record.
+                if let (false, Some((queue, id, body))) = (valid, read_message(inv)) {
+                    let key = rejection_key(queue, id.as_deref().unwrap_or_default(), &body);
+                    if !app_dir.join(&key).exists() {
+                        return Outcome::Wrong(format!(
+                            "acknowledged with no rejection record {key}"
+                        ));
+                    }
+                    records_checked.fetch_add(1, Ordering::Relaxed);
+                }
+                if valid {
                     Outcome::Accepted
                 } else {
                     Outcome::Refused
@@ -169,4 +196,6 @@ fn hostile_invocations_never_panic_never_answer_500_or_413_and_dispatch_only_val
             _ => Outcome::Refused,
         }
     });
+    // The generator must reach acknowledged rejections, or that check proves nothing.
+    assert!(records_checked.into_inner() > 0);
 }
