@@ -1,7 +1,10 @@
 //! Expiry: the tags an environment's resource groups carry, and the sweep's decision for each group.
 //!
-//! The sweep deletes only what this instance manages, whose expiry parses and has passed, and that is not
-//! persistent; never more than its cap in one pass; and a dry run deletes nothing. Every decision has a reason.
+//! The sweep deletes only what this instance manages, whose single expiry parses and has passed, whose kind is
+//! exactly a non-persistent one and whose environment the catalog does not keep; never more than its cap in one
+//! pass; and a dry run deletes nothing. Tags are read as Azure reads them (names without regard to case), and any
+//! doubt (a repeated or look-alike tag, an unreadable tag file, an almost-right value) keeps the group. Every
+//! decision has a reason.
 
 pub mod tags;
 
