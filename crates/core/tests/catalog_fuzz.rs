@@ -410,3 +410,36 @@ fn arbitrary_text_never_panics_the_catalog_parser() {
         Err(_) => Outcome::Refused,
     });
 }
+
+#[test]
+fn template_strings_never_panic_and_a_string_without_references_renders_to_itself() {
+    use nightshift_core::template::{self, Context};
+    let text = prop::collection::vec(
+        prop_oneof![
+            Just("${".to_string()),
+            Just("$${".to_string()),
+            Just("}".to_string()),
+            Just("$".to_string()),
+            Just(".".to_string()),
+            prop::sample::select(vec![
+                "env", "vars", "name", "db", "out_put", "run", "id", "é", " "
+            ])
+            .prop_map(str::to_string),
+            ".{0,4}",
+        ],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat());
+    fuzz::run("templates", 2000, text, |s| {
+        let refs = template::references(s);
+        let rendered = template::render_text(s, &Context::default());
+        match refs {
+            Ok(r) if r.is_empty() && !s.contains('$') => match rendered {
+                Ok(out) if out == *s => Outcome::Accepted,
+                other => Outcome::Wrong(format!("plain text rendered as {other:?}")),
+            },
+            Ok(_) => Outcome::Accepted,
+            Err(_) => Outcome::Refused,
+        }
+    });
+}
