@@ -93,6 +93,42 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
         assert_eq!(s["attempts"], 1);
         assert!(s["duration_secs"].as_f64().unwrap() > 0.0);
     }
+    // The environment's technical dossier is stored once the run has finished (right after its document says so),
+    // linked from status, with the run's URLs.
+    let key = format!("dossiers/orthense-demo/nightly/{}.json", nightly.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, out, _) = cli(&state, &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let linked = status["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dossier"] == serde_json::json!(key));
+        if linked {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dossier linked from status: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stored =
+        std::fs::read_to_string(state.join("store").join(key.replace(".json", ".md"))).unwrap();
+    assert!(
+        stored.contains("https://api-medical.nightly.orthense.local"),
+        "{stored}"
+    );
+    let (code, out, err) = cli(
+        &state,
+        &["dossier", "orthense-demo", "--environment", "nightly"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("**Exécution :** {}", nightly.id)),
+        "{out}"
+    );
 
     let groups = state.join("cloud/resource-groups");
     let nightly_db = nightly
@@ -199,6 +235,53 @@ fn a_malformed_catalog_is_reported_with_its_file_and_field_and_nothing_starts() 
         );
     }
     assert!(!state.exists(), "nothing was started");
+}
+
+#[test]
+fn validate_and_up_refuse_a_stack_or_playbook_outside_the_repository_and_nothing_starts() {
+    let demo = std::fs::read_to_string(repo_root().join("catalog/orthense-demo.yaml")).unwrap();
+    let foundation = "stack: terraform/local/orthense-demo/foundation";
+    let seed = "playbook: seeds/orthense-demo/seed-mongo.yml";
+    for (from, to, field) in [
+        (
+            foundation,
+            "stack: /etc",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: ../../../../tmp",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: terraform/local/orthense-demo/nowhere",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            seed,
+            "playbook: /etc/passwd",
+            "steps.seed-mongo.ansible.playbook",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = dir.path().join("catalog");
+        std::fs::create_dir_all(&catalog).unwrap();
+        assert!(demo.contains(from), "the fixture edit must apply: {from}");
+        std::fs::write(catalog.join("demo.yaml"), demo.replacen(from, to, 1)).unwrap();
+        let state = dir.path().join("state");
+        let catalog_arg = catalog.display().to_string();
+        for cmd in ["validate", "up"] {
+            let (code, out, err) = cli(&state, &[cmd, "--catalog", &catalog_arg]);
+            assert_eq!(code, 1, "{cmd} with {to}: {out}{err}");
+            assert!(
+                err.contains("demo.yaml") && err.contains(field),
+                "{cmd} with {to}: {err}"
+            );
+            assert!(!err.contains("root:"), "a file's content leaked: {err}");
+        }
+        assert!(!state.exists(), "{to}: nothing was started");
+    }
 }
 
 #[test]
