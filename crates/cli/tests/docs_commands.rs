@@ -25,6 +25,7 @@ fn documents() -> Vec<PathBuf> {
         root.join("terraform/README.md"),
         root.join("seeds/README.md"),
         root.join("BENCHMARKS.md"),
+        root.join("RELIABILITY.md"),
     ];
     let mut stack = vec![root.join("docs")];
     while let Some(dir) = stack.pop() {
