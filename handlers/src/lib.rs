@@ -9,12 +9,20 @@ pub mod functions;
 pub mod invocation;
 pub mod logging;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use nightshift_app::App;
 use std::sync::Arc;
 
 pub type AppState = Arc<App>;
+
+/// The largest invocation the handler reads. The host repeats a JSON message's top-level properties in
+/// `Metadata` and escapes the body once more, so an envelope is two to three times its message: this leaves room to
+/// read, and record as rejected with its reason, any message well past the 2 MiB message bound
+/// ([`nightshift_core::messages::MAX_BODY_BYTES`]) instead of answering 413 (axum's default limit is 2 MB) and
+/// leaving the host to retry it until it is dead-lettered with no record.
+pub const MAX_INVOCATION_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router(app: AppState) -> Router {
     use functions::*;
@@ -30,6 +38,7 @@ pub fn router(app: AppState) -> Router {
         .route("/health", post(health::handle))
         .route("/actions", post(actions::handle))
         .route("/notification-retry", post(notification_retry::handle))
+        .layer(DefaultBodyLimit::max(MAX_INVOCATION_BYTES))
         .with_state(app)
 }
 

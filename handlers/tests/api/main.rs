@@ -3,9 +3,11 @@
 
 mod actions;
 mod bindings;
+mod edges;
 mod errors;
 mod health;
 mod helpers;
+mod invocations_fuzz;
 mod network;
 mod readiness;
 mod release_intake;
