@@ -35,6 +35,9 @@ pub enum TokenSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureConfig {
     pub subscription_id: String,
+    /// `NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID`: where the environments live (the sweep lists and deletes there);
+    /// `None`: the same subscription as the jobs' container groups.
+    pub environments_subscription_id: Option<String>,
     pub arm_endpoint: String,
     pub token_source: TokenSource,
     pub storage_account: String,
@@ -110,6 +113,7 @@ impl AzureConfig {
 
         Ok(Self {
             subscription_id: req("NIGHTSHIFT_SUBSCRIPTION_ID")?,
+            environments_subscription_id: opt("NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID"),
             arm_endpoint: url(
                 "NIGHTSHIFT_ARM_ENDPOINT",
                 opt("NIGHTSHIFT_ARM_ENDPOINT").unwrap_or_else(|| PUBLIC_ARM_ENDPOINT.into()),
@@ -183,6 +187,9 @@ impl AzureConfig {
                 self.aci.identity_client_id.clone(),
             ),
         ];
+        if let Some(s) = &self.environments_subscription_id {
+            env.push(("NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID", s.clone()));
+        }
         if let Some(e) = &self.storage_endpoint {
             env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", e.clone()));
         }
@@ -239,6 +246,13 @@ impl AzureConfig {
         )
     }
 
+    /// The subscription the environments' resource groups live in (and the sweep works in).
+    pub fn environments_subscription(&self) -> &str {
+        self.environments_subscription_id
+            .as_deref()
+            .unwrap_or(&self.subscription_id)
+    }
+
     /// Builds every adapter; performs no network I/O.
     pub fn adapters(&self) -> AzureAdapters {
         let tokens = self.token_provider();
@@ -264,8 +278,12 @@ impl AzureConfig {
                 secrets.clone(),
                 transport,
             )),
-            jobs: Arc::new(AciJobs::new(arm.clone(), self.aci.clone())),
-            cloud: Arc::new(ArmCloud::new(arm)),
+            jobs: Arc::new(AciJobs::new(arm, self.aci.clone())),
+            cloud: Arc::new(ArmCloud::new(ArmClient::new(
+                &self.arm_endpoint,
+                self.environments_subscription(),
+                tokens.clone(),
+            ))),
             secrets,
         }
     }

@@ -111,3 +111,38 @@ async fn contract_building_every_adapter_performs_no_network_io() {
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
     drop(adapters);
 }
+
+#[tokio::test]
+async fn contract_the_sweep_lists_groups_in_the_environments_subscription_not_the_jobs_one() {
+    // The fake ARM serves one subscription only (fake_arm::SUBSCRIPTION): the environments'. The jobs' container
+    // groups live in another one, as when terraform/orchestrator sets environments_subscription_id.
+    use nightshift_core::ports::Cloud;
+    let fake = spawn_fake_arm().await;
+    fake.add_group(
+        "rg-orthense-pr-1",
+        &[(nightshift_core::expiry::tags::MANAGED_BY, "nightshift")],
+    );
+    let v = vars(&[
+        ("NIGHTSHIFT_SUBSCRIPTION_ID", "11111111-1111-1111-1111-111111111111"),
+        (
+            "NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID",
+            crate::fake_arm::SUBSCRIPTION,
+        ),
+        ("NIGHTSHIFT_ARM_ENDPOINT", fake.base.as_str()),
+        ("NIGHTSHIFT_ARM_TOKEN", crate::ARM_TOKEN),
+    ]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+
+    let groups = config.adapters().cloud.list_managed("nightshift").await.unwrap();
+
+    assert_eq!(
+        groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["rg-orthense-pr-1"]
+    );
+    let env: HashMap<String, String> = config.job_env().into_iter().collect();
+    assert_eq!(
+        env["NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID"],
+        crate::fake_arm::SUBSCRIPTION,
+        "a runner rebuilds the same configuration"
+    );
+}
