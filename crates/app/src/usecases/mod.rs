@@ -6,4 +6,5 @@ pub mod release;
 pub mod status;
 pub mod step_event;
 pub mod sweep;
+pub mod sweep_pending;
 pub mod watchdog;

@@ -2,6 +2,7 @@
 
 use crate::service::{App, AppError, SWEEP_CONCURRENCY};
 use crate::telemetry;
+use crate::usecases::sweep_pending::PendingDeletion;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use nightshift_core::catalog::{Catalog, EnvironmentKind};
@@ -64,6 +65,14 @@ impl App {
             .cloud
             .list_managed(&self.settings.instance)
             .await?;
+        // Deletions an earlier pass could not finish (still running, vault not purged): finish those whose group
+        // is gone. A dry run changes nothing.
+        let pending_items = if dry_run {
+            Vec::new()
+        } else {
+            let listed = groups.iter().map(|g| g.name.clone()).collect();
+            self.finish_pending_deletions(&listed, now).await?
+        };
         let plan: SweepPlan = expiry::plan_sweep(
             groups,
             &self.settings.instance,
@@ -88,20 +97,18 @@ impl App {
             .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
             .map(|d| d.group.name.clone())
             .collect();
-        let outcomes: BTreeMap<String, Result<(Deletion, Vec<String>), PortError>> =
+        #[allow(clippy::type_complexity)]
+        let outcomes: BTreeMap<
+            String,
+            Result<(Deletion, Result<Vec<String>, PortError>), PortError>,
+        > =
             futures::stream::iter(deletions)
                 .map(|name| async move {
                     let result = async {
                         let deletion = self.ports.cloud.delete_group(&name).await?;
-                        // A vault purge that fails leaves the name taken for its retention: worth a warning,
-                        // not a failed sweep.
-                        let purged = match self.ports.cloud.purge_deleted_vaults(&name).await {
-                            Ok(p) => p,
-                            Err(e) => {
-                                tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
-                                Vec::new()
-                            }
-                        };
+                        // A vault purge that fails leaves the name taken: recorded as a pending deletion below
+                        // and finished on a later pass, not a failed sweep.
+                        let purged = self.ports.cloud.purge_deleted_vaults(&name).await;
                         Ok((deletion, purged))
                     }
                     .await;
@@ -131,21 +138,48 @@ impl App {
                 (_, false, false) => match &outcomes[&d.group.name] {
                     Ok((deletion, purged)) => {
                         report.deleted += 1;
-                        gone = true;
                         let what = if *deletion == Deletion::AlreadyGone {
                             "already-gone"
                         } else {
                             "deleted"
                         };
-                        if purged.is_empty() {
-                            what.to_string()
-                        } else {
-                            format!("{what}, purged {}", purged.join(", "))
+                        match purged {
+                            Ok(purged) if purged.is_empty() => {
+                                gone = true;
+                                what.to_string()
+                            }
+                            Ok(purged) => {
+                                gone = true;
+                                format!("{what}, purged {}", purged.join(", "))
+                            }
+                            Err(e) => {
+                                tracing::warn!(group = %d.group.name, error = %e, "soft-deleted vaults not purged");
+                                self.record_pending_deletion(&PendingDeletion {
+                                    resource_group: d.group.name.clone(),
+                                    product: product.clone(),
+                                    environment: environment.clone(),
+                                    reason: d.verdict.reason().to_string(),
+                                    since: now,
+                                    last_error: e.to_string(),
+                                })
+                                .await?;
+                                format!("{what}, vault purge pending: {e}")
+                            }
                         }
                     }
                     Err(e) => {
                         report.errors += 1;
                         tracing::error!(group = %d.group.name, error = %e, "resource group not deleted");
+                        // It may go on in Azure (a deletion outlasting the poll): a later pass finishes it.
+                        self.record_pending_deletion(&PendingDeletion {
+                            resource_group: d.group.name.clone(),
+                            product: product.clone(),
+                            environment: environment.clone(),
+                            reason: d.verdict.reason().to_string(),
+                            since: now,
+                            last_error: e.to_string(),
+                        })
+                        .await?;
                         format!("error: {e}")
                     }
                 },
@@ -181,6 +215,7 @@ impl App {
                 action,
             });
         }
+        report.items.extend(pending_items);
         for ((product, env), (reason, all_gone)) in destroyed {
             if all_gone {
                 self.forget_environment(&product, &env, now, &reason)
@@ -192,7 +227,7 @@ impl App {
 
     /// After its groups are gone, an environment's Terraform state describes nothing: drop it so the next build
     /// starts clean, and mark the environment destroyed.
-    async fn forget_environment(
+    pub(crate) async fn forget_environment(
         &self,
         product: &str,
         env: &str,
