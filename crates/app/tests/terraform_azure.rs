@@ -657,3 +657,36 @@ fn the_orchestrator_deployment_steps_are_numbered_and_every_command_in_them_exis
         assert!(root().join(file).exists(), "{file} is named in the steps but does not exist");
     }
 }
+
+/// `ARG NAME=value` of the runner image's Dockerfile.
+fn dockerfile_arg(name: &str) -> String {
+    let dockerfile = fs::read_to_string(root().join("runner/Dockerfile")).expect("runner/Dockerfile");
+    dockerfile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("ARG {name}=")))
+        .unwrap_or_else(|| panic!("runner/Dockerfile pins no {name}"))
+        .to_string()
+}
+
+fn version(v: &str) -> Vec<u32> {
+    v.trim().split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+#[test]
+fn the_runner_images_terraform_satisfies_every_required_version_of_the_stacks() {
+    let pinned = dockerfile_arg("TERRAFORM_VERSION");
+    let files = tf_files(&root().join("terraform"));
+    let mut checked = 0;
+    for (file, t) in blocks(&files, "terraform", &[]) {
+        let Some(required) = attr(t.body(), "required_version").map(text) else {
+            continue;
+        };
+        let minimum = required.trim_matches('"').trim_start_matches(">=").trim();
+        assert!(
+            version(&pinned) >= version(minimum),
+            "{file}: required_version {required}, but the runner image pins Terraform {pinned}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} terraform blocks with required_version");
+}
