@@ -15,4 +15,5 @@ pub mod usecases;
 pub mod wiring;
 
 pub use service::{App, Ports};
+pub use nightshift_azure::Need;
 pub use settings::{Mode, Settings};

@@ -66,7 +66,7 @@ pub use aci::{AciJobs, AciSettings};
 pub use arm::{ArmClient, ArmCloud, RetryPolicy};
 pub use azure_cli::AzureCli;
 pub use blob::{BlobAuth, BlobStore};
-pub use config::{AzureAdapters, AzureConfig, ConfigError, TokenSource};
+pub use config::{AzureAdapters, AzureConfig, ConfigError, Need, TokenSource};
 pub use http::{HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, TransportError};
 pub use identity::{AccessToken, ManagedIdentity, StaticToken, TokenProvider};
 pub use keyvault::KeyVaultSecrets;

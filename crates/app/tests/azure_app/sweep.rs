@@ -373,10 +373,10 @@ async fn a_dry_run_sweep_sends_no_delete_at_all() {
 /// its soft-deleted vault and drops the environment's state, then forgets the record.
 #[tokio::test]
 async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_purge_and_state_included() {
-    // Arrange: one expired group; its DELETE is accepted, but the operation's Retry-After (30 s) is beyond the
-    // sweep's deadline (20 s in these tests), so this pass cannot see it finish.
+    // Arrange: one expired group; its DELETE is accepted, but the operation's Retry-After (1 s) is beyond this
+    // sweep's operation deadline (100 ms here, 8 minutes in production), so this pass cannot see it finish.
     let fake = spawn_fake_arm().await;
-    fake.set(|s| s.lro_retry_after = 30);
+    fake.set(|s| s.lro_retry_after = 1);
     let expired = group_tags(
         Some(INSTANCE),
         "pr-1",
@@ -385,7 +385,10 @@ async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_p
     );
     let t_: Vec<(&str, &str)> = expired.iter().map(|(k, v)| (*k, v.as_str())).collect();
     fake.add_group("rg-shop-pr-1", &t_);
-    let arm = arm_client(&fake);
+    let arm = arm_client(&fake).with_retry_policy(nightshift_azure::RetryPolicy {
+        operation_deadline: std::time::Duration::from_millis(100),
+        ..crate::quick_policy()
+    });
     let t = spawn_app(CATALOG, &[], |ports| {
         ports.cloud = Arc::new(ArmCloud::new(arm));
     });

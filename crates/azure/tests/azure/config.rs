@@ -146,3 +146,37 @@ async fn contract_the_sweep_lists_groups_in_the_environments_subscription_not_th
         "a runner rebuilds the same configuration"
     );
 }
+
+#[test]
+fn config_requires_only_the_settings_of_what_a_command_uses() {
+    use nightshift_azure::Need;
+    // A workstation running `nightshift sweep`: ARM and the store, nothing about jobs, Service Bus or Key Vault.
+    let v: HashMap<String, String> = [
+        ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+        ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+        ("NIGHTSHIFT_CREDENTIAL", "azure-cli"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+
+    let everything = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    let sweep = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Store, Need::Arm]);
+    let status = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Store]);
+    let release = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Bus]).unwrap_err();
+
+    assert!(
+        matches!(everything, ConfigError::Missing(n) if n.starts_with("NIGHTSHIFT_")),
+        "the handler still needs everything: {everything}"
+    );
+    let sweep = sweep.expect("a sweep needs only ARM and the store");
+    assert_eq!(sweep.subscription_id, "sub-1");
+    assert!(status.is_ok());
+    assert_eq!(release, ConfigError::Missing("NIGHTSHIFT_SERVICEBUS_NAMESPACE"));
+    let mut no_store = v.clone();
+    no_store.remove("NIGHTSHIFT_STORAGE_ACCOUNT");
+    assert_eq!(
+        AzureConfig::from_lookup_for(|k| no_store.get(k).cloned(), &[Need::Store, Need::Arm]).unwrap_err(),
+        ConfigError::Missing("NIGHTSHIFT_STORAGE_ACCOUNT")
+    );
+}

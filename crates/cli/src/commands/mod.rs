@@ -29,7 +29,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Settings from the environment, with the command line's paths on top, made absolute.
 pub fn settings(g: &Global) -> anyhow::Result<Settings> {
-    let mut s = Settings::from_env()?;
+    settings_for(g, nightshift_app::Need::ALL)
+}
+
+/// As [`settings`], requiring in Azure mode only the Azure settings of what the command uses.
+pub fn settings_for(g: &Global, needs: &[nightshift_app::Need]) -> anyhow::Result<Settings> {
+    let mut s = Settings::from_env_for(needs)?;
     s.state_dir = g.state_dir.clone();
     s.catalog_dir = g.catalog.clone();
     Ok(s.absolutize())
