@@ -260,3 +260,55 @@ locals {
     "Microsoft.Web/sites/host/listkeys/action",
   ]
 }
+
+# --- Operators (var.operators_principal_id): nightshift from a workstation after `az login` --------------------
+
+# `nightshift status` and `close` read and write the journal, `sweep --dry-run` lists resource groups, `release`
+# sends on `releases`. Nothing here deletes an environment or reads a secret (the vault grant is in main.keyvault.tf).
+resource "azurerm_role_definition" "operator" {
+  provider = azurerm.environments
+
+  name              = "nightshift-operator (${local.role_name_suffix})"
+  scope             = local.environments_scope
+  assignable_scopes = [local.environments_scope]
+  description       = "nightshift operators: list the environments' resource groups (sweep --dry-run, doctor)."
+
+  permissions {
+    actions = [
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+      "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+    ]
+    not_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "operators_environments" {
+  provider = azurerm.environments
+  count    = var.operators_principal_id == null ? 0 : 1
+
+  principal_id       = var.operators_principal_id
+  scope              = local.environments_scope
+  description        = "nightshift operators list the environments (sweep --dry-run)."
+  principal_type     = var.operators_principal_type
+  role_definition_id = azurerm_role_definition.operator.role_definition_resource_id
+}
+
+resource "azurerm_role_assignment" "operators_journal" {
+  count = var.operators_principal_id == null ? 0 : 1
+
+  principal_id         = var.operators_principal_id
+  scope                = azurerm_storage_container.this["journals"].resource_manager_id
+  description          = "nightshift operators read runs and environments (status) and close environments."
+  principal_type       = var.operators_principal_type
+  role_definition_name = "Storage Blob Data Contributor"
+}
+
+resource "azurerm_role_assignment" "operators_releases" {
+  count = var.operators_principal_id == null ? 0 : 1
+
+  principal_id         = var.operators_principal_id
+  scope                = azurerm_servicebus_queue.this["releases"].id
+  description          = "nightshift operators (and CI) ask for releases."
+  principal_type       = var.operators_principal_type
+  role_definition_name = "Azure Service Bus Data Sender"
+}

@@ -1,6 +1,7 @@
 //! The use cases, one module per function; each adds its methods to [`crate::App`].
 
 pub mod dispatch;
+pub mod doctor;
 pub mod nightly;
 pub mod release;
 pub mod status;

@@ -18,6 +18,7 @@ mod fake_arm;
 
 mod job_exit;
 mod journal;
+mod doctor;
 mod sweep;
 
 use nightshift_app::{App, Ports, Settings};

@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod doctor;
+pub mod package;
 pub mod plan;
 pub mod status;
 pub mod sweep;
@@ -22,6 +24,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
+        Command::Doctor(a) => doctor::run(&cli.global, a).await,
+        Command::Package(a) => package::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
     }
