@@ -215,18 +215,20 @@ impl Settings {
         };
         let azure = match mode {
             Mode::Local => None,
-            Mode::Azure => Some(AzureConfig::from_lookup_for(get, needs).map_err(|e| match e {
-                ConfigError::Missing(name) => SettingsError {
-                    name,
-                    value: String::new(),
-                    why: "required when NIGHTSHIFT_MODE=azure (see docs/settings.md)".into(),
-                },
-                ConfigError::Invalid { name, why } => SettingsError {
-                    name,
-                    value: String::new(),
-                    why,
-                },
-            })?),
+            Mode::Azure => Some(
+                AzureConfig::from_lookup_for(get, needs).map_err(|e| match e {
+                    ConfigError::Missing(name) => SettingsError {
+                        name,
+                        value: String::new(),
+                        why: "required when NIGHTSHIFT_MODE=azure (see docs/settings.md)".into(),
+                    },
+                    ConfigError::Invalid { name, why } => SettingsError {
+                        name,
+                        value: String::new(),
+                        why,
+                    },
+                })?,
+            ),
         };
         let terraform = TerraformSettings {
             state_storage_account: opt("NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT")

@@ -75,7 +75,11 @@ fn the_workspace_rust_version_is_the_highest_minimum_of_the_locked_dependencies(
     ]);
     let mut highest = ((0, 0, 0), String::new());
     for line in tree.lines() {
-        let package = line.split(" (").next().unwrap_or_default().trim_end_matches(" *");
+        let package = line
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(" *");
         if let Some(v) = declared.get(package) {
             let parsed = parse_version(v);
             if parsed > highest.0 {
@@ -83,7 +87,10 @@ fn the_workspace_rust_version_is_the_highest_minimum_of_the_locked_dependencies(
             }
         }
     }
-    assert!(highest.0 > (1, 0, 0), "no dependency declares a rust-version: {tree}");
+    assert!(
+        highest.0 > (1, 0, 0),
+        "no dependency declares a rust-version: {tree}"
+    );
 
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
     let ours = manifest
@@ -102,7 +109,8 @@ fn the_workspace_rust_version_is_the_highest_minimum_of_the_locked_dependencies(
 
 #[test]
 fn the_runner_image_builds_with_at_least_the_workspace_rust_version() {
-    let dockerfile = std::fs::read_to_string(root().join("runner/Dockerfile")).expect("runner/Dockerfile");
+    let dockerfile =
+        std::fs::read_to_string(root().join("runner/Dockerfile")).expect("runner/Dockerfile");
     let pinned = dockerfile
         .lines()
         .find_map(|l| l.trim().strip_prefix("ARG RUST_VERSION="))

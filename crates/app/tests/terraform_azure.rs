@@ -93,9 +93,17 @@ fn blocks<'a>(
         .collect()
 }
 
-fn one<'a>(files: &'a BTreeMap<String, hcl::Body>, identifier: &str, labels: &[&str]) -> &'a hcl::Block {
+fn one<'a>(
+    files: &'a BTreeMap<String, hcl::Body>,
+    identifier: &str,
+    labels: &[&str],
+) -> &'a hcl::Block {
     let found = blocks(files, identifier, labels);
-    assert_eq!(found.len(), 1, "{identifier} {labels:?}: expected one block");
+    assert_eq!(
+        found.len(),
+        1,
+        "{identifier} {labels:?}: expected one block"
+    );
     found[0].1
 }
 
@@ -131,7 +139,9 @@ fn delete_needed(resource_type: &str) -> Option<Result<&'static str, &'static st
         "azurerm_user_assigned_identity" => {
             Ok("Microsoft.ManagedIdentity/userAssignedIdentities/delete")
         }
-        "azurerm_key_vault_secret" | "azurerm_key_vault_key" => Err("data-plane child of the vault"),
+        "azurerm_key_vault_secret" | "azurerm_key_vault_key" => {
+            Err("data-plane child of the vault")
+        }
         "azurerm_cosmosdb_mongo_database" | "azurerm_cosmosdb_mongo_collection" => {
             Err("child of the Cosmos DB account")
         }
@@ -139,9 +149,8 @@ fn delete_needed(resource_type: &str) -> Option<Result<&'static str, &'static st
             Err("child of the SQL server")
         }
         "azurerm_static_web_app_custom_domain" => Err("child of the Static Web App"),
-        "azurerm_app_service_custom_hostname_binding" | "azurerm_app_service_certificate_binding" => {
-            Err("child of the site")
-        }
+        "azurerm_app_service_custom_hostname_binding"
+        | "azurerm_app_service_certificate_binding" => Err("child of the site"),
         "azurerm_role_assignment" | "azurerm_monitor_diagnostic_setting" => {
             Err("extension resource: not part of the group's resources")
         }
@@ -165,7 +174,11 @@ fn stack_resource_types() -> BTreeSet<String> {
 fn the_sweeper_may_delete_every_resource_type_the_stacks_create() {
     let tf = orchestrator();
     let sweeper = one(&tf, "resource", &["azurerm_role_definition", "sweeper"]);
-    let permissions = sweeper.body().blocks().find(|b| b.identifier() == "permissions").expect("permissions");
+    let permissions = sweeper
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "permissions")
+        .expect("permissions");
     let actions = text(attr(permissions.body(), "actions").expect("actions"));
     let mut granted: BTreeSet<String> = BTreeSet::new();
     let all_locals = locals(&tf);
@@ -176,10 +189,12 @@ fn the_sweeper_may_delete_every_resource_type_the_stacks_create() {
         actions.contains("local.sweeper_resource_delete_actions"),
         "the sweeper role must include local.sweeper_resource_delete_actions: {actions}"
     );
-    for a in ["Microsoft.Resources/subscriptions/resourceGroups/delete"] {
-        assert!(actions.contains(a), "the sweeper lacks {a}");
-        granted.insert(a.to_string());
-    }
+    let group_delete = "Microsoft.Resources/subscriptions/resourceGroups/delete";
+    assert!(
+        actions.contains(group_delete),
+        "the sweeper lacks {group_delete}"
+    );
+    granted.insert(group_delete.to_string());
 
     let mut missing = Vec::new();
     let mut unknown = Vec::new();
@@ -202,9 +217,13 @@ fn the_sweeper_may_delete_every_resource_type_the_stacks_create() {
 }
 
 #[test]
-fn the_stacks_leave_provider_registration_to_the_orchestrator_which_registers_every_namespace_they_use() {
+fn the_stacks_leave_provider_registration_to_the_orchestrator_which_registers_every_namespace_they_use(
+) {
     for (file, body) in tf_files(&root().join("terraform/stacks")) {
-        for p in body.blocks().filter(|b| b.identifier() == "provider" && label(b, 0) == "azurerm") {
+        for p in body
+            .blocks()
+            .filter(|b| b.identifier() == "provider" && label(b, 0) == "azurerm")
+        {
             let value = attr(p.body(), "resource_provider_registrations").map(text);
             assert_eq!(
                 value.as_deref(),
@@ -220,11 +239,14 @@ fn the_stacks_leave_provider_registration_to_the_orchestrator_which_registers_ev
         .find(|b| attr(b.body(), "alias").map(text).as_deref() == Some("\"environments\""))
         .expect("terraform/orchestrator: provider azurerm with alias = \"environments\"");
     assert_eq!(
-        attr(environments.body(), "resource_providers_to_register").map(text).as_deref(),
+        attr(environments.body(), "resource_providers_to_register")
+            .map(text)
+            .as_deref(),
         Some("local.environment_resource_providers")
     );
-    let registered: BTreeSet<String> =
-        strings(&locals(&tf)["environment_resource_providers"]).into_iter().collect();
+    let registered: BTreeSet<String> = strings(&locals(&tf)["environment_resource_providers"])
+        .into_iter()
+        .collect();
     let needed: BTreeSet<String> = stack_resource_types()
         .iter()
         .filter_map(|t| delete_needed(t).and_then(Result::ok))
@@ -232,7 +254,10 @@ fn the_stacks_leave_provider_registration_to_the_orchestrator_which_registers_ev
         .filter(|ns| ns != "Microsoft.Resources")
         .collect();
     let missing: Vec<_> = needed.difference(&registered).collect();
-    assert!(missing.is_empty(), "resource providers never registered: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "resource providers never registered: {missing:?}"
+    );
 }
 
 #[test]
@@ -241,8 +266,14 @@ fn custom_role_names_carry_a_hash_of_the_subscription_and_the_instance() {
     let l = locals(&tf);
     let suffix = text(&l["role_name_suffix"]);
     let hash = text(&l["name_hash"]);
-    assert!(suffix.contains("local.name_hash") && suffix.contains("var.instance_name"), "{suffix}");
-    assert!(hash.contains("subscription_id") && hash.contains("var.instance_name"), "{hash}");
+    assert!(
+        suffix.contains("local.name_hash") && suffix.contains("var.instance_name"),
+        "{suffix}"
+    );
+    assert!(
+        hash.contains("subscription_id") && hash.contains("var.instance_name"),
+        "{hash}"
+    );
     let definitions = blocks(&tf, "resource", &["azurerm_role_definition"]);
     assert!(definitions.len() >= 3);
     for (file, d) in definitions {
@@ -256,15 +287,31 @@ fn custom_role_names_carry_a_hash_of_the_subscription_and_the_instance() {
 }
 
 #[test]
-fn the_jobs_role_cannot_delete_groups_purge_vaults_or_touch_the_orchestrators_identities_and_lock() {
+fn the_jobs_role_cannot_delete_groups_purge_vaults_or_touch_the_orchestrators_identities_and_lock()
+{
     let tf = orchestrator();
-    let role = one(&tf, "resource", &["azurerm_role_definition", "environments"]);
-    let permissions = role.body().blocks().find(|b| b.identifier() == "permissions").expect("permissions");
+    let role = one(
+        &tf,
+        "resource",
+        &["azurerm_role_definition", "environments"],
+    );
+    let permissions = role
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "permissions")
+        .expect("permissions");
     let actions = text(attr(permissions.body(), "actions").expect("actions"));
     let variable = one(&tf, "variable", &["environment_resource_actions"]);
     let defaults = strings(attr(variable.body(), "default").expect("default"));
-    for forbidden in ["resourceGroups/delete", "deletedVaults/purge", "/register/action"] {
-        assert!(!actions.contains(forbidden), "the jobs role grants {forbidden}: {actions}");
+    for forbidden in [
+        "resourceGroups/delete",
+        "deletedVaults/purge",
+        "/register/action",
+    ] {
+        assert!(
+            !actions.contains(forbidden),
+            "the jobs role grants {forbidden}: {actions}"
+        );
         assert!(
             !defaults.iter().any(|a| a.contains(forbidden)),
             "environment_resource_actions grants {forbidden}"
@@ -280,11 +327,24 @@ fn the_jobs_role_cannot_delete_groups_purge_vaults_or_touch_the_orchestrators_id
         "Microsoft.Authorization/locks/delete",
         "Microsoft.Web/sites/host/listkeys/action",
     ] {
-        assert!(not_actions.iter().any(|a| a == needed), "jobs_not_actions lacks {needed}");
+        assert!(
+            not_actions.iter().any(|a| a == needed),
+            "jobs_not_actions lacks {needed}"
+        );
     }
-    let lock = one(&tf, "resource", &["azurerm_management_lock", "orchestrator"]);
-    assert_eq!(attr(lock.body(), "scope").map(text).as_deref(), Some("azurerm_resource_group.this.id"));
-    assert_eq!(attr(lock.body(), "lock_level").map(text).as_deref(), Some("\"CanNotDelete\""));
+    let lock = one(
+        &tf,
+        "resource",
+        &["azurerm_management_lock", "orchestrator"],
+    );
+    assert_eq!(
+        attr(lock.body(), "scope").map(text).as_deref(),
+        Some("azurerm_resource_group.this.id")
+    );
+    assert_eq!(
+        attr(lock.body(), "lock_level").map(text).as_deref(),
+        Some("\"CanNotDelete\"")
+    );
 }
 
 #[test]
@@ -299,8 +359,15 @@ fn the_jobs_may_grant_key_vault_roles_to_service_principals_only() {
             "no principal-type condition on {side}: {condition}"
         );
     }
-    let assignment = one(&tf, "resource", &["azurerm_role_assignment", "jobs_rbac_admin"]);
-    assert_eq!(attr(assignment.body(), "condition").map(text).as_deref(), Some("local.jobs_rbac_condition"));
+    let assignment = one(
+        &tf,
+        "resource",
+        &["azurerm_role_assignment", "jobs_rbac_admin"],
+    );
+    assert_eq!(
+        attr(assignment.body(), "condition").map(text).as_deref(),
+        Some("local.jobs_rbac_condition")
+    );
 }
 
 #[test]
@@ -311,12 +378,18 @@ fn the_jobs_cannot_reach_the_orchestrators_own_state_and_old_state_versions_expi
     assert!(containers.contains("orchestrator-state"), "{containers}");
     let jobs_state = one(&tf, "resource", &["azurerm_role_assignment", "jobs_state"]);
     let for_each = text(attr(jobs_state.body(), "for_each").expect("for_each"));
-    assert!(!for_each.contains("orchestrator-state") && for_each.contains("tfstate"), "{for_each}");
+    assert!(
+        !for_each.contains("orchestrator-state") && for_each.contains("tfstate"),
+        "{for_each}"
+    );
     for (file, ra) in blocks(&tf, "resource", &["azurerm_role_assignment"]) {
-        let principal = attr(ra.body(), "principal_id").map(text).unwrap_or_default();
+        let principal = attr(ra.body(), "principal_id")
+            .map(text)
+            .unwrap_or_default();
         let scope = attr(ra.body(), "scope").map(text).unwrap_or_default();
         assert!(
-            !(principal.contains("identity.jobs") && scope.contains("azurerm_storage_account.this")),
+            !(principal.contains("identity.jobs")
+                && scope.contains("azurerm_storage_account.this")),
             "{file}: {} gives the jobs the whole storage account",
             label(ra, 1)
         );
@@ -327,15 +400,26 @@ fn the_jobs_cannot_reach_the_orchestrators_own_state_and_old_state_versions_expi
         "terraform/README.md must migrate the orchestrator's state into orchestrator-state"
     );
 
-    let policy = one(&tf, "resource", &["azurerm_storage_management_policy", "state_versions"]);
+    let policy = one(
+        &tf,
+        "resource",
+        &["azurerm_storage_management_policy", "state_versions"],
+    );
     let policy_text = hcl::format::to_string(policy.body()).expect("formattable");
-    assert!(policy_text.contains("delete_after_days_since_creation"), "{policy_text}");
-    assert!(policy_text.contains("tfstate") && policy_text.contains("orchestrator-state"), "{policy_text}");
+    assert!(
+        policy_text.contains("delete_after_days_since_creation"),
+        "{policy_text}"
+    );
+    assert!(
+        policy_text.contains("tfstate") && policy_text.contains("orchestrator-state"),
+        "{policy_text}"
+    );
 }
 
 /// Secret names the catalog's Azure products ask for (`secrets:` values).
 fn catalog_secret_names() -> BTreeSet<String> {
-    let catalog = nightshift_app::catalog_files::load(&root().join("catalog")).expect("catalog loads");
+    let catalog =
+        nightshift_app::catalog_files::load(&root().join("catalog")).expect("catalog loads");
     catalog
         .products
         .values()
@@ -349,9 +433,14 @@ fn catalog_secret_names() -> BTreeSet<String> {
 fn the_jobs_read_exactly_the_secrets_the_catalog_names_and_never_the_whole_vault() {
     let tf = orchestrator();
     let variable = one(&tf, "variable", &["step_secret_names"]);
-    let declared: BTreeSet<String> = strings(attr(variable.body(), "default").expect("default")).into_iter().collect();
+    let declared: BTreeSet<String> = strings(attr(variable.body(), "default").expect("default"))
+        .into_iter()
+        .collect();
     let named = catalog_secret_names();
-    assert!(!named.is_empty(), "the Azure catalog names no secret: the check would be empty");
+    assert!(
+        !named.is_empty(),
+        "the Azure catalog names no secret: the check would be empty"
+    );
     let undeclared: Vec<_> = named.difference(&declared).collect();
     assert!(
         undeclared.is_empty(),
@@ -360,13 +449,21 @@ fn the_jobs_read_exactly_the_secrets_the_catalog_names_and_never_the_whole_vault
 
     let vault = one(&tf, "module", &["key_vault"]);
     let grants = text(attr(vault.body(), "role_assignments").expect("role_assignments"));
-    assert!(!grants.contains("identity.jobs"), "the jobs hold a vault-wide role: {grants}");
-    let per_secret = one(&tf, "resource", &["azurerm_role_assignment", "jobs_secrets"]);
+    assert!(
+        !grants.contains("identity.jobs"),
+        "the jobs hold a vault-wide role: {grants}"
+    );
+    let per_secret = one(
+        &tf,
+        "resource",
+        &["azurerm_role_assignment", "jobs_secrets"],
+    );
     let scope = text(attr(per_secret.body(), "scope").expect("scope"));
     assert_eq!(scope, "each.value");
     let for_each = text(attr(per_secret.body(), "for_each").expect("for_each"));
     assert!(
-        for_each.contains("azurerm_key_vault_secret.step") && for_each.contains("servicebus_send_key"),
+        for_each.contains("azurerm_key_vault_secret.step")
+            && for_each.contains("servicebus_send_key"),
         "{for_each}"
     );
 }
@@ -384,7 +481,9 @@ fn no_generated_password_reaches_the_state_and_write_only_arguments_carry_it() {
     let server = one(&modules, "resource", &["azurerm_mssql_server", "this"]);
     assert!(attr(server.body(), "administrator_login_password").is_none());
     assert_eq!(
-        attr(server.body(), "administrator_login_password_wo").map(text).as_deref(),
+        attr(server.body(), "administrator_login_password_wo")
+            .map(text)
+            .as_deref(),
         Some("ephemeral.random_password.administrator.result")
     );
     for (file, s) in blocks(&files, "resource", &["azurerm_key_vault_secret"]) {
@@ -398,10 +497,16 @@ fn no_generated_password_reaches_the_state_and_write_only_arguments_carry_it() {
         }
     }
     // Write-only arguments need Terraform 1.11 wherever they are used.
-    for dir in ["terraform/modules/mssql", "terraform/stacks/orthense/data-sql", "terraform/orchestrator"] {
+    for dir in [
+        "terraform/modules/mssql",
+        "terraform/stacks/orthense/data-sql",
+        "terraform/orchestrator",
+    ] {
         let tf = tf_files(&root().join(dir));
         let terraform = one(&tf, "terraform", &[]);
-        let version = attr(terraform.body(), "required_version").map(text).unwrap_or_default();
+        let version = attr(terraform.body(), "required_version")
+            .map(text)
+            .unwrap_or_default();
         assert_eq!(version, "\">= 1.11\"", "{dir}: required_version {version}");
     }
 }
@@ -410,19 +515,28 @@ fn no_generated_password_reaches_the_state_and_write_only_arguments_carry_it() {
 fn every_key_vault_makes_its_deployer_secrets_officer_and_waits_for_rbac_before_secrets() {
     let files = tf_files(&root().join("terraform/modules/key-vault"));
     let deployer = one(&files, "resource", &["azurerm_role_assignment", "deployer"]);
-    assert!(attr(deployer.body(), "count").is_none() && attr(deployer.body(), "for_each").is_none());
+    assert!(
+        attr(deployer.body(), "count").is_none() && attr(deployer.body(), "for_each").is_none()
+    );
     assert_eq!(
-        attr(deployer.body(), "role_definition_name").map(text).as_deref(),
+        attr(deployer.body(), "role_definition_name")
+            .map(text)
+            .as_deref(),
         Some("\"Key Vault Secrets Officer\"")
     );
     assert_eq!(
         attr(deployer.body(), "principal_id").map(text).as_deref(),
         Some("data.azurerm_client_config.current.object_id")
     );
-    let wait = one(&files, "resource", &["time_sleep", "wait_for_rbac_before_secret_operations"]);
+    let wait = one(
+        &files,
+        "resource",
+        &["time_sleep", "wait_for_rbac_before_secret_operations"],
+    );
     let triggers = hcl::format::to_string(wait.body()).expect("formattable");
     assert!(
-        triggers.contains("azurerm_role_assignment.deployer") && triggers.contains("azurerm_role_assignment.this"),
+        triggers.contains("azurerm_role_assignment.deployer")
+            && triggers.contains("azurerm_role_assignment.this"),
         "the wait must follow every role assignment: {triggers}"
     );
     for output in ["resource_id", "uri"] {
@@ -458,7 +572,10 @@ fn every_stack_takes_its_names_from_the_naming_module_with_the_instance_in_the_h
         );
         for (file, body) in &files {
             let raw = hcl::format::to_string(body).expect("formattable");
-            assert!(!raw.contains("sha1("), "{file}: a hash of its own; use module.naming");
+            assert!(
+                !raw.contains("sha1("),
+                "{file}: a hash of its own; use module.naming"
+            );
         }
         checked += 1;
     }
@@ -475,26 +592,36 @@ fn every_stack_takes_its_names_from_the_naming_module_with_the_instance_in_the_h
 fn a_health_check_path_names_an_anonymous_http_function_that_exists() {
     let tf = orchestrator();
     let app = one(&tf, "resource", &["azurerm_linux_function_app", "this"]);
-    let site = app.body().blocks().find(|b| b.identifier() == "site_config").expect("site_config");
+    let site = app
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "site_config")
+        .expect("site_config");
     let Some(path) = attr(site.body(), "health_check_path").map(text) else {
         // Unset: App Service probes nothing (H7 sets /api/health together with the function).
         return;
     };
-    let route = path.trim_matches('"').trim_start_matches("/api/").to_string();
+    let route = path
+        .trim_matches('"')
+        .trim_start_matches("/api/")
+        .to_string();
     let definitions = root().join("function-definitions");
-    let found = fs::read_dir(&definitions).expect("function-definitions").any(|e| {
-        let dir = e.expect("entry").path();
-        let Ok(json) = fs::read_to_string(dir.join("function.json")) else {
-            return false;
-        };
-        let v: serde_json::Value = serde_json::from_str(&json).expect("function.json is JSON");
-        v["bindings"].as_array().into_iter().flatten().any(|b| {
-            b["type"] == "httpTrigger"
-                && b["authLevel"] == "anonymous"
-                && (b["route"].as_str() == Some(route.as_str())
-                    || (b["route"].is_null() && dir.file_name().is_some_and(|n| n == route.as_str())))
-        })
-    });
+    let found = fs::read_dir(&definitions)
+        .expect("function-definitions")
+        .any(|e| {
+            let dir = e.expect("entry").path();
+            let Ok(json) = fs::read_to_string(dir.join("function.json")) else {
+                return false;
+            };
+            let v: serde_json::Value = serde_json::from_str(&json).expect("function.json is JSON");
+            v["bindings"].as_array().into_iter().flatten().any(|b| {
+                b["type"] == "httpTrigger"
+                    && b["authLevel"] == "anonymous"
+                    && (b["route"].as_str() == Some(route.as_str())
+                        || (b["route"].is_null()
+                            && dir.file_name().is_some_and(|n| n == route.as_str())))
+            })
+        });
     assert!(
         found,
         "health_check_path = {path}, but no anonymous HTTP function answers it in function-definitions/: App Service would evict every instance"
@@ -519,14 +646,19 @@ fn the_orchestrator_lets_the_environments_live_in_another_subscription() {
     }
     for r in ["sweeper", "environments"] {
         let d = one(&tf, "resource", &["azurerm_role_definition", r]);
-        assert_eq!(attr(d.body(), "provider").map(text).as_deref(), Some("azurerm.environments"), "{r}");
+        assert_eq!(
+            attr(d.body(), "provider").map(text).as_deref(),
+            Some("azurerm.environments"),
+            "{r}"
+        );
     }
 }
 
 #[test]
 fn host_json_uses_no_legacy_forwarding_setting() {
     let host: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(root().join("host.json")).expect("host.json")).expect("JSON");
+        serde_json::from_str(&fs::read_to_string(root().join("host.json")).expect("host.json"))
+            .expect("JSON");
     let handler = &host["customHandler"];
     assert!(
         handler.get("enableForwardingHttpRequest").is_none(),
@@ -571,7 +703,10 @@ fn deployment_commands(readme: &str) -> (Vec<u32>, Vec<String>) {
         }
         let mut rest = line.to_string();
         while let Some(start) = rest.find("$(") {
-            let end = rest[start..].find(')').map(|e| start + e).expect("a closed $(...)");
+            let end = rest[start..]
+                .find(')')
+                .map(|e| start + e)
+                .expect("a closed $(...)");
             commands.push(rest[start + 2..end].to_string());
             rest.replace_range(start..=end, "VALUE");
         }
@@ -585,59 +720,110 @@ fn the_orchestrator_deployment_steps_are_numbered_and_every_command_in_them_exis
     let readme = fs::read_to_string(root().join("terraform/README.md")).expect("README");
     let (numbers, commands) = deployment_commands(&readme);
     assert!(numbers.len() >= 6, "numbered steps: {numbers:?}");
-    assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>(), "steps numbered 1..n");
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u32).collect::<Vec<_>>(),
+        "steps numbered 1..n"
+    );
     let outputs: BTreeSet<String> = blocks(&orchestrator(), "output", &[])
         .into_iter()
         .map(|(_, b)| label(b, 0).to_string())
         .collect();
-    let packages: BTreeSet<String> = ["crates/core", "crates/app", "crates/local", "crates/azure", "crates/cli", "handlers"]
-        .iter()
-        .filter_map(|d| fs::read_to_string(root().join(d).join("Cargo.toml")).ok())
-        .filter_map(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("name = ").map(|n| n.trim_matches('"').to_string()))
+    let packages: BTreeSet<String> = [
+        "crates/core",
+        "crates/app",
+        "crates/local",
+        "crates/azure",
+        "crates/cli",
+        "handlers",
+    ]
+    .iter()
+    .filter_map(|d| fs::read_to_string(root().join(d).join("Cargo.toml")).ok())
+    .filter_map(|t| {
+        t.lines().find_map(|l| {
+            l.strip_prefix("name = ")
+                .map(|n| n.trim_matches('"').to_string())
         })
-        .collect();
+    })
+    .collect();
     let mut checked = BTreeSet::new();
     for command in &commands {
         let words: Vec<&str> = command.split_whitespace().collect();
-        let Some(program) = words.first().copied() else { continue };
+        let Some(program) = words.first().copied() else {
+            continue;
+        };
         checked.insert(program.to_string());
         match program {
             "terraform" => {
-                let args: Vec<&str> = words[1..].iter().copied().filter(|w| !w.starts_with("-chdir=")).collect();
+                let args: Vec<&str> = words[1..]
+                    .iter()
+                    .copied()
+                    .filter(|w| !w.starts_with("-chdir="))
+                    .collect();
                 let sub = args.first().expect("a terraform subcommand");
                 let help = std::process::Command::new("terraform")
                     .args([sub, "-help"])
                     .env("TF_CLI_CONFIG_FILE", "/dev/null")
                     .output()
                     .expect("terraform is installed (the local demo needs it too)");
-                let text = String::from_utf8_lossy(&help.stdout).to_string() + &String::from_utf8_lossy(&help.stderr);
-                assert!(help.status.success(), "`terraform {sub}` does not exist: {command}");
+                let text = String::from_utf8_lossy(&help.stdout).to_string()
+                    + &String::from_utf8_lossy(&help.stderr);
+                assert!(
+                    help.status.success(),
+                    "`terraform {sub}` does not exist: {command}"
+                );
                 for flag in args.iter().filter(|w| w.starts_with('-')) {
                     let name = flag.split('=').next().unwrap_or_default();
-                    assert!(text.contains(name), "`terraform {sub}` has no flag {name}: {command}");
+                    assert!(
+                        text.contains(name),
+                        "`terraform {sub}` has no flag {name}: {command}"
+                    );
                 }
                 if *sub == "output" {
                     let name = args.last().expect("an output name");
-                    assert!(outputs.contains(*name), "terraform/orchestrator has no output {name}: {command}");
+                    assert!(
+                        outputs.contains(*name),
+                        "terraform/orchestrator has no output {name}: {command}"
+                    );
                 }
             }
             "az" => {
-                let path = words[1..].iter().take_while(|w| !w.starts_with('-')).copied().collect::<Vec<_>>().join(" ");
-                assert!(AZ_COMMANDS.contains(&path.as_str()), "az {path} is not a checked Azure CLI command: {command}");
+                let path = words[1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with('-'))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                assert!(
+                    AZ_COMMANDS.contains(&path.as_str()),
+                    "az {path} is not a checked Azure CLI command: {command}"
+                );
             }
             // `cargo run --release -- ARGS` is nightshift's own command: crates/cli/tests/docs_commands.rs parses it.
             "cargo" if words.get(1) == Some(&"run") => {}
             "cargo" => {
-                let p = words.iter().position(|w| *w == "-p").map(|i| words[i + 1]).expect("cargo -p <package>");
-                assert!(packages.contains(p), "no package {p} in the workspace ({packages:?}): {command}");
+                let p = words
+                    .iter()
+                    .position(|w| *w == "-p")
+                    .map(|i| words[i + 1])
+                    .expect("cargo -p <package>");
+                assert!(
+                    packages.contains(p),
+                    "no package {p} in the workspace ({packages:?}): {command}"
+                );
                 if let Some(i) = words.iter().position(|w| *w == "--bin") {
                     let bin = words[i + 1];
-                    let manifest = fs::read_to_string(root().join("handlers/Cargo.toml")).unwrap_or_default();
-                    assert!(manifest.contains(&format!("name = \"{bin}\"")), "no binary {bin}: {command}");
+                    let manifest =
+                        fs::read_to_string(root().join("handlers/Cargo.toml")).unwrap_or_default();
+                    assert!(
+                        manifest.contains(&format!("name = \"{bin}\"")),
+                        "no binary {bin}: {command}"
+                    );
                     let host = fs::read_to_string(root().join("host.json")).expect("host.json");
-                    assert!(host.contains(&format!("\"defaultExecutablePath\": \"{bin}\"")), "host.json does not run {bin}");
+                    assert!(
+                        host.contains(&format!("\"defaultExecutablePath\": \"{bin}\"")),
+                        "host.json does not run {bin}"
+                    );
                 }
             }
             // nightshift's own commands are parsed by crates/cli/tests/docs_commands.rs.
@@ -653,16 +839,23 @@ fn the_orchestrator_deployment_steps_are_numbered_and_every_command_in_them_exis
         }
     }
     for needed in ["az", "terraform", "cargo"] {
-        assert!(checked.contains(needed), "the steps never run {needed}: {checked:?}");
+        assert!(
+            checked.contains(needed),
+            "the steps never run {needed}: {checked:?}"
+        );
     }
     for file in ["runner/Dockerfile", "host.json", "function-definitions"] {
-        assert!(root().join(file).exists(), "{file} is named in the steps but does not exist");
+        assert!(
+            root().join(file).exists(),
+            "{file} is named in the steps but does not exist"
+        );
     }
 }
 
 /// `ARG NAME=value` of the runner image's Dockerfile.
 fn dockerfile_arg(name: &str) -> String {
-    let dockerfile = fs::read_to_string(root().join("runner/Dockerfile")).expect("runner/Dockerfile");
+    let dockerfile =
+        fs::read_to_string(root().join("runner/Dockerfile")).expect("runner/Dockerfile");
     dockerfile
         .lines()
         .find_map(|l| l.trim().strip_prefix(&format!("ARG {name}=")))
@@ -671,7 +864,10 @@ fn dockerfile_arg(name: &str) -> String {
 }
 
 fn version(v: &str) -> Vec<u32> {
-    v.trim().split('.').map(|p| p.parse().unwrap_or(0)).collect()
+    v.trim()
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
 }
 
 #[test]
@@ -690,26 +886,49 @@ fn the_runner_images_terraform_satisfies_every_required_version_of_the_stacks() 
         );
         checked += 1;
     }
-    assert!(checked > 10, "only {checked} terraform blocks with required_version");
+    assert!(
+        checked > 10,
+        "only {checked} terraform blocks with required_version"
+    );
 }
 
 #[test]
 fn operators_get_a_least_privilege_role_to_run_nightshift_from_a_workstation() {
     let tf = orchestrator();
     let role = one(&tf, "resource", &["azurerm_role_definition", "operator"]);
-    let permissions = role.body().blocks().find(|b| b.identifier() == "permissions").expect("permissions");
+    let permissions = role
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "permissions")
+        .expect("permissions");
     let actions = strings(attr(permissions.body(), "actions").expect("actions"));
-    assert!(!actions.is_empty() && actions.iter().all(|a| a.ends_with("/read")), "operators may only read: {actions:?}");
+    assert!(
+        !actions.is_empty() && actions.iter().all(|a| a.ends_with("/read")),
+        "operators may only read: {actions:?}"
+    );
     let mut scopes = BTreeMap::new();
-    for name in ["operators_environments", "operators_journal", "operators_releases"] {
+    for name in [
+        "operators_environments",
+        "operators_journal",
+        "operators_releases",
+    ] {
         let ra = one(&tf, "resource", &["azurerm_role_assignment", name]);
         assert_eq!(
             attr(ra.body(), "principal_id").map(text).as_deref(),
             Some("var.operators_principal_id")
         );
-        assert!(attr(ra.body(), "count").map(text).unwrap_or_default().contains("var.operators_principal_id == null"));
+        assert!(attr(ra.body(), "count")
+            .map(text)
+            .unwrap_or_default()
+            .contains("var.operators_principal_id == null"));
         scopes.insert(name, attr(ra.body(), "scope").map(text).unwrap_or_default());
     }
-    assert!(scopes["operators_journal"].contains("[\"journals\"]"), "{scopes:?}");
-    assert!(scopes["operators_releases"].contains("[\"releases\"]"), "{scopes:?}");
+    assert!(
+        scopes["operators_journal"].contains("[\"journals\"]"),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes["operators_releases"].contains("[\"releases\"]"),
+        "{scopes:?}"
+    );
 }

@@ -70,14 +70,18 @@ pub enum Need {
 
 impl Need {
     /// Everything: the Functions handler and the runner.
-    pub const ALL: &'static [Need] = &[Need::Store, Need::Arm, Need::Bus, Need::Secrets, Need::Jobs];
+    pub const ALL: &'static [Need] =
+        &[Need::Store, Need::Arm, Need::Bus, Need::Secrets, Need::Jobs];
 
     /// The settings this use requires.
     pub fn settings(self) -> &'static [&'static str] {
         match self {
             Need::Store => &["NIGHTSHIFT_STORAGE_ACCOUNT"],
             Need::Arm => &["NIGHTSHIFT_SUBSCRIPTION_ID"],
-            Need::Bus => &["NIGHTSHIFT_SERVICEBUS_NAMESPACE", "NIGHTSHIFT_KEY_VAULT_URL"],
+            Need::Bus => &[
+                "NIGHTSHIFT_SERVICEBUS_NAMESPACE",
+                "NIGHTSHIFT_KEY_VAULT_URL",
+            ],
             Need::Secrets => &["NIGHTSHIFT_KEY_VAULT_URL"],
             Need::Jobs => &[
                 "NIGHTSHIFT_SUBSCRIPTION_ID",

@@ -451,7 +451,13 @@ async fn a_workstation_sweep_dry_run_needs_only_arm_and_store_settings_and_the_a
         move || {
             let dry = run_cli(
                 &env,
-                &["sweep", "--dry-run", "--json", "--now", "2026-03-02T00:00:00Z"],
+                &[
+                    "sweep",
+                    "--dry-run",
+                    "--json",
+                    "--now",
+                    "2026-03-02T00:00:00Z",
+                ],
                 &state,
             );
             let no_store: Vec<_> = env
@@ -477,5 +483,8 @@ async fn a_workstation_sweep_dry_run_needs_only_arm_and_store_settings_and_the_a
     assert!(!status_without_store.status.success());
     let err = String::from_utf8_lossy(&status_without_store.stderr);
     assert!(err.contains("NIGHTSHIFT_STORAGE_ACCOUNT"), "{err}");
-    assert!(!err.contains("NIGHTSHIFT_ACI_"), "status must not ask for job settings: {err}");
+    assert!(
+        !err.contains("NIGHTSHIFT_ACI_"),
+        "status must not ask for job settings: {err}"
+    );
 }

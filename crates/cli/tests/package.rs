@@ -36,8 +36,16 @@ fn package(handler: &Path, out: &Path) -> std::process::Output {
 }
 
 fn unzip(args: &[&str], zip: &Path) -> String {
-    let out = Command::new("unzip").args(args).arg(zip).output().expect("unzip is installed");
-    assert!(out.status.success(), "unzip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("unzip")
+        .args(args)
+        .arg(zip)
+        .output()
+        .expect("unzip is installed");
+    assert!(
+        out.status.success(),
+        "unzip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -49,7 +57,11 @@ fn package_builds_a_functions_zip_with_host_json_every_function_and_the_executab
     let (zip, again) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
 
     let out = package(&handler, &zip);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(package(&handler, &again).status.success());
 
     unzip(&["-tq"], &zip); // every entry's CRC checks
@@ -64,9 +76,16 @@ fn package_builds_a_functions_zip_with_host_json_every_function_and_the_executab
     expected.push("handler".into());
     assert_eq!(names, expected);
     let long = unzip(&["-Z"], &zip);
-    let handler_line = long.lines().find(|l| l.ends_with(" handler")).expect("handler entry");
+    let handler_line = long
+        .lines()
+        .find(|l| l.ends_with(" handler"))
+        .expect("handler entry");
     assert!(handler_line.starts_with("-rwxr-xr-x"), "{handler_line}");
-    assert_eq!(std::fs::read(&zip).unwrap(), std::fs::read(&again).unwrap(), "the same inputs give the same zip");
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "the same inputs give the same zip"
+    );
 }
 
 #[test]
@@ -80,6 +99,9 @@ fn package_refuses_a_dynamically_linked_handler_and_says_how_to_build_a_static_o
 
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("dynamically linked") && err.contains("x86_64-unknown-linux-musl"), "{err}");
+    assert!(
+        err.contains("dynamically linked") && err.contains("x86_64-unknown-linux-musl"),
+        "{err}"
+    );
     assert!(!zip.exists(), "nothing half-done");
 }

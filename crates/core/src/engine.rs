@@ -891,9 +891,18 @@ mod tests {
         let (pass1, pass1_again, pass2) = (ids(t(120)), ids(t(121)), ids(t(180)));
 
         assert_eq!(pass1.len(), 1);
-        assert_ne!(pass1[0], first, "the lost dispatch's id is still inside the window");
-        assert_eq!(pass1, pass1_again, "two instances of one pass send one message");
-        assert_ne!(pass1, pass2, "a later pass must not be dropped as a repeat of the earlier one");
+        assert_ne!(
+            pass1[0], first,
+            "the lost dispatch's id is still inside the window"
+        );
+        assert_eq!(
+            pass1, pass1_again,
+            "two instances of one pass send one message"
+        );
+        assert_ne!(
+            pass1, pass2,
+            "a later pass must not be dropped as a repeat of the earlier one"
+        );
     }
 
     #[test]

@@ -258,9 +258,14 @@ mod tests {
         let again = StepMessage::redispatched(&run, &step, 2, 1);
         let third = StepMessage::redispatched(&run, &step, 2, 2);
 
-        assert_eq!(again.message_id(), "shop.nightly.n20261121/db/2/redispatch/1");
-        let ids: std::collections::BTreeSet<String> =
-            [&first, &again, &third].iter().map(|m| m.message_id()).collect();
+        assert_eq!(
+            again.message_id(),
+            "shop.nightly.n20261121/db/2/redispatch/1"
+        );
+        let ids: std::collections::BTreeSet<String> = [&first, &again, &third]
+            .iter()
+            .map(|m| m.message_id())
+            .collect();
         assert_eq!(ids.len(), 3, "{ids:?}");
         let back = StepMessage::decode(&serde_json::to_string(&third).unwrap()).unwrap();
         assert_eq!(back, third);

@@ -107,7 +107,11 @@ impl App {
 
         checks.push(match self.catalog() {
             Ok(c) => pass("catalog", format!("{} product(s) load", c.products.len())),
-            Err(e) => fail("catalog", e.to_string(), "run `nightshift validate` and fix what it names"),
+            Err(e) => fail(
+                "catalog",
+                e.to_string(),
+                "run `nightshift validate` and fix what it names",
+            ),
         });
 
         // Store read/write: the probe key is nightshift's own, overwritten and deleted each time.
@@ -119,7 +123,9 @@ impl App {
                 .await?;
             let back = store.get(&key).await?;
             store.delete(&key).await?;
-            Ok::<bool, nightshift_core::ports::PortError>(back.is_some_and(|v| v.bytes == b"nightshift doctor"))
+            Ok::<bool, nightshift_core::ports::PortError>(
+                back.is_some_and(|v| v.bytes == b"nightshift doctor"),
+            )
         };
         checks.push(match probe.await {
             Ok(true) => pass("store read/write", format!("wrote, read and deleted {key}")),
@@ -181,8 +187,14 @@ mod tests {
     #[test]
     fn a_runner_image_must_be_pinned_and_in_the_jobs_registry() {
         let registry = Some("contoso.azurecr.io");
-        assert_eq!(image_reference_problem("contoso.azurecr.io/nightshift-runner:1.4.0", registry), None);
-        let digest = format!("contoso.azurecr.io/nightshift-runner@sha256:{}", "a".repeat(64));
+        assert_eq!(
+            image_reference_problem("contoso.azurecr.io/nightshift-runner:1.4.0", registry),
+            None
+        );
+        let digest = format!(
+            "contoso.azurecr.io/nightshift-runner@sha256:{}",
+            "a".repeat(64)
+        );
         assert_eq!(image_reference_problem(&digest, registry), None);
         for bad in [
             "contoso.azurecr.io/nightshift-runner:latest",
@@ -190,7 +202,10 @@ mod tests {
             "nightshift-runner:1.4.0",
             "other.azurecr.io/nightshift-runner:1.4.0",
         ] {
-            assert!(image_reference_problem(bad, registry).is_some(), "{bad} accepted");
+            assert!(
+                image_reference_problem(bad, registry).is_some(),
+                "{bad} accepted"
+            );
         }
     }
 }

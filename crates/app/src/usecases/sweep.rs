@@ -11,6 +11,9 @@ use nightshift_core::ports::{Deletion, PortError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The vaults a group's deletion purged, or why the purge is pending.
+type Purged = Result<Vec<String>, PortError>;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepItem {
     pub resource_group: String,
@@ -97,17 +100,13 @@ impl App {
             .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
             .map(|d| d.group.name.clone())
             .collect();
-        #[allow(clippy::type_complexity)]
-        let outcomes: BTreeMap<
-            String,
-            Result<(Deletion, Result<Vec<String>, PortError>), PortError>,
-        > =
+        let outcomes: BTreeMap<String, Result<(Deletion, Purged), PortError>> =
             futures::stream::iter(deletions)
                 .map(|name| async move {
                     let result = async {
                         let deletion = self.ports.cloud.delete_group(&name).await?;
-                        // A vault purge that fails leaves the name taken: recorded as a pending deletion below
-                        // and finished on a later pass, not a failed sweep.
+                        // A vault purge that fails leaves the name taken: recorded as a pending deletion
+                        // below and finished on a later pass, not a failed sweep.
                         let purged = self.ports.cloud.purge_deleted_vaults(&name).await;
                         Ok((deletion, purged))
                     }

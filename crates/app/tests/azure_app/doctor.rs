@@ -42,7 +42,10 @@ fn app_on(fake: &FakeArm, runner_image: &str) -> TestApp {
     let vault = fake.base.clone();
     spawn_app(CATALOG, &extra, |ports| {
         ports.cloud = Arc::new(ArmCloud::new(arm));
-        ports.secrets = Arc::new(KeyVaultSecrets::new(&vault, Arc::new(StaticToken::new("t"))));
+        ports.secrets = Arc::new(KeyVaultSecrets::new(
+            &vault,
+            Arc::new(StaticToken::new("t")),
+        ));
     })
 }
 
@@ -51,7 +54,14 @@ fn failed(report: &nightshift_app::usecases::doctor::DoctorReport) -> Vec<String
         .checks
         .iter()
         .filter(|c| !c.ok)
-        .map(|c| format!("{}: {} -> {}", c.name, c.detail, c.fix.clone().unwrap_or_default()))
+        .map(|c| {
+            format!(
+                "{}: {} -> {}",
+                c.name,
+                c.detail,
+                c.fix.clone().unwrap_or_default()
+            )
+        })
         .collect()
 }
 
@@ -59,7 +69,8 @@ fn failed(report: &nightshift_app::usecases::doctor::DoctorReport) -> Vec<String
 async fn contract_doctor_passes_every_check_when_settings_reachability_and_permissions_are_right() {
     let fake = spawn_fake_arm().await;
     fake.set(|s| {
-        s.secrets.insert("servicebus-send-key".into(), "a-key".into());
+        s.secrets
+            .insert("servicebus-send-key".into(), "a-key".into());
     });
     let t = app_on(&fake, "contoso.azurecr.io/nightshift-runner:1.4.0");
 
@@ -93,7 +104,9 @@ async fn contract_doctor_names_each_failure_with_its_fix() {
         vec![Scripted {
             status: 403,
             headers: vec![("content-type", "application/json".into())],
-            body: r#"{"error":{"code":"AuthorizationFailed","message":"no read on resource groups"}}"#.into(),
+            body:
+                r#"{"error":{"code":"AuthorizationFailed","message":"no read on resource groups"}}"#
+                    .into(),
         }],
     );
     let t = app_on(&fake, "contoso.azurecr.io/nightshift-runner:latest");
@@ -103,34 +116,58 @@ async fn contract_doctor_names_each_failure_with_its_fix() {
     assert!(!report.ok);
     let failures = failed(&report);
     assert_eq!(failures.len(), 3, "{failures:#?}");
-    assert!(failures[0].starts_with("resource groups list") && failures[0].contains("nightshift-sweeper"), "{failures:#?}");
-    assert!(failures[1].starts_with("key vault get") && failures[1].contains("Key Vault Secrets User"), "{failures:#?}");
-    assert!(failures[2].starts_with("runner image reference") && failures[2].contains("latest"), "{failures:#?}");
+    assert!(
+        failures[0].starts_with("resource groups list")
+            && failures[0].contains("nightshift-sweeper"),
+        "{failures:#?}"
+    );
+    assert!(
+        failures[1].starts_with("key vault get") && failures[1].contains("Key Vault Secrets User"),
+        "{failures:#?}"
+    );
+    assert!(
+        failures[2].starts_with("runner image reference") && failures[2].contains("latest"),
+        "{failures:#?}"
+    );
 }
 
 #[tokio::test]
 async fn doctor_reports_a_missing_setting_instead_of_refusing_to_start() {
     let fake = spawn_fake_arm().await;
     fake.set(|s| {
-        s.secrets.insert("servicebus-send-key".into(), "a-key".into());
+        s.secrets
+            .insert("servicebus-send-key".into(), "a-key".into());
     });
     let mut env = azure_settings(&fake, "contoso.azurecr.io/nightshift-runner:1.4.0");
     env.retain(|(k, _)| *k != "NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID");
     let dir = tempfile::tempdir().unwrap();
     env.push(("NIGHTSHIFT_STATE_DIR", dir.path().display().to_string()));
-    env.push(("NIGHTSHIFT_CATALOG", concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog").to_string()));
+    env.push((
+        "NIGHTSHIFT_CATALOG",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog").to_string(),
+    ));
     let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
-    assert!(nightshift_app::Settings::from_lookup(lookup).is_err(), "the handler would refuse");
+    assert!(
+        nightshift_app::Settings::from_lookup(lookup).is_err(),
+        "the handler would refuse"
+    );
 
-    let settings = nightshift_app::Settings::from_lookup_for(lookup, &[]).expect("doctor reads what there is");
+    let settings =
+        nightshift_app::Settings::from_lookup_for(lookup, &[]).expect("doctor reads what there is");
     let mut ports = nightshift_app::wiring::local(&settings);
     ports.cloud = Arc::new(ArmCloud::new(arm_client(&fake)));
-    ports.secrets = Arc::new(KeyVaultSecrets::new(&fake.base, Arc::new(StaticToken::new("t"))));
+    ports.secrets = Arc::new(KeyVaultSecrets::new(
+        &fake.base,
+        Arc::new(StaticToken::new("t")),
+    ));
     let app = nightshift_app::App::new(ports, settings);
     let report = app.doctor().await;
 
     let failures = failed(&report);
     assert_eq!(failures.len(), 1, "{failures:#?}");
-    assert!(failures[0].starts_with("setting NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID"), "{failures:#?}");
+    assert!(
+        failures[0].starts_with("setting NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID"),
+        "{failures:#?}"
+    );
     assert!(failures[0].contains("docs/settings.md"), "{failures:#?}");
 }

@@ -16,9 +16,9 @@ mod azurite;
 #[path = "../../../azure/tests/azure/fake_arm.rs"]
 mod fake_arm;
 
+mod doctor;
 mod job_exit;
 mod journal;
-mod doctor;
 mod sweep;
 
 use nightshift_app::{App, Ports, Settings};

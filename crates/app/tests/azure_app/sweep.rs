@@ -372,7 +372,8 @@ async fn a_dry_run_sweep_sends_no_delete_at_all() {
 /// to 15 minutes) is recorded as pending; on the next pass the group is no longer listed, and the sweep still purges
 /// its soft-deleted vault and drops the environment's state, then forgets the record.
 #[tokio::test]
-async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_purge_and_state_included() {
+async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_purge_and_state_included(
+) {
     // Arrange: one expired group; its DELETE is accepted, but the operation's Retry-After (1 s) is beyond this
     // sweep's operation deadline (100 ms here, 8 minutes in production), so this pass cannot see it finish.
     let fake = spawn_fake_arm().await;
@@ -415,13 +416,18 @@ async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_p
     });
 
     // Act 2
-    let second = t.app.sweep(Some(now() + Duration::minutes(10)), false, 10).await.unwrap();
+    let second = t
+        .app
+        .sweep(Some(now() + Duration::minutes(10)), false, 10)
+        .await
+        .unwrap();
 
     // Assert 2: purged, state dropped, record gone.
     let finished: Vec<&str> = second.items.iter().map(|i| i.action.as_str()).collect();
     assert_eq!(finished, ["finished, purged kv-shoppr1-abc123"]);
     assert_eq!(
-        fake.requests_to("POST", "/deletedVaults/kv-shoppr1-abc123/purge").len(),
+        fake.requests_to("POST", "/deletedVaults/kv-shoppr1-abc123/purge")
+            .len(),
         1
     );
     assert!(fake.state.lock().unwrap().deleted_vaults.is_empty());
@@ -429,6 +435,10 @@ async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_p
     assert!(t.app.pending_deletions().await.unwrap().is_empty());
 
     // A third pass has nothing left to do.
-    let third = t.app.sweep(Some(now() + Duration::minutes(20)), false, 10).await.unwrap();
+    let third = t
+        .app
+        .sweep(Some(now() + Duration::minutes(20)), false, 10)
+        .await
+        .unwrap();
     assert!(third.items.is_empty(), "{:?}", third.items);
 }

@@ -123,7 +123,10 @@ async fn contract_the_sweep_lists_groups_in_the_environments_subscription_not_th
         &[(nightshift_core::expiry::tags::MANAGED_BY, "nightshift")],
     );
     let v = vars(&[
-        ("NIGHTSHIFT_SUBSCRIPTION_ID", "11111111-1111-1111-1111-111111111111"),
+        (
+            "NIGHTSHIFT_SUBSCRIPTION_ID",
+            "11111111-1111-1111-1111-111111111111",
+        ),
         (
             "NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID",
             crate::fake_arm::SUBSCRIPTION,
@@ -133,7 +136,12 @@ async fn contract_the_sweep_lists_groups_in_the_environments_subscription_not_th
     ]);
     let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
 
-    let groups = config.adapters().cloud.list_managed("nightshift").await.unwrap();
+    let groups = config
+        .adapters()
+        .cloud
+        .list_managed("nightshift")
+        .await
+        .unwrap();
 
     assert_eq!(
         groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
@@ -172,11 +180,15 @@ fn config_requires_only_the_settings_of_what_a_command_uses() {
     let sweep = sweep.expect("a sweep needs only ARM and the store");
     assert_eq!(sweep.subscription_id, "sub-1");
     assert!(status.is_ok());
-    assert_eq!(release, ConfigError::Missing("NIGHTSHIFT_SERVICEBUS_NAMESPACE"));
+    assert_eq!(
+        release,
+        ConfigError::Missing("NIGHTSHIFT_SERVICEBUS_NAMESPACE")
+    );
     let mut no_store = v.clone();
     no_store.remove("NIGHTSHIFT_STORAGE_ACCOUNT");
     assert_eq!(
-        AzureConfig::from_lookup_for(|k| no_store.get(k).cloned(), &[Need::Store, Need::Arm]).unwrap_err(),
+        AzureConfig::from_lookup_for(|k| no_store.get(k).cloned(), &[Need::Store, Need::Arm])
+            .unwrap_err(),
         ConfigError::Missing("NIGHTSHIFT_STORAGE_ACCOUNT")
     );
 }

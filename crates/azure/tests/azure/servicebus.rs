@@ -204,10 +204,16 @@ struct DeduplicatingQueue {
 #[async_trait]
 impl HttpTransport for DeduplicatingQueue {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let props: serde_json::Value =
-            serde_json::from_str(request.header("brokerproperties").expect("BrokerProperties"))
-                .expect("BrokerProperties is JSON");
-        let id = props["MessageId"].as_str().expect("a MessageId").to_string();
+        let props: serde_json::Value = serde_json::from_str(
+            request
+                .header("brokerproperties")
+                .expect("BrokerProperties"),
+        )
+        .expect("BrokerProperties is JSON");
+        let id = props["MessageId"]
+            .as_str()
+            .expect("a MessageId")
+            .to_string();
         let mut seen = self.seen.lock().unwrap();
         if !seen.contains(&id) {
             seen.push(id);
@@ -251,8 +257,12 @@ async fn contract_the_watchdogs_redispatch_is_not_dropped_by_duplicate_detection
     };
 
     // The retry's scheduled dispatch (accepted, then lost), a repeat of it, and two watchdog passes.
-    bus.send(send(StepMessage::new(&run, &step, 2))).await.unwrap();
-    bus.send(send(StepMessage::new(&run, &step, 2))).await.unwrap();
+    bus.send(send(StepMessage::new(&run, &step, 2)))
+        .await
+        .unwrap();
+    bus.send(send(StepMessage::new(&run, &step, 2)))
+        .await
+        .unwrap();
     bus.send(send(StepMessage::redispatched(&run, &step, 2, 1)))
         .await
         .unwrap();
@@ -271,7 +281,10 @@ async fn contract_the_watchdogs_redispatch_is_not_dropped_by_duplicate_detection
         .map(|b| StepMessage::decode(b).unwrap())
         .collect();
     assert_eq!(
-        redispatches.iter().map(|m| m.redispatch).collect::<Vec<_>>(),
+        redispatches
+            .iter()
+            .map(|m| m.redispatch)
+            .collect::<Vec<_>>(),
         [1, 2]
     );
 }

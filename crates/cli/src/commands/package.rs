@@ -31,7 +31,10 @@ fn collect(root: &Path, handler: &Path) -> anyhow::Result<Vec<(String, Vec<u8>, 
     let executable = handler_description["defaultExecutablePath"]
         .as_str()
         .context("host.json: customHandler.description.defaultExecutablePath is missing")?;
-    if host["customHandler"].get("enableForwardingHttpRequest").is_some() {
+    if host["customHandler"]
+        .get("enableForwardingHttpRequest")
+        .is_some()
+    {
         bail!("host.json: enableForwardingHttpRequest is the legacy setting; use enableProxyingHttpRequest or none");
     }
     let binary = std::fs::read(handler)
@@ -55,10 +58,15 @@ fn collect(root: &Path, handler: &Path) -> anyhow::Result<Vec<(String, Vec<u8>, 
         bail!("{}: no <function>/function.json", definitions.display());
     }
     for dir in functions {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let text = std::fs::read(dir.join("function.json"))?;
-        serde_json::from_slice::<serde_json::Value>(&text)
-            .with_context(|| format!("function-definitions/{name}/function.json is not valid JSON"))?;
+        serde_json::from_slice::<serde_json::Value>(&text).with_context(|| {
+            format!("function-definitions/{name}/function.json is not valid JSON")
+        })?;
         files.push((format!("{name}/function.json"), text, false));
     }
     files.push((executable.to_string(), binary, true));
@@ -97,7 +105,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
