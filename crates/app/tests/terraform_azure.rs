@@ -496,10 +496,23 @@ fn no_generated_password_reaches_the_state_and_write_only_arguments_carry_it() {
             );
         }
     }
+    // A step secret given at apply time (the SendGrid key) goes to the vault write-only too.
+    let sendgrid = tf_files(&root().join("terraform/modules/sendgrid-secret"));
+    let secret = one(&sendgrid, "resource", &["azurerm_key_vault_secret", "this"]);
+    assert!(
+        attr(secret.body(), "value").is_none(),
+        "the SendGrid key would be kept in the state"
+    );
+    assert_eq!(
+        attr(secret.body(), "value_wo").map(text).as_deref(),
+        Some("var.value")
+    );
     // Write-only arguments need Terraform 1.11 wherever they are used.
     for dir in [
         "terraform/modules/mssql",
+        "terraform/modules/sendgrid-secret",
         "terraform/stacks/orthense/data-sql",
+        "terraform/stacks/orthense/foundation",
         "terraform/orchestrator",
     ] {
         let tf = tf_files(&root().join(dir));
