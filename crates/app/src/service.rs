@@ -240,6 +240,12 @@ impl App {
             }),
         );
         self.record_environment(run).await?;
+        // The environment's technical dossier (docs/dossier.md): a failure to generate it never fails the run.
+        match self.store_dossier(run).await {
+            Ok(Some(key)) => out.log(format!("dossier of {} stored at {key}", run.id)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("dossier of {} not generated: {e}", run.id),
+        }
         self.repo.clear_active(&run.id).await?;
         self.start_next_waiting(&run.product, &run.environment, out)
             .await

@@ -12,6 +12,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub mod annotations;
+
 pub const SCHEMA: &str = "nightshift.catalog/v1";
 
 /// A catalog error: the file, the field path inside it, and what to do.
@@ -151,6 +153,9 @@ pub struct Product {
     pub source: String,
     pub steps: IndexMap<StepName, StepDef>,
     pub environments: IndexMap<EnvironmentName, EnvironmentDef>,
+    /// The `dossier:` section: components and flows the stacks cannot show (docs/dossier.md).
+    #[serde(default)]
+    pub dossier: annotations::Annotations,
 }
 
 impl Product {
@@ -220,6 +225,7 @@ struct RawProduct {
     defaults: RawDefaults,
     steps: IndexMap<String, RawStep>,
     environments: IndexMap<String, RawEnvironment>,
+    dossier: Option<serde_yaml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -597,8 +603,11 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         }
     }
 
+    let step_names: Vec<&str> = steps.keys().map(|s| s.as_str()).collect();
+    let dossier = annotations::parse(file, text, raw.dossier, &step_names)?;
     Ok(Product {
         name,
+        dossier,
         description: raw.description,
         platform: raw.platform,
         source: file.to_string(),

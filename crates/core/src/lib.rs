@@ -5,6 +5,7 @@
 //! groups and a clock reading into sweep decisions. The ports the edges implement are small traits in [`ports`].
 
 pub mod catalog;
+pub mod dossier;
 pub mod engine;
 pub mod expiry;
 pub mod messages;

@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod doctor;
+pub mod dossier;
 pub mod nightly;
 pub mod release;
 pub mod status;

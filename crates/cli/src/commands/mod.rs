@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod doctor;
+pub mod dossier;
 pub mod package;
 pub mod plan;
 pub mod status;
@@ -26,6 +27,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate => validate::run(&cli.global).await,
         Command::Doctor(a) => doctor::run(&cli.global, a).await,
         Command::Package(a) => package::run(&cli.global, a).await,
+        Command::Dossier(a) => dossier::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
     }

@@ -31,6 +31,11 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         if let Some(why) = &r.reason {
             println!("    {why}");
         }
+        if let Some(key) = &r.dossier {
+            println!(
+                "    dossier: {key} (nightshift dossier --diff RUN_A RUN_B compares two builds)"
+            );
+        }
         for s in &r.steps {
             let d = s.duration_secs.map(secs).unwrap_or_default();
             let why = s
