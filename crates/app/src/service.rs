@@ -29,7 +29,11 @@ pub struct Ports {
     pub bus: Arc<dyn Bus>,
     pub jobs: Arc<dyn Jobs>,
     pub cloud: Arc<dyn Cloud>,
+    /// The record of every notification (a log event, the local notifications file): never fails a delivery.
     pub notifier: Arc<dyn Notifier>,
+    /// Where people are told (webhooks, GitHub): each delivery is recorded, retried and measured
+    /// ([`crate::usecases::notify`]).
+    pub channels: Vec<Arc<dyn Notifier>>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     /// Where Terraform keeps state (`<product>/<environment>/<layer>.tfstate`), when it is not under the local
@@ -153,10 +157,10 @@ impl App {
                     }
                 }
                 Command::Notify(n) => {
-                    // People being told late is better than a run held up: a failed notification is logged only.
-                    if let Err(e) = self.ports.notifier.notify(&n).await {
-                        tracing::warn!(error = %e, "notification failed: {}", n.text);
-                    }
+                    // People being told late is better than a run held up: a failed delivery is retried later
+                    // and recorded, never an error of the run.
+                    let n = self.enrich(n).await;
+                    self.send_notification(&n).await;
                 }
             }
         }

@@ -49,6 +49,8 @@ pub struct StatusReport {
     pub runs: Vec<RunSummary>,
     pub environments: Vec<EnvironmentRecord>,
     pub rejected: Vec<Rejected>,
+    /// Notification deliveries that gave up (see docs/notifications.md).
+    pub failed_notifications: Vec<crate::usecases::notify::DeliveryRecord>,
 }
 
 impl App {
@@ -72,6 +74,12 @@ impl App {
             runs,
             environments: self.repo.environments().await?,
             rejected: self.repo.rejected().await?,
+            failed_notifications: self
+                .deliveries()
+                .await?
+                .into_iter()
+                .filter(|d| d.outcome == "failed")
+                .collect(),
         })
     }
 

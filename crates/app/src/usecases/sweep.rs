@@ -83,6 +83,12 @@ impl App {
             cap,
             &Self::persistent_set(&catalog),
         );
+        if !dry_run {
+            // Warnings before deletion ride on the sweeper's pass; one that fails to send never stops a sweep.
+            if let Err(e) = self.warn_expiring(&catalog, now).await {
+                tracing::warn!(error = %e, "expiry warnings not sent");
+            }
+        }
         let mut report = SweepReport {
             now,
             dry_run,
@@ -247,10 +253,15 @@ impl App {
             }
         }
         if let Some(mut rec) = self.repo.environment(product, env).await? {
+            let already = rec.status == "destroyed";
             rec.status = "destroyed".into();
             rec.destroyed_at = Some(now);
             rec.destroyed_reason = Some(reason.to_string());
             self.repo.put_environment(&rec).await?;
+            if !already {
+                self.notify_destroyed(&rec, "the expiry sweep", reason, now)
+                    .await;
+            }
         }
         Ok(())
     }

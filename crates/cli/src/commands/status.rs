@@ -79,5 +79,20 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    if !report.failed_notifications.is_empty() {
+        println!("\nNotifications not delivered:");
+        for d in &report.failed_notifications {
+            println!(
+                "  {} {} of {}/{} to {} after {} tries: {}",
+                time(Some(d.event_at)),
+                d.kind,
+                d.product,
+                d.environment,
+                d.target,
+                d.attempts,
+                d.error.as_deref().unwrap_or("")
+            );
+        }
+    }
     Ok(0)
 }
