@@ -25,11 +25,12 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
             settings.runner_command = vec![exe.display().to_string(), "runner".into()];
         }
     }
-    // 1. The catalog, before anything else happens.
-    let catalog = match nightshift_app::catalog_files::load(&settings.catalog_dir) {
+    // 1. The whole validation (the catalog, its stacks and playbooks), before anything else happens.
+    let root = Some(settings.repo_root.as_path());
+    let catalog = match nightshift_app::catalog_files::load_validated(&settings.catalog_dir, root) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(problems) => {
+            problems.iter().for_each(|e| eprintln!("error: {e}"));
             eprintln!("Nothing was started. The catalog format is described in docs/catalog.md.");
             return Ok(1);
         }
