@@ -538,7 +538,8 @@ fn read_outputs(path: &PathBuf) -> Result<BTreeMap<String, Value>, Failure> {
     }
 }
 
-fn redact(line: &str, secrets: &[String]) -> String {
+/// Replaces every secret value in `line` with `***` (logs here, and `nightshift bundle`).
+pub fn redact(line: &str, secrets: &[String]) -> String {
     // Longest first: a secret that contains another is replaced whole.
     let mut sorted: Vec<&String> = secrets.iter().collect();
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));

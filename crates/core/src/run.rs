@@ -15,12 +15,20 @@ use std::collections::BTreeMap;
 pub enum Trigger {
     Nightly {
         night: NaiveDate,
+        /// 0 for the night's first build; n for the n-th build of the same night after the previous one was
+        /// destroyed (`nightshift up` after a sweep). Absent from documents written before it existed.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rebuild: u32,
     },
     Release {
         version: String,
         requested_by: String,
         message_id: String,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Trigger {

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod dispatch;
 pub mod doctor;
 pub mod dossier;
+pub mod envelope;
 pub mod expiry_warning;
 pub mod nightly;
 pub mod notify;
