@@ -120,20 +120,18 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             let step = StepRun {
                 def: def.clone(),
                 tiers,
-                status: if skipped {
-                    StepStatus::Skipped
-                } else {
-                    StepStatus::Pending
-                },
+                // Skipped only when its dependencies are done (the engine does it): a skip is not a shortcut.
+                status: StepStatus::Pending,
                 attempt: 0,
                 max_attempts: def.retries + 1,
                 queued_at: None,
                 not_before: None,
                 started_at: None,
                 finished_at: None,
-                reason: skipped.then(|| "no data tier to load in this environment".to_string()),
+                reason: None,
                 outputs: BTreeMap::new(),
                 attempts: Vec::new(),
+                skip: skipped.then(|| "no data tier to load in this environment".to_string()),
             };
             (name.clone(), step)
         })

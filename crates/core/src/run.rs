@@ -117,6 +117,10 @@ pub struct StepRun {
     pub reason: Option<String>,
     pub outputs: BTreeMap<String, Value>,
     pub attempts: Vec<Attempt>,
+    /// Nothing to do in this environment (why): the step stays pending and is marked skipped only once its own
+    /// dependencies are satisfied, so its dependents wait for the whole chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
 }
 
 impl StepRun {
