@@ -12,13 +12,17 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "environment {environment:?} is not in product {product:?} (catalog entries: {known})"
+        "environment {environment:?} is not in product {product:?} (accepted names: {known})"
     )]
     UnknownEnvironment {
         product: String,
         environment: String,
         known: String,
     },
+    #[error(
+        "{entry:?} is the pull-request catalog entry of product {product:?}, not an environment: name the pull request's environment {entry}-<suffix>, e.g. {entry}-42"
+    )]
+    BarePullRequest { product: String, entry: String },
     #[error("ttl {ttl} is longer than the {max} this environment allows")]
     TtlTooLong { ttl: Ttl, max: Ttl },
     #[error("environment {0:?} is persistent: it takes no ttl")]
@@ -58,20 +62,39 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
     )
 }
 
-pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
-    let product = req.product;
-    let env: &EnvironmentDef = product
-        .resolve_environment(req.environment)
-        .ok_or_else(|| PlanError::UnknownEnvironment {
+/// The catalog entry of a concrete environment name: an exact nightly or persistent entry, or `<entry>-<suffix>`
+/// for a pull-request entry. The bare pull-request entry (`pr`) is not an environment.
+pub fn environment<'p>(
+    product: &'p Product,
+    name: &EnvironmentName,
+) -> Result<&'p EnvironmentDef, PlanError> {
+    match product.resolve_environment(name) {
+        Some(def) if def.kind == EnvironmentKind::PullRequest && &def.name == name => {
+            Err(PlanError::BarePullRequest {
+                product: product.name.to_string(),
+                entry: def.name.to_string(),
+            })
+        }
+        Some(def) => Ok(def),
+        None => Err(PlanError::UnknownEnvironment {
             product: product.name.to_string(),
-            environment: req.environment.to_string(),
+            environment: name.to_string(),
             known: product
                 .environments
-                .keys()
-                .map(|k| k.to_string())
+                .values()
+                .map(|e| match e.kind {
+                    EnvironmentKind::PullRequest => format!("{}-<suffix> (e.g. {}-42)", e.name, e.name),
+                    _ => e.name.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
-        })?;
+        }),
+    }
+}
+
+pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
+    let product = req.product;
+    let env: &EnvironmentDef = environment(product, req.environment)?;
     let lifetime = match (env.kind, req.ttl) {
         (EnvironmentKind::Persistent, Some(_)) => {
             return Err(PlanError::TtlOnPersistent(req.environment.to_string()))
@@ -328,7 +351,20 @@ mod tests {
         let p = product();
         let env = EnvironmentName::parse("staging").unwrap();
         let e = plan(req(&p, &env, None)).unwrap_err();
-        assert!(e.to_string().contains("nightly, pr, main"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("accepted names: nightly, pr-<suffix> (e.g. pr-42), main"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_release_to_the_bare_pull_request_entry_is_refused_saying_to_add_a_suffix() {
+        let p = product();
+        let env = EnvironmentName::parse("pr").unwrap();
+        let e = plan(req(&p, &env, None)).unwrap_err();
+        assert!(matches!(e, PlanError::BarePullRequest { .. }));
+        assert!(e.to_string().contains("pr-<suffix>"), "{e}");
     }
 
     #[test]
