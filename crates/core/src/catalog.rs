@@ -874,12 +874,20 @@ environments:
     #[test]
     fn the_failure_policy_defaults_to_keep_and_destroy_takes_a_grace_of_two_hours_by_default() {
         let p = parse(DEMO).unwrap().products[0].clone();
-        assert!(p.environments.values().all(|e| e.on_failure == FailurePolicy::Keep));
-        let c = parse(&DEMO.replace("pr: { kind: pull-request }", "pr: { kind: pull-request, on_failure: destroy }"))
-            .unwrap();
+        assert!(p
+            .environments
+            .values()
+            .all(|e| e.on_failure == FailurePolicy::Keep));
+        let c = parse(&DEMO.replace(
+            "pr: { kind: pull-request }",
+            "pr: { kind: pull-request, on_failure: destroy }",
+        ))
+        .unwrap();
         assert_eq!(
             c.products[0].environments[1].on_failure,
-            FailurePolicy::Destroy { grace: Ttl::from_secs(7200) }
+            FailurePolicy::Destroy {
+                grace: Ttl::from_secs(7200)
+            }
         );
         let c = parse(&DEMO.replace(
             "pr: { kind: pull-request }",
@@ -888,21 +896,54 @@ environments:
         .unwrap();
         assert_eq!(
             c.products[0].environments[1].on_failure,
-            FailurePolicy::Destroy { grace: Ttl::from_secs(1800) }
+            FailurePolicy::Destroy {
+                grace: Ttl::from_secs(1800)
+            }
         );
-        let c = parse(&DEMO.replace("main: { kind: persistent }", "main: { kind: persistent, on_failure: rollback }"))
-            .unwrap();
-        assert_eq!(c.products[0].environments[2].on_failure, FailurePolicy::Rollback);
+        let c = parse(&DEMO.replace(
+            "main: { kind: persistent }",
+            "main: { kind: persistent, on_failure: rollback }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.products[0].environments[2].on_failure,
+            FailurePolicy::Rollback
+        );
     }
 
     #[test]
     fn a_failure_policy_that_does_not_fit_the_environment_is_refused_naming_the_field() {
         for (from, to, field, needle) in [
-            ("pr: { kind: pull-request }", "pr: { kind: pull-request, on_failure: rollback }", "environments.pr.on_failure", "persistent environments"),
-            ("main: { kind: persistent }", "main: { kind: persistent, on_failure: destroy }", "environments.main.on_failure", "never destroyed"),
-            ("pr: { kind: pull-request }", "pr: { kind: pull-request, on_failure: explode }", "environments.pr.on_failure", "keep, destroy or rollback"),
-            ("pr: { kind: pull-request }", "pr: { kind: pull-request, grace: 1h }", "environments.pr.grace", "on_failure: destroy"),
-            ("pr: { kind: pull-request }", "pr: { kind: pull-request, on_failure: destroy, grace: soon }", "environments.pr.grace", "duration"),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: rollback }",
+                "environments.pr.on_failure",
+                "persistent environments",
+            ),
+            (
+                "main: { kind: persistent }",
+                "main: { kind: persistent, on_failure: destroy }",
+                "environments.main.on_failure",
+                "never destroyed",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: explode }",
+                "environments.pr.on_failure",
+                "keep, destroy or rollback",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, grace: 1h }",
+                "environments.pr.grace",
+                "on_failure: destroy",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: destroy, grace: soon }",
+                "environments.pr.grace",
+                "duration",
+            ),
         ] {
             let e = parse(&DEMO.replace(from, to)).unwrap_err();
             assert_eq!(e.field, field, "{to}: {e}");

@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod expiry;
+pub mod lifecycle;
 pub mod messages;
 pub mod names;
 pub mod planner;

@@ -123,7 +123,12 @@ pub struct ReleaseMessage {
 
 impl ReleaseMessage {
     /// A message for `action` with the common fields set and no optional ones.
-    pub fn new(action: ReleaseAction, product: &str, environment: &str, requested_by: &str) -> Self {
+    pub fn new(
+        action: ReleaseAction,
+        product: &str,
+        environment: &str,
+        requested_by: &str,
+    ) -> Self {
         Self {
             schema: RELEASE_SCHEMA.into(),
             action: Some(action),
@@ -472,11 +477,20 @@ mod tests {
     #[test]
     fn a_field_that_does_not_belong_to_the_action_is_rejected_with_the_fields_it_takes() {
         for (rest, needle) in [
-            (r#","version":"1.0","by":"2d""#, "field \"by\" does not belong to a deploy message"),
+            (
+                r#","version":"1.0","by":"2d""#,
+                "field \"by\" does not belong to a deploy message",
+            ),
             (r#","action":"close","version":"1.0""#, "no optional field"),
             (r#","action":"extend","ttl":"2d""#, "it takes: by, until"),
-            (r#","action":"keep","for":"1d","reason":"x","by":"1d""#, "it takes: for, reason"),
-            (r#","action":"extend","by":"2d","until":"2026-12-09T18:00:00Z""#, "exactly one"),
+            (
+                r#","action":"keep","for":"1d","reason":"x","by":"1d""#,
+                "it takes: for, reason",
+            ),
+            (
+                r#","action":"extend","by":"2d","until":"2026-12-09T18:00:00Z""#,
+                "exactly one",
+            ),
             (r#","action":"extend""#, "exactly one"),
             (r#","action":"keep","for":"1d""#, "reason"),
             (r#","action":"keep","reason":"x""#, "for"),
@@ -495,14 +509,26 @@ mod tests {
     fn requested_by_and_reason_are_bounded_after_trimming() {
         let long = "x".repeat(201);
         let body = msg(r#","action":"close""#).replace("\"alice\"", &format!("{long:?}"));
-        assert!(Release::decode(&body).unwrap_err().reason.contains("1 to 200"));
+        assert!(Release::decode(&body)
+            .unwrap_err()
+            .reason
+            .contains("1 to 200"));
         let blank = msg(r#","action":"close""#).replace("\"alice\"", "\"   \"");
-        assert!(Release::decode(&blank).unwrap_err().reason.contains("requested_by"));
+        assert!(Release::decode(&blank)
+            .unwrap_err()
+            .reason
+            .contains("requested_by"));
         let ok = "y".repeat(200);
         let body = msg(r#","action":"close""#).replace("\"alice\"", &format!("{ok:?}"));
         assert!(Release::decode(&body).is_ok());
-        let reason = format!(r#","action":"keep","for":"1d","reason":"{}""#, "r".repeat(501));
-        assert!(Release::decode(&msg(&reason)).unwrap_err().reason.contains("1 to 500"));
+        let reason = format!(
+            r#","action":"keep","for":"1d","reason":"{}""#,
+            "r".repeat(501)
+        );
+        assert!(Release::decode(&msg(&reason))
+            .unwrap_err()
+            .reason
+            .contains("1 to 500"));
     }
 
     #[test]
@@ -521,7 +547,10 @@ mod tests {
         m.reason = Some("debugging".into());
         let body = serde_json::to_string(&m).unwrap();
         assert!(body.contains("\"for\":\"3d\""), "{body}");
-        assert_eq!(Release::decode(&body).unwrap().action(), ReleaseAction::Keep);
+        assert_eq!(
+            Release::decode(&body).unwrap().action(),
+            ReleaseAction::Keep
+        );
     }
 
     #[test]

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error(
-        "environment {environment:?} is not in product {product:?} (accepted names: {known})"
-    )]
+    #[error("environment {environment:?} is not in product {product:?} (accepted names: {known})")]
     UnknownEnvironment {
         product: String,
         environment: String,
@@ -54,6 +52,16 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
             let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
             format!("r{version}-{short}")
         }
+        // One rollback per failed run, whoever notices the failure first.
+        Trigger::Rollback {
+            version,
+            failed_run,
+            ..
+        } => {
+            let digest = sha2::Sha256::digest(failed_run.as_str().as_bytes());
+            let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            format!("rollback{version}-{short}")
+        }
     };
     RunId::new(
         &req.product.name,
@@ -83,7 +91,9 @@ pub fn environment<'p>(
                 .environments
                 .values()
                 .map(|e| match e.kind {
-                    EnvironmentKind::PullRequest => format!("{}-<suffix> (e.g. {}-42)", e.name, e.name),
+                    EnvironmentKind::PullRequest => {
+                        format!("{}-<suffix> (e.g. {}-42)", e.name, e.name)
+                    }
                     _ => e.name.to_string(),
                 })
                 .collect::<Vec<_>>()
@@ -184,6 +194,19 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             reason: Some("run planned".into()),
         }],
     })
+}
+
+/// A new run of a live environment never brings its expiry closer: a re-release, or a nightly run of an environment
+/// someone extended or kept, keeps the later of its own expiry and `at_least` (tags included). Persistent runs
+/// have no expiry and stay so.
+pub fn carry_expiry(run: &mut Run, at_least: Option<DateTime<Utc>>) {
+    if let (Some(mine), Some(floor)) = (run.expires_at, at_least) {
+        if floor > mine {
+            run.expires_at = Some(floor);
+            run.tags
+                .insert(tags::EXPIRES_AT.to_string(), tags::format_time(floor));
+        }
+    }
 }
 
 /// `test` data is for throw-away environments only.
@@ -356,6 +379,54 @@ mod tests {
                 .contains("accepted names: nightly, pr-<suffix> (e.g. pr-42), main"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_re_release_pushes_the_expiry_out_and_never_brings_it_closer() {
+        let p = product();
+        let env = EnvironmentName::parse("pr-1").unwrap();
+        let mut run = plan(req(&p, &env, None)).unwrap();
+        let planned = run.expires_at.unwrap();
+        carry_expiry(&mut run, Some(planned - chrono::Duration::days(1)));
+        assert_eq!(
+            run.expires_at,
+            Some(planned),
+            "an earlier expiry does not shorten"
+        );
+        let later = planned + chrono::Duration::days(3);
+        carry_expiry(&mut run, Some(later));
+        assert_eq!(run.expires_at, Some(later));
+        assert_eq!(run.tags["nightshift-expires-at"], tags::format_time(later));
+        let main = EnvironmentName::parse("main").unwrap();
+        let mut persistent = plan(req(&p, &main, None)).unwrap();
+        carry_expiry(&mut persistent, Some(later));
+        assert_eq!(persistent.expires_at, None);
+    }
+
+    #[test]
+    fn a_rollback_run_id_derives_from_the_failed_run() {
+        let p = product();
+        let env = EnvironmentName::parse("main").unwrap();
+        let rollback = |failed: &str| {
+            let mut r = req(&p, &env, None);
+            r.trigger = Trigger::Rollback {
+                version: "1.4.1".into(),
+                failed_run: RunId::parse(failed).unwrap(),
+                requested_by: "nightshift (on_failure: rollback)".into(),
+            };
+            run_id(&r)
+        };
+        assert_eq!(
+            rollback("shop.main.r1-4-2-aa"),
+            rollback("shop.main.r1-4-2-aa")
+        );
+        assert_ne!(
+            rollback("shop.main.r1-4-2-aa"),
+            rollback("shop.main.r1-4-3-bb")
+        );
+        assert!(rollback("shop.main.r1-4-2-aa")
+            .as_str()
+            .starts_with("shop.main.rollback1-4-1-"));
     }
 
     #[test]

@@ -21,14 +21,23 @@ pub enum Trigger {
         requested_by: String,
         message_id: String,
     },
+    /// `on_failure: rollback`: the last version that succeeded, deployed again after `failed_run` failed.
+    Rollback {
+        version: String,
+        failed_run: RunId,
+        requested_by: String,
+    },
 }
 
 impl Trigger {
     pub fn version(&self) -> &str {
         match self {
             Self::Nightly { .. } => "nightly",
-            Self::Release { version, .. } => version,
+            Self::Release { version, .. } | Self::Rollback { version, .. } => version,
         }
+    }
+    pub fn is_rollback(&self) -> bool {
+        matches!(self, Self::Rollback { .. })
     }
 }
 
@@ -175,6 +184,40 @@ impl Run {
             .iter()
             .map(|(k, s)| (k.to_string(), s.outputs.clone()))
             .collect()
+    }
+
+    /// The environment's URLs from its steps' outputs: a `url` output (named after its step), a `<name>_url`
+    /// output (named `<step>.<name>`), and the entries of a `urls` map (named by their key, the map given as an
+    /// object or as JSON text). Only `http://` and `https://` values count.
+    pub fn urls(&self) -> BTreeMap<String, String> {
+        let web = |v: &Value| {
+            v.as_str()
+                .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+                .map(str::to_string)
+        };
+        let mut out = BTreeMap::new();
+        for (step, s) in &self.steps {
+            for (key, value) in &s.outputs {
+                if key == "url" {
+                    out.extend(web(value).map(|u| (step.to_string(), u)));
+                } else if let Some(name) = key.strip_suffix("_url") {
+                    out.extend(web(value).map(|u| (format!("{step}.{name}"), u)));
+                } else if key == "urls" {
+                    let map = match value {
+                        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                        other => other.clone(),
+                    };
+                    if let Value::Object(entries) = map {
+                        out.extend(
+                            entries
+                                .iter()
+                                .filter_map(|(k, v)| web(v).map(|u| (k.clone(), u))),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Run time so far, or in total once finished.

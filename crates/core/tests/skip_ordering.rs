@@ -127,7 +127,10 @@ fn a_skipped_step_whose_dependency_failed_is_cancelled_and_the_run_fails() {
         t(3),
     );
 
-    assert_eq!(o.run.steps[&s("jeux-de-test")].status, StepStatus::Cancelled);
+    assert_eq!(
+        o.run.steps[&s("jeux-de-test")].status,
+        StepStatus::Cancelled
+    );
     assert_eq!(o.run.steps[&s("smoke")].status, StepStatus::Cancelled);
     assert_eq!(o.run.status, RunStatus::Failed);
 }
@@ -135,9 +138,8 @@ fn a_skipped_step_whose_dependency_failed_is_cancelled_and_the_run_fails() {
 /// A catalog of `n` steps: step i needs the steps in `needs[i]` (all before it); a step is a test-only seed
 /// (skipped in a persistent environment) when `skip[i]`, otherwise a smoke check.
 fn random_catalog(needs: &[BTreeSet<usize>], skip: &[bool]) -> String {
-    let mut y = String::from(
-        "schema: nightshift.catalog/v1\nproduct: shop\nplatform: local\nsteps:\n",
-    );
+    let mut y =
+        String::from("schema: nightshift.catalog/v1\nproduct: shop\nplatform: local\nsteps:\n");
     for (i, deps) in needs.iter().enumerate() {
         y.push_str(&format!("  s{i}:\n"));
         if !deps.is_empty() {
