@@ -5,6 +5,7 @@
 //! Handlers and the CLI call these use cases; neither knows which adapters are behind the ports.
 
 pub mod catalog_files;
+pub mod environments;
 pub mod repo;
 pub mod runner;
 pub mod service;

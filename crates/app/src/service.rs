@@ -8,13 +8,14 @@
 //! acknowledged; only what a retry can fix is an error.
 
 use crate::catalog_files;
-use crate::repo::{EnvironmentRecord, Rejected, Repo};
+use crate::repo::{Rejected, Repo};
 use crate::settings::{Mode, Settings};
 use crate::telemetry;
 use chrono::{DateTime, Utc};
 use nightshift_core::catalog::{Catalog, CatalogError, Platform};
 use nightshift_core::engine::{self, Command, Event};
 use nightshift_core::messages::{Rejection, STEPS_QUEUE};
+use nightshift_core::planner;
 use nightshift_core::ports::{
     Bus, Clock, Cloud, Jobs, Notifier, OutboundMessage, PortError, Secrets, Store,
 };
@@ -163,34 +164,21 @@ impl App {
         Ok(())
     }
 
-    pub(crate) async fn record_environment(&self, run: &Run) -> Result<(), AppError> {
-        if run.status == RunStatus::Waiting {
-            // The environment belongs to the run it waits for until then.
-            return Ok(());
-        }
-        let rec = EnvironmentRecord {
-            product: run.product.to_string(),
-            environment: run.environment.to_string(),
-            kind: run.kind.as_str().to_string(),
-            last_run: run.id.to_string(),
-            status: match run.status {
-                RunStatus::Running | RunStatus::Waiting => "building",
-                RunStatus::Succeeded => "ready",
-                RunStatus::Failed => "failed",
-            }
-            .to_string(),
-            expires_at: run.expires_at,
-            destroyed_at: None,
-            destroyed_reason: None,
-        };
-        self.repo.put_environment(&rec).await?;
-        Ok(())
-    }
-
     /// Creates a run unless it exists, and starts it. A repeat (two firings, a redelivered release) starts nothing
     /// new; it re-sends the dispatches of steps still queued, in case the first outputs were lost.
-    pub(crate) async fn start_run(&self, run: Run, out: &mut Outputs) -> Result<(), AppError> {
+    pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
         let now = self.now();
+        // A new build of a live environment never brings its expiry closer (a re-release, a night after `extend`).
+        if self.repo.run(&run.id).await?.is_none() {
+            if let Some(rec) = self
+                .repo
+                .environment(run.product.as_str(), run.environment.as_str())
+                .await?
+                .filter(|r| r.is_live())
+            {
+                planner::carry_expiry(&mut run, rec.expires_at);
+            }
+        }
         if self.repo.create_run(&run).await? {
             out.log(format!(
                 "run {} created ({} steps, expires {})",
@@ -210,22 +198,29 @@ impl App {
                 self.execute(commands, out).await?;
             }
         } else if let Some(existing) = self.repo.run(&run.id).await? {
-            out.log(format!(
-                "run {} exists already ({:?}): not started again",
-                run.id, existing.status
-            ));
-            match existing.status {
-                RunStatus::Waiting => {
-                    self.start_next_waiting(&existing.product, &existing.environment, out)
-                        .await?
-                }
-                _ => {
-                    self.execute(engine::redispatch_queued(&existing), out)
-                        .await?
-                }
-            }
+            self.rejoin_run(&existing, out).await?;
         }
         Ok(())
+    }
+
+    /// A trigger that arrived again for a run that exists: nothing new starts; dispatches of steps still queued are
+    /// sent again, in case the first outputs were lost (their deterministic ids make the repeat harmless).
+    pub(crate) async fn rejoin_run(
+        &self,
+        existing: &Run,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        out.log(format!(
+            "run {} exists already ({:?}): not started again",
+            existing.id, existing.status
+        ));
+        match existing.status {
+            RunStatus::Waiting => {
+                self.start_next_waiting(&existing.product, &existing.environment, out)
+                    .await
+            }
+            _ => self.execute(engine::redispatch_queued(existing), out).await,
+        }
     }
 
     /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
@@ -239,8 +234,13 @@ impl App {
                 "duration_ms": (run.duration_secs(self.now()) * 1000.0).round(), "reason": run.reason,
             }),
         );
-        self.record_environment(run).await?;
+        let rec = self.record_environment(run).await?;
         self.repo.clear_active(&run.id).await?;
+        // The lifecycle after a build: a close that waited for it, the expiry someone moved during it (the build's
+        // Terraform re-applied its own tags), and the failure policy.
+        if let Some(rec) = rec {
+            self.after_build(run, &rec, out).await?;
+        }
         self.start_next_waiting(&run.product, &run.environment, out)
             .await
     }

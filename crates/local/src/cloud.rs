@@ -179,14 +179,23 @@ mod tests {
         let mut t = tagged("me");
         t.insert(tags::EXPIRES_AT.into(), "2026-11-22T00:00:00Z".into());
         cloud.create_group("rg-a", &t).unwrap();
-        let update = BTreeMap::from([(tags::EXPIRES_AT.to_string(), "2026-11-30T00:00:00Z".to_string())]);
+        let update = BTreeMap::from([(
+            tags::EXPIRES_AT.to_string(),
+            "2026-11-30T00:00:00Z".to_string(),
+        )]);
 
-        assert_eq!(cloud.merge_tags("rg-a", &update).await.unwrap(), TagUpdate::Updated);
+        assert_eq!(
+            cloud.merge_tags("rg-a", &update).await.unwrap(),
+            TagUpdate::Updated
+        );
 
         let groups = cloud.list_managed("me").await.unwrap();
         assert_eq!(groups[0].tags[tags::EXPIRES_AT], "2026-11-30T00:00:00Z");
         assert_eq!(groups[0].tags[tags::MANAGED_BY], "me", "other tags stay");
-        assert_eq!(cloud.merge_tags("rg-gone", &update).await.unwrap(), TagUpdate::GroupGone);
+        assert_eq!(
+            cloud.merge_tags("rg-gone", &update).await.unwrap(),
+            TagUpdate::GroupGone
+        );
         assert!(cloud.merge_tags("../etc", &update).await.is_err());
     }
 

@@ -1,7 +1,9 @@
 //! The use cases, one module per function; each adds its methods to [`crate::App`].
 
 pub mod dispatch;
+pub mod lifecycle;
 pub mod nightly;
+pub mod on_failure;
 pub mod release;
 pub mod status;
 pub mod step_event;

@@ -192,7 +192,7 @@ impl App {
 
     /// After its groups are gone, an environment's Terraform state describes nothing: drop it so the next build
     /// starts clean, and mark the environment destroyed.
-    async fn forget_environment(
+    pub(crate) async fn forget_environment(
         &self,
         product: &str,
         env: &str,
@@ -216,6 +216,7 @@ impl App {
             rec.status = "destroyed".into();
             rec.destroyed_at = Some(now);
             rec.destroyed_reason = Some(reason.to_string());
+            rec.pending_teardown = None;
             self.repo.put_environment(&rec).await?;
         }
         Ok(())

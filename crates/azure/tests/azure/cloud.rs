@@ -199,7 +199,8 @@ async fn contract_after_a_group_is_deleted_its_soft_deleted_vaults_are_purged_an
 }
 
 #[tokio::test]
-async fn contract_extending_an_environment_merges_its_expiry_tag_through_the_tags_api_and_keeps_the_others() {
+async fn contract_extending_an_environment_merges_its_expiry_tag_through_the_tags_api_and_keeps_the_others(
+) {
     let fake = spawn_fake_arm().await;
     fake.add_group(
         "rg-shop-pr-7",
@@ -223,9 +224,15 @@ async fn contract_extending_an_environment_merges_its_expiry_tag_through_the_tag
     assert!(patches[0].query.contains("api-version=2021-04-01"));
     let body: serde_json::Value = serde_json::from_str(&patches[0].body).unwrap();
     assert_eq!(body["operation"], "Merge");
-    assert_eq!(body["properties"]["tags"]["nightshift-expires-at"], "2026-11-30T01:00:00Z");
+    assert_eq!(
+        body["properties"]["tags"]["nightshift-expires-at"],
+        "2026-11-30T01:00:00Z"
+    );
     let groups = cloud.list_managed("prod").await.unwrap();
-    assert_eq!(groups[0].tags["nightshift-expires-at"], "2026-11-30T01:00:00Z");
+    assert_eq!(
+        groups[0].tags["nightshift-expires-at"],
+        "2026-11-30T01:00:00Z"
+    );
     assert_eq!(groups[0].tags[MANAGED_BY], "prod", "the other tags stay");
 }
 
@@ -245,7 +252,10 @@ async fn contract_a_tag_update_retries_throttling_and_reports_a_missing_group_as
     let cloud = ArmCloud::new(arm_client(&fake));
     let update = BTreeMap::from([("k".to_string(), "v".to_string())]);
 
-    assert_eq!(cloud.merge_tags("rg-a", &update).await.unwrap(), TagUpdate::Updated);
+    assert_eq!(
+        cloud.merge_tags("rg-a", &update).await.unwrap(),
+        TagUpdate::Updated
+    );
     assert_eq!(fake.requests_to("PATCH", "rg-a").len(), 2, "429, then 200");
     assert_eq!(
         cloud.merge_tags("rg-gone", &update).await.unwrap(),
