@@ -4,6 +4,7 @@
 mod bindings;
 mod errors;
 mod helpers;
+mod lifecycle_actions;
 mod network;
 mod readiness;
 mod release_intake;
