@@ -68,11 +68,10 @@ pub fn record_from_run(prev: Option<EnvironmentRecord>, run: &Run) -> Environmen
                 });
             }
         }
-        RunStatus::Failed => {
-            if rec.failed_at.is_none() {
-                rec.failed_at = Some(finished);
-                rec.failed_run = Some(run.id.to_string());
-            }
+        // The recovery clock starts at the first failure, not at each failed retry of the environment.
+        RunStatus::Failed if rec.failed_at.is_none() => {
+            rec.failed_at = Some(finished);
+            rec.failed_run = Some(run.id.to_string());
         }
         _ => {}
     }

@@ -44,7 +44,11 @@ fn every_message_example_in_the_doc_is_judged_alike_by_the_schema_and_the_decode
         .iter()
         .filter(|(info, _)| info == "json accepted" || info == "json rejected")
         .collect();
-    assert!(examples.len() >= 15, "the doc shows its examples: {}", examples.len());
+    assert!(
+        examples.len() >= 15,
+        "the doc shows its examples: {}",
+        examples.len()
+    );
     let mut actions_shown = BTreeSet::new();
     for (info, body) in examples {
         let want_ok = info == "json accepted";
@@ -80,7 +84,11 @@ fn every_message_example_in_the_doc_is_judged_alike_by_the_schema_and_the_decode
 fn unknown_fields_are_rejected_by_the_schema_and_by_the_decoder() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
     let base = r#"{"schema":"nightshift.release/v1","action":"close","product":"shop","environment":"pr-7","requested_by":"ci""#;
-    for extra in [r#","colour":"red""#, r#","Action":"close""#, r#","ttl ":"1d""#] {
+    for extra in [
+        r#","colour":"red""#,
+        r#","Action":"close""#,
+        r#","ttl ":"1d""#,
+    ] {
         let body = format!("{base}{extra}}}");
         let instance: Value = serde_json::from_str(&body).unwrap();
         assert!(!validator.is_valid(&instance), "schema accepted {body}");
@@ -134,7 +142,13 @@ fn the_schema_names_exactly_the_decoders_fields_and_actions() {
         ReleaseAction::Keep,
     ]
     .iter()
-    .map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_string())
+    .map(|a| {
+        serde_json::to_value(a)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    })
     .collect();
     assert_eq!(actions, decoder_actions);
 }

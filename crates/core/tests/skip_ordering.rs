@@ -206,9 +206,9 @@ proptest! {
                 .iter()
                 .position(|j| j.step.as_ref().map(|x| x.as_str()) == Some(step) && to.contains(&j.to.as_str()))
         };
-        for i in 0..needs.len() {
+        for (i, skipped) in skip.iter().enumerate() {
             let me = format!("s{i}");
-            let began = if skip[i] { when(&me, &["skipped"]) } else { when(&me, &["queued"]) };
+            let began = if *skipped { when(&me, &["skipped"]) } else { when(&me, &["queued"]) };
             let began = began.unwrap_or_else(|| panic!("{me} never began"));
             for d in transitive(&needs, i) {
                 let done = when(&format!("s{d}"), &["succeeded", "skipped"]);

@@ -10,7 +10,13 @@ async fn an_extend_through_release_intake_moves_the_expiry_and_is_journaled_once
     // Arrange: the fixture's release built pr-42 (expiring after its 3d ttl; max_lifetime 7d).
     let app = spawn_app();
     app.release_fixture_run().await;
-    let before = app.app.repo.environment("demo", "pr-42").await.unwrap().unwrap();
+    let before = app
+        .app
+        .repo
+        .environment("demo", "pr-42")
+        .await
+        .unwrap()
+        .unwrap();
     let body = r#"{"schema":"nightshift.release/v1","action":"extend","product":"demo","environment":"pr-42","requested_by":"alice","by":"2d"}"#;
     let envelope = with_message(&fixture("release-intake.json"), body, "cli-extend-1");
 
@@ -20,14 +26,30 @@ async fn an_extend_through_release_intake_moves_the_expiry_and_is_journaled_once
 
     // Assert
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    assert!(answer.outputs().is_empty(), "an extend sends no step: {}", answer.text);
+    assert!(
+        answer.outputs().is_empty(),
+        "an extend sends no step: {}",
+        answer.text
+    );
     assert!(answer.logs().contains("applied"), "{}", answer.logs());
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert!(again.logs().contains("handled already"), "{}", again.logs());
-    let action = app.app.repo.action("cli-extend-1").await.unwrap().expect("journaled");
+    let action = app
+        .app
+        .repo
+        .action("cli-extend-1")
+        .await
+        .unwrap()
+        .expect("journaled");
     assert_eq!(action.outcome, ActionOutcome::Applied);
     assert_eq!(action.requested_by.as_deref(), Some("alice"));
-    let after = app.app.repo.environment("demo", "pr-42").await.unwrap().unwrap();
+    let after = app
+        .app
+        .repo
+        .environment("demo", "pr-42")
+        .await
+        .unwrap()
+        .unwrap();
     let moved = before.expires_at.unwrap() + chrono::Duration::days(2);
     assert_eq!(after.expires_at, Some(moved), "moved once, not twice");
     assert_eq!(action.expires_at, Some(moved));
@@ -43,7 +65,13 @@ async fn an_action_on_the_bare_pull_request_entry_is_rejected_and_visible_in_sta
     let answer = app.invoke("release-intake", &envelope).await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    let action = app.app.repo.action("close-bare-pr").await.unwrap().expect("journaled");
+    let action = app
+        .app
+        .repo
+        .action("close-bare-pr")
+        .await
+        .unwrap()
+        .expect("journaled");
     assert_eq!(action.outcome, ActionOutcome::Rejected);
     let report = app.status_report().await;
     let rejected = report["rejected"].as_array().expect("a rejected list");
