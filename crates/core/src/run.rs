@@ -226,3 +226,52 @@ impl Run {
         (end - self.created_at).num_milliseconds() as f64 / 1000.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::{tests::DEMO, Catalog};
+    use crate::names::{EnvironmentName, StepName};
+    use crate::planner::{plan, PlanRequest};
+    use crate::run::Trigger;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn the_environment_urls_come_from_url_outputs_and_urls_maps_and_only_web_addresses_count() {
+        let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
+        let mut run = plan(PlanRequest {
+            product: &c.products[0],
+            environment: &EnvironmentName::parse("pr-1").unwrap(),
+            trigger: Trigger::Nightly {
+                night: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+            },
+            ttl: None,
+            instance: "nightshift",
+            now: chrono::Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
+        })
+        .unwrap();
+        let mut set = |step: &str, k: &str, v: serde_json::Value| {
+            run.steps
+                .get_mut(&StepName::parse(step).unwrap())
+                .unwrap()
+                .outputs
+                .insert(k.into(), v);
+        };
+        set("app", "url", json!("https://app.example.test"));
+        set("app", "admin_url", json!("http://admin.example.test"));
+        set("app", "database_path", json!("/tmp/x.sqlite"));
+        set("db", "url", json!("postgres://db"));
+        set(
+            "smoke",
+            "urls",
+            json!(r#"{"patient":"https://p.example.test","n":3}"#),
+        );
+        set("seed", "urls", json!({"pro": "https://pro.example.test"}));
+
+        let urls = run.urls();
+
+        let names: Vec<&str> = urls.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["app", "app.admin", "patient", "pro"]);
+        assert_eq!(urls["app.admin"], "http://admin.example.test");
+    }
+}

@@ -7,6 +7,7 @@
 //! which message last moved the expiry).
 
 use super::release::{destroyed_reason, Applied};
+use crate::environments::record_from_run;
 use crate::repo::PendingTeardown;
 use crate::service::{App, AppError, Outputs};
 use nightshift_core::catalog::EnvironmentDef;
@@ -60,10 +61,10 @@ impl App {
             };
             self.repo
                 .update_environment(product, env, |prev| {
-                    prev.map(|mut r| {
-                        r.pending_teardown.get_or_insert(pending.clone());
-                        r
-                    })
+                    // No record yet (its first write was lost): the building run's own, so the request is kept.
+                    let mut r = prev.unwrap_or_else(|| record_from_run(None, &run));
+                    r.pending_teardown.get_or_insert(pending.clone());
+                    Some(r)
                 })
                 .await?;
             // The run may have finished between the look and the write, and its end missed the request: then the
