@@ -15,11 +15,11 @@ use chrono::{DateTime, Utc};
 use nightshift_core::catalog::{Catalog, CatalogError, Platform};
 use nightshift_core::engine::{self, Command, Event};
 use nightshift_core::messages::{Rejection, STEPS_QUEUE};
-use nightshift_core::planner;
 use nightshift_core::ports::{
     Bus, Clock, Cloud, Jobs, Notifier, OutboundMessage, PortError, Secrets, Store,
 };
 use nightshift_core::run::{Run, RunStatus};
+use nightshift_core::{planner, reconcile};
 use nightshift_core::{EnvironmentName, ProductName};
 use std::sync::Arc;
 
@@ -177,6 +177,22 @@ impl App {
                 .filter(|r| r.is_live())
             {
                 planner::carry_expiry(&mut run, rec.expires_at);
+                // Layers the last good build had and this plan lacks are destroyed by this run.
+                let last = rec
+                    .last_success_run
+                    .as_deref()
+                    .and_then(|id| nightshift_core::RunId::parse(id).ok());
+                if let Some(previous) = match last {
+                    Some(id) => self.repo.run(&id).await?,
+                    None => None,
+                } {
+                    for layer in reconcile::add_removed_layers(&mut run, &previous) {
+                        out.log(format!(
+                            "{}: layer {layer} is no longer in the catalog: this run destroys it",
+                            run.id
+                        ));
+                    }
+                }
             }
         }
         if self.repo.create_run(&run).await? {

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod names;
 pub mod planner;
 pub mod ports;
+pub mod reconcile;
 pub mod run;
 pub mod schedule;
 pub mod template;

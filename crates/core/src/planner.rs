@@ -165,6 +165,7 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
                 outputs: BTreeMap::new(),
                 attempts: Vec::new(),
                 skip: skipped.then(|| "no data tier to load in this environment".to_string()),
+                teardown: None,
             };
             (name.clone(), step)
         })

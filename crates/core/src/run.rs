@@ -130,6 +130,10 @@ pub struct StepRun {
     /// dependencies are satisfied, so its dependents wait for the whole chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// A layer the catalog no longer has: this step destroys it (`terraform destroy` of the definition the run
+    /// named here built, its variables rendered from that run's outputs) instead of applying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<RunId>,
 }
 
 impl StepRun {

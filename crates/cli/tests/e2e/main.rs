@@ -4,4 +4,5 @@
 
 mod helpers;
 mod lifecycle;
+mod reconcile;
 mod resilience;
