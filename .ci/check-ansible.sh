@@ -83,7 +83,7 @@ ok "$("$FULL/bin/ansible-lint" --version 2>/dev/null | head -1 | tr -s ' ')"
 check "python sources compile"
 python3 -c 'import ast, sys; [ast.parse(open(f, encoding="utf-8").read(), f) for f in sys.argv[1:]]' \
   seeds/orthense-demo/data/generate.py seeds/orthense-demo/smoke.py seeds/orthense-demo/library/orthense_sqlite_dataset.py \
-  seeds/orthense/smoke.py
+  seeds/orthense/smoke.py seeds/vao-demo/smoke.py seeds/vao-demo/library/vao_sql_scripts.py
 ok
 
 check "azure smoke.py against a local HTTP stub (healthy, 500, flaky, slow, misconfigured)"
@@ -228,6 +228,44 @@ if "$CORE/bin/ansible-playbook" -i localhost, seeds/orthense-demo/seed-sql.yml \
 fi
 grep -q 'swept' "$TMP/swept.log" || { tail -20 "$TMP/swept.log" >&2; exit 1; }
 ok
+
+check "vao-demo: referentiel then jeux-de-test twice, smoke, an edited row restored"
+mkdir -p "$TMP/rg-vao"
+VAO_DB="$TMP/rg-vao/vao.sqlite"
+: >"$VAO_DB"
+if PG_DATABASE=$VAO_DB python3 seeds/vao-demo/smoke.py >"$TMP/vao-early.log"; then
+  echo "vao-demo smoke passed before the reference data was loaded" >&2; exit 1
+fi
+grep -q 'referentiel' "$TMP/vao-early.log" || { cat "$TMP/vao-early.log" >&2; exit 1; }
+for round in 1 2; do
+  seed seeds/vao-demo/referentiel.yml "$VAO_DB" '["reference"]' "$TMP/vao-ref-$round.log"
+  seed seeds/vao-demo/jeux-de-test.yml "$VAO_DB" '["test"]' "$TMP/vao-test-$round.log"
+done
+[[ $(recap_changed "$TMP/vao-ref-1.log") -gt 0 && $(recap_changed "$TMP/vao-test-1.log") -gt 0 ]] \
+  || { echo "vao-demo: a first seed run changed nothing" >&2; exit 1; }
+[[ $(recap_changed "$TMP/vao-ref-2.log") -eq 0 && $(recap_changed "$TMP/vao-test-2.log") -eq 0 ]] \
+  || { echo "vao-demo: a second seed run reported changes" >&2; exit 1; }
+python3 - "$VAO_DB" <<'PY'
+import sqlite3, sys
+with sqlite3.connect(sys.argv[1]) as conn:
+    conn.execute("UPDATE regions SET libelle = 'tampered' WHERE code = '53'")
+PY
+seed seeds/vao-demo/referentiel.yml "$VAO_DB" '["reference"]' "$TMP/vao-ref-3.log"
+[[ $(recap_changed "$TMP/vao-ref-3.log") -eq 1 ]] && grep -q '1 rows changed' "$TMP/vao-ref-3.log" \
+  || { tail -20 "$TMP/vao-ref-3.log" >&2; echo "vao-demo: a tampered row was not restored as one change" >&2; exit 1; }
+PG_DATABASE=$VAO_DB SMOKE_EXPECT_TEST_DATA=pull-request python3 seeds/vao-demo/smoke.py >"$TMP/vao-smoke.log"
+grep -q "^ok   test data loaded" "$TMP/vao-smoke.log" || { cat "$TMP/vao-smoke.log" >&2; exit 1; }
+ok "$(tail -1 "$TMP/vao-smoke.log")"
+
+check "vao-demo: a persistent environment gets reference data only"
+mkdir -p "$TMP/rg-vao-main"
+: >"$TMP/rg-vao-main/vao.sqlite"
+seed seeds/vao-demo/referentiel.yml "$TMP/rg-vao-main/vao.sqlite" '["reference"]' "$TMP/vao-main.log"
+PG_DATABASE=$TMP/rg-vao-main/vao.sqlite SMOKE_EXPECT_TEST_DATA=persistent python3 seeds/vao-demo/smoke.py | tee "$TMP/vao-main-smoke.log"
+if PG_DATABASE=$VAO_DB SMOKE_EXPECT_TEST_DATA=persistent python3 seeds/vao-demo/smoke.py >/dev/null; then
+  echo "vao-demo smoke accepted test data in a persistent environment" >&2; exit 1
+fi
+ok "reference only; test data refused where persistent"
 
 if command -v terraform >/dev/null; then
   check "local stacks: terraform fmt, then foundation -> stores -> seeds -> apps -> dns -> smoke -> sweep"

@@ -11,8 +11,10 @@
 //!   `output` block of that step's stack (Ansible and smoke steps write their outputs at run time: not checked);
 //! - every resource group the stacks create carries nightshift's tags, which the sweep relies on: on Azure, every
 //!   `azurerm_resource_group` resource and every `module` whose source is the resource-group module gets `tags`
-//!   derived from `var.nightshift_tags` (directly or through locals); locally, every provisioner that writes a
-//!   group's `tags.json` writes it from `var.nightshift_tags`. A product must create at least one resource group.
+//!   derived from `var.nightshift_tags` (directly or through locals); locally, every provisioner of a root that writes
+//!   a group's `tags.json` writes it from `var.nightshift_tags`, and every `module` whose source is the local
+//!   resource-group module passes it `tags` derived from `var.nightshift_tags` (that module writes `tags.json` from its
+//!   `var.tags`, checked below). A product must create at least one resource group.
 
 use nightshift_core::catalog::{Action, Catalog, Platform, Product};
 use nightshift_core::template::{self, Reference};
@@ -259,8 +261,10 @@ fn check_product(root: &Path, product: &Product) -> Vec<String> {
         let Some((dir, stack)) = stacks.get(step_name) else {
             continue;
         };
-        match product.platform {
-            Platform::Azure => {
+        // A `module` whose source is a resource-group module (terraform/modules/ on Azure, terraform/local/modules/
+        // locally) is a resource group on both platforms: its `tags` must derive from var.nightshift_tags.
+        {
+            {
                 for (tf, what, tags) in &stack.resource_groups {
                     resource_groups += 1;
                     match tags {
@@ -274,7 +278,9 @@ fn check_product(root: &Path, product: &Product) -> Vec<String> {
                     }
                 }
             }
-            Platform::Local => {
+        }
+        if product.platform == Platform::Local {
+            {
                 for (tf, what, env) in &stack.tags_json_writers {
                     resource_groups += 1;
                     if !derives_from_nightshift_tags(env, &stack.locals, 8) {
@@ -486,4 +492,23 @@ fn a_missing_output_an_unpassed_variable_and_untagged_resource_group_are_each_re
         );
     }
     assert_eq!(errors.len(), expected.len(), "{all}");
+}
+
+#[test]
+fn the_local_resource_group_module_writes_tags_json_from_the_tags_it_is_given() {
+    let dir = repo_root()
+        .join("terraform/local")
+        .join(RESOURCE_GROUP_MODULE);
+    let stack =
+        read_stack(&dir, "terraform/local/modules/resource-group").expect("the module parses");
+    assert!(
+        !stack.tags_json_writers.is_empty(),
+        "the local resource-group module no longer writes tags.json: the sweep could not read a group's tags"
+    );
+    for (file, what, env) in &stack.tags_json_writers {
+        assert!(
+            env.contains("jsonencode(var.tags)"),
+            "{file}: {what} writes tags.json from {env}, not from var.tags"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::aci::{AciJobs, AciSettings};
 use crate::arm::{ArmClient, ArmCloud, PUBLIC_ARM_ENDPOINT};
+use crate::azure_cli::AzureCli;
 use crate::blob::{BlobAuth, BlobStore};
 use crate::http::{HttpTransport, ReqwestTransport};
 use crate::identity::{ManagedIdentity, StaticToken, TokenProvider};
@@ -22,6 +23,8 @@ pub enum TokenSource {
         header: Secret,
         client_id: Option<String>,
     },
+    /// The Azure CLI's login (`NIGHTSHIFT_CREDENTIAL=azure-cli`): a workstation, a pipeline with OIDC.
+    AzureCli { program: String },
     /// IMDS (inside Container Instances).
     Imds {
         endpoint: String,
@@ -77,8 +80,18 @@ impl AzureConfig {
 
         // `AZURE_CLIENT_ID` is what the platform convention (and ACI's runner environment) calls the identity.
         let client_id = opt("NIGHTSHIFT_IDENTITY_CLIENT_ID").or_else(|| opt("AZURE_CLIENT_ID"));
+        let credential = opt("NIGHTSHIFT_CREDENTIAL");
         let token_source = if let Some(t) = opt("NIGHTSHIFT_ARM_TOKEN") {
             TokenSource::Static(Secret::new(t))
+        } else if credential.as_deref() == Some("azure-cli") {
+            TokenSource::AzureCli {
+                program: opt("NIGHTSHIFT_AZURE_CLI").unwrap_or_else(|| "az".into()),
+            }
+        } else if let Some(other) = credential.filter(|c| c != "managed-identity") {
+            return Err(ConfigError::Invalid {
+                name: "NIGHTSHIFT_CREDENTIAL",
+                why: format!("{other:?}: use managed-identity (default) or azure-cli"),
+            });
         } else if let (Some(endpoint), Some(header)) =
             (opt("IDENTITY_ENDPOINT"), opt("IDENTITY_HEADER"))
         {
@@ -192,6 +205,7 @@ impl AzureConfig {
                 header.expose(),
                 client_id.clone(),
             )),
+            TokenSource::AzureCli { program } => Arc::new(AzureCli::new(program.clone())),
             TokenSource::Imds {
                 endpoint,
                 client_id,

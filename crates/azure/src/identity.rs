@@ -41,7 +41,7 @@ impl AccessToken {
     pub fn expires_on(&self) -> Option<u64> {
         self.expires_on
     }
-    fn fresh_at(&self, now: u64) -> bool {
+    pub(crate) fn fresh_at(&self, now: u64) -> bool {
         match self.expires_on {
             None => true,
             Some(exp) => now + REFRESH_MARGIN.as_secs() < exp,
@@ -241,7 +241,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -23,6 +23,8 @@
 //! | --- | --- | --- |
 //! | `NIGHTSHIFT_SUBSCRIPTION_ID` | yes | the subscription whose resource groups and container groups nightshift manages |
 //! | `NIGHTSHIFT_ARM_ENDPOINT` | no | ARM base URL; default `https://management.azure.com` (tests point it at a loopback server) |
+//! | `NIGHTSHIFT_CREDENTIAL` | no | `managed-identity` (default) or `azure-cli`: tokens from `az account get-access-token` (a workstation after `az login`, a pipeline logged in with OIDC) |
+//! | `NIGHTSHIFT_AZURE_CLI` | no | the Azure CLI executable for `azure-cli` (default `az` on `PATH`) |
 //! | `NIGHTSHIFT_ARM_TOKEN` | no | a static bearer token used for every resource instead of managed identity (development and tests only) |
 //! | `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` | set by the platform | the Functions/App Service managed identity endpoint; without them IMDS is used |
 //! | `NIGHTSHIFT_IDENTITY_CLIENT_ID` | no | client id of the user-assigned identity to get tokens for; default `AZURE_CLIENT_ID`, else the system-assigned identity |
@@ -50,6 +52,7 @@
 
 pub mod aci;
 pub mod arm;
+pub mod azure_cli;
 pub mod blob;
 pub mod config;
 mod http;
@@ -60,6 +63,7 @@ pub mod servicebus;
 
 pub use aci::{AciJobs, AciSettings};
 pub use arm::{ArmClient, ArmCloud, RetryPolicy};
+pub use azure_cli::AzureCli;
 pub use blob::{BlobAuth, BlobStore};
 pub use config::{AzureAdapters, AzureConfig, ConfigError, TokenSource};
 pub use http::{HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, TransportError};

@@ -70,6 +70,29 @@ fn config_prefers_a_static_arm_token_and_names_a_missing_variable() {
     assert!(err.to_string().contains("NIGHTSHIFT_RUNNER_IMAGE"));
 }
 
+#[test]
+fn config_takes_the_azure_cli_credential_when_asked_and_refuses_an_unknown_one() {
+    let v = vars(&[
+        ("NIGHTSHIFT_CREDENTIAL", "azure-cli"),
+        ("NIGHTSHIFT_AZURE_CLI", "/opt/az/bin/az"),
+    ]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+    assert_eq!(
+        config.token_source,
+        TokenSource::AzureCli {
+            program: "/opt/az/bin/az".into()
+        },
+        "azure-cli wins over the platform's identity endpoint"
+    );
+
+    let v = vars(&[("NIGHTSHIFT_CREDENTIAL", "client-secret")]);
+    let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    assert!(
+        err.to_string().contains("NIGHTSHIFT_CREDENTIAL") && err.to_string().contains("azure-cli"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn contract_building_every_adapter_performs_no_network_io() {
     let fake = spawn_fake_arm().await;

@@ -79,3 +79,90 @@ async fn contract_key_vault_secrets_are_read_by_name_with_a_vault_token() {
     assert_eq!(call.query, "api-version=7.4");
     assert_eq!(call.headers["authorization"], "Bearer kv-token");
 }
+
+/// An `az`-compatible stub (the Azure CLI cannot log in here): it answers `account get-access-token --resource R
+/// --output json` with the documented fields, counts its calls in a file, and fails like `az` does when asked to
+/// by the environment of the test.
+fn az_stub(dir: &std::path::Path, expires_in: i64, fail: bool) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let calls = dir.join("calls");
+    let script = format!(
+        r#"#!/bin/sh
+echo "$*" >> '{calls}'
+[ "$1 $2" = "account get-access-token" ] || {{ echo "unexpected: $*" >&2; exit 2; }}
+{fail}
+resource=$4
+now=$(date +%s)
+printf '{{"accessToken": "cli-token-for-%s", "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": %s, "subscription": "sub", "tenant": "tenant", "tokenType": "Bearer"}}\n' "$resource" $((now + {expires_in}))
+"#,
+        calls = calls.display(),
+        fail = if fail {
+            "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1"
+        } else {
+            ""
+        },
+    );
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn contract_azure_cli_tokens_come_from_account_get_access_token_per_resource_and_are_cached()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let cli = nightshift_azure::AzureCli::new(az_stub(dir.path(), 3600, false));
+
+    let a = cli.token(ARM_RESOURCE).await.unwrap();
+    let b = cli.token(ARM_RESOURCE).await.unwrap();
+    let v = cli.token(VAULT_RESOURCE).await.unwrap();
+
+    assert_eq!(a.expose(), format!("cli-token-for-{ARM_RESOURCE}"));
+    assert_eq!(
+        a.expose(),
+        b.expose(),
+        "the second call is served from the cache"
+    );
+    assert_eq!(v.expose(), format!("cli-token-for-{VAULT_RESOURCE}"));
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        vec![
+            format!("account get-access-token --resource {ARM_RESOURCE} --output json"),
+            format!("account get-access-token --resource {VAULT_RESOURCE} --output json"),
+        ]
+    );
+    assert!(
+        !format!("{a:?} {cli:?}").contains("cli-token"),
+        "tokens never print"
+    );
+}
+
+#[tokio::test]
+async fn contract_an_azure_cli_token_near_its_expiry_is_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = nightshift_azure::AzureCli::new(az_stub(dir.path(), 120, false));
+    cli.token(ARM_RESOURCE).await.unwrap();
+    cli.token(ARM_RESOURCE).await.unwrap();
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(
+        calls.lines().count(),
+        2,
+        "a token 2 minutes from expiry is stale"
+    );
+}
+
+#[tokio::test]
+async fn an_azure_cli_that_is_not_logged_in_is_a_permanent_error_that_says_to_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = nightshift_azure::AzureCli::new(az_stub(dir.path(), 3600, true));
+    let e = cli.token(ARM_RESOURCE).await.unwrap_err();
+    assert!(matches!(e, PortError::Permanent(_)), "{e:?}");
+    assert!(e.to_string().contains("az login"), "{e}");
+
+    let missing =
+        nightshift_azure::AzureCli::new(dir.path().join("no-such-az").display().to_string());
+    let e = missing.token(ARM_RESOURCE).await.unwrap_err();
+    assert!(e.to_string().contains("install it"), "{e}");
+}

@@ -20,11 +20,11 @@ variable "environment" {
 
 variable "kind" {
   type        = string
-  description = "\"sql-server\" (the SQL-like store) or \"cosmosdb-mongo\" (the MongoDB-like store)."
+  description = "\"sql-server\" (the SQL Server-like store), \"cosmosdb-mongo\" (the MongoDB-like store) or \"postgresql\" (a PostgreSQL flexible server)."
 
   validation {
-    condition     = contains(["sql-server", "cosmosdb-mongo"], var.kind)
-    error_message = "kind must be \"sql-server\" or \"cosmosdb-mongo\"."
+    condition     = contains(["sql-server", "cosmosdb-mongo", "postgresql"], var.kind)
+    error_message = "kind must be \"sql-server\", \"cosmosdb-mongo\" or \"postgresql\"."
   }
 }
 

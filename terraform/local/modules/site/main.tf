@@ -4,14 +4,14 @@ locals {
   resource_group_tags = try(jsondecode(file("${var.resource_group_path}/tags.json")), {})
   # What Azure would give the site before the custom domain: <name>.azurewebsites.net / .azurestaticapps.net.
   default_hostname = "${var.name}.${var.kind == "app-service" ? "azurewebsites" : "azurestaticapps"}.local"
-  descriptor = jsonencode({
+  descriptor = jsonencode(merge({
     name             = var.name
     kind             = var.kind
     hostname         = var.hostname
     default_hostname = local.default_hostname
     url              = "https://${var.hostname}"
     settings         = var.settings
-  })
+  }, var.runtime == "" ? {} : { runtime = var.runtime }))
 }
 
 # A "site" is a directory holding its descriptor (site.json). Re-written in place when its settings change.

@@ -33,6 +33,18 @@ variable "hostname" {
   description = "Public host name the site answers on, e.g. \"api-medical.nightly.orthense.local\"."
 }
 
+variable "runtime" {
+  type        = string
+  default     = ""
+  nullable    = false
+  description = "Runtime stack of an app-service, as App Service names it, e.g. \"NODE|20-lts\" or \"DOTNETCORE|8.0\"; empty for static web apps."
+
+  validation {
+    condition     = var.runtime == "" || can(regex("^[A-Z]+\\|[0-9][0-9a-z.-]*$", var.runtime))
+    error_message = "runtime must look like \"NODE|20-lts\" (STACK|version), or be empty."
+  }
+}
+
 variable "settings" {
   type        = map(string)
   default     = {}

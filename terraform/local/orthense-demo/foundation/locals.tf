@@ -7,7 +7,6 @@ locals {
 
   # Azure Key Vault names are 3..24 characters and globally unique: a readable prefix plus a stable hash.
   key_vault_name = "kv-${trimsuffix(substr(var.product, 0, 12), "-")}-${substr(sha1("${var.product}/${var.environment}"), 0, 8)}"
-  key_vault_path = "${local.resource_group_path}/key-vaults/${local.key_vault_name}"
 
   app_insights_name = "appi-${var.product}-${var.environment}"
   app_insights_path = "${local.resource_group_path}/monitoring/${local.app_insights_name}"

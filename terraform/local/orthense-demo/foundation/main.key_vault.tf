@@ -1,38 +1,15 @@
-# Key Vault: a directory with the vault's descriptor and one placeholder file per expected secret. Secret VALUES are
-# never written by Terraform: in Azure they are set out of band and read at run time by the steps that need them.
-resource "terraform_data" "key_vault" {
-  input            = { name = local.key_vault_name, path = local.key_vault_path }
-  triggers_replace = [local.key_vault_path, var.key_vault_secret_names]
+# Key Vault: secret VALUES are never written by Terraform; in Azure they are set out of band and read at run time by
+# the steps that need them.
+module "key_vault" {
+  source = "../../modules/key-vault"
 
-  provisioner "local-exec" {
-    interpreter = ["/bin/sh", "-c"]
-    command     = <<-EOT
-      set -eu
-      sleep "$SIMULATED_SECONDS"
-      mkdir -p "$KV_PATH/secrets"
-      printf '%s\n' "$DESCRIPTOR" > "$KV_PATH/vault.json"
-      for name in $SECRET_NAMES; do
-        [ -e "$KV_PATH/secrets/$name" ] || : > "$KV_PATH/secrets/$name"
-      done
-    EOT
-    environment = {
-      KV_PATH           = local.key_vault_path
-      SIMULATED_SECONDS = tostring(var.simulated_seconds)
-      SECRET_NAMES      = join(" ", sort(tolist(var.key_vault_secret_names)))
-      DESCRIPTOR = jsonencode({
-        name           = local.key_vault_name
-        resource_group = local.resource_group_name
-        vault_uri      = "file://${local.key_vault_path}/"
-      })
-    }
-  }
+  name                = local.key_vault_name
+  resource_group_path = module.resource_group.path
+  secret_names        = var.key_vault_secret_names
+  simulated_seconds   = var.simulated_seconds
+}
 
-  provisioner "local-exec" {
-    when        = destroy
-    interpreter = ["/bin/sh", "-c"]
-    command     = "rm -rf \"$KV_PATH\""
-    environment = { KV_PATH = self.output.path }
-  }
-
-  depends_on = [terraform_data.this]
+moved {
+  from = terraform_data.key_vault
+  to   = module.key_vault.terraform_data.this
 }

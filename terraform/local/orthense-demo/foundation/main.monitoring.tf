@@ -29,5 +29,5 @@ resource "terraform_data" "app_insights" {
     environment = { APPI_PATH = self.output.path }
   }
 
-  depends_on = [terraform_data.this]
+  depends_on = [module.resource_group]
 }

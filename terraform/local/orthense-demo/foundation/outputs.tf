@@ -1,26 +1,26 @@
 output "resource_group_name" {
   description = "Name of the environment's resource group, e.g. \"rg-orthense-demo-nightly\": pass it to every later layer."
-  value       = terraform_data.this.output.name
+  value       = module.resource_group.name
 }
 
 output "resource_group_path" {
   description = "Absolute path of the resource group's directory in the local cloud."
-  value       = terraform_data.this.output.path
+  value       = module.resource_group.path
 }
 
 output "resource_id" {
   description = "Azure-style id of the resource group."
-  value       = "/subscriptions/local/resourceGroups/${terraform_data.this.output.name}"
+  value       = module.resource_group.resource_id
 }
 
 output "key_vault_name" {
   description = "Name of the environment's Key Vault (secrets are read from it at run time, never stored in state)."
-  value       = terraform_data.key_vault.output.name
+  value       = module.key_vault.name
 }
 
 output "key_vault_path" {
   description = "Absolute path of the local Key Vault's directory (secrets/<name> files)."
-  value       = terraform_data.key_vault.output.path
+  value       = module.key_vault.path
 }
 
 output "app_insights_name" {

@@ -1,12 +1,18 @@
-# The inputs every local layer after foundation declares: linked into each root (Terraform reads a root's own
-# files only). Foundation declares its own: it also validates the tags it writes.
-
-# ---- passed by nightshift to every Terraform step (docs/catalog.md) ----------------------------------------------
+# The inputs nightshift passes to every local Terraform step (docs/catalog.md, "What every step receives"): linked
+# into each root of terraform/local/<product>/ (Terraform reads a root's own files only).
 
 variable "nightshift_tags" {
   type        = map(string)
   nullable    = false
-  description = "Tags every resource group carries, e.g. { nightshift-product = \"orthense-demo\", ... }."
+  description = "Tags every resource group carries (tags.json), e.g. { nightshift-product = \"orthense-demo\", nightshift-environment = \"nightly\", ... }."
+
+  validation {
+    condition = alltrue([
+      for k in ["nightshift-managed-by", "nightshift-product", "nightshift-environment", "nightshift-run", "nightshift-kind"] :
+      contains(keys(var.nightshift_tags), k)
+    ])
+    error_message = "nightshift_tags must carry nightshift-managed-by, -product, -environment, -run and -kind (nightshift sets them)."
+  }
 }
 
 variable "environment" {
@@ -36,17 +42,5 @@ variable "local_cloud_dir" {
   validation {
     condition     = length(trimspace(var.local_cloud_dir)) > 0
     error_message = "local_cloud_dir must be set (nightshift sets it in local mode)."
-  }
-}
-
-# ---- from the foundation step ---------------------------------------------------------------------------------
-
-variable "resource_group_name" {
-  type        = string
-  description = "Resource group to create into: the foundation step's resource_group_name, e.g. \"rg-orthense-demo-nightly\"."
-
-  validation {
-    condition     = can(regex("^rg-[a-z0-9-]+$", var.resource_group_name))
-    error_message = "resource_group_name must look like \"rg-<product>-<environment>\": pass $${foundation.resource_group_name}."
   }
 }

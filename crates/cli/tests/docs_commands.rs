@@ -1,0 +1,351 @@
+//! Docs are tested: every `nightshift` command shown in the README, docs/ (Markdown and the pipeline examples) and
+//! the other READMEs parses with the real command-line parser, with the flags it shows.
+//!
+//! Commands are taken from fenced code blocks (`sh`, `bash`, `console`, `shell` or no language) and from the `run:`
+//! (GitHub Actions) and `script:`/`bash:` (Azure Pipelines) steps of the YAML examples. `cargo run --release -- ARGS`
+//! counts as `nightshift ARGS`. A command is cut at a pipe, `&&`, `;`, `||` or a `#` comment; environment assignments
+//! before it are dropped; `$VAR`/`${{ expr }}`/`$(expr)` arguments stand for a value.
+
+use clap::Parser;
+use nightshift::cli::Cli;
+use std::path::{Path, PathBuf};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The documents whose commands must parse.
+fn documents() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut docs = vec![
+        root.join("README.md"),
+        root.join("terraform/README.md"),
+        root.join("seeds/README.md"),
+        root.join("BENCHMARKS.md"),
+    ];
+    let mut stack = vec![root.join("docs")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("docs/ is readable") {
+            let path = entry.expect("a docs entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("md" | "yml" | "yaml")
+            ) {
+                docs.push(path);
+            }
+        }
+    }
+    docs.retain(|p| p.exists());
+    docs.sort();
+    docs
+}
+
+/// Splits a shell line into words: single and double quotes, backslash escapes; stops at an unquoted `#` comment.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+            }
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                    in_word = true;
+                }
+            }
+            (None, '#') if !in_word => break,
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// The nightshift arguments of one shell line, if it runs nightshift.
+fn nightshift_args(line: &str) -> Option<Vec<String>> {
+    let mut words = shell_words(line);
+    // Cut at the first control operator.
+    if let Some(i) = words
+        .iter()
+        .position(|w| matches!(w.as_str(), "|" | "||" | "&&" | ";" | ">" | "2>&1" | ">>"))
+    {
+        words.truncate(i);
+    }
+    // The command is the first word after environment assignments (output lines and diagrams that merely mention
+    // nightshift are not commands).
+    let start = words.iter().position(|w| !is_assignment(w)).filter(|&i| {
+        let w = &words[i];
+        w == "nightshift" || w.ends_with("/nightshift") || w == "cargo"
+    })?;
+    let mut words = words.split_off(start);
+    if words[0] == "cargo" {
+        // cargo run [--release] [-q] -- ARGS
+        let sep = words.iter().position(|w| w == "--")?;
+        if words.get(1).map(String::as_str) != Some("run") {
+            return None;
+        }
+        words = words.split_off(sep + 1);
+    } else {
+        words.remove(0);
+    }
+    // Drop a trailing `;` glued to the last word, and stand-ins for values.
+    Some(
+        words
+            .into_iter()
+            .map(|w| w.trim_end_matches(';').to_string())
+            .collect(),
+    )
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
+/// Logical shell lines: backslash-continued lines joined.
+fn join_continuations(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut first = 0;
+    for (n, line) in text.lines().enumerate() {
+        if current.is_empty() {
+            first = n + 1;
+        }
+        let trimmed = line.trim_end();
+        if let Some(stripped) = trimmed.strip_suffix('\\') {
+            current.push_str(stripped);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            out.push((first, std::mem::take(&mut current)));
+        }
+    }
+    if !current.is_empty() {
+        out.push((first, current));
+    }
+    out
+}
+
+/// Shell lines of a Markdown file's shell code blocks, with their line numbers.
+fn markdown_shell_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(lang) = t.strip_prefix("```") {
+            match block.take() {
+                Some((start, body)) => {
+                    for (offset, l) in join_continuations(&body) {
+                        out.push((start + offset, l));
+                    }
+                }
+                None => {
+                    let lang = lang.trim();
+                    if matches!(lang, "" | "sh" | "bash" | "shell" | "console") {
+                        block = Some((n + 1, String::new()));
+                    } else {
+                        // Another language: skip until its end.
+                        block = None;
+                        out.push((usize::MAX, format!("```{lang}")));
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some((_, body)) = block.as_mut() {
+            body.push_str(line.strip_prefix("$ ").unwrap_or(line));
+            body.push('\n');
+        }
+    }
+    // Remove the markers of skipped blocks (they only reset the state above).
+    out.retain(|(n, _)| *n != usize::MAX);
+    // Inline code spans in prose and tables that show a whole command: `nightshift status --json`.
+    let mut in_block = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && (span.starts_with("nightshift ") || span.starts_with("cargo run ")) {
+                out.push((n + 1, span.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Shell lines of the `run:` / `script:` / `bash:` steps of a pipeline YAML file.
+fn pipeline_shell_lines(text: &str) -> Vec<(usize, String)> {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(text).expect("the pipeline example is valid YAML");
+    let mut scripts = Vec::new();
+    fn walk(v: &serde_yaml::Value, out: &mut Vec<String>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                for (k, v) in m {
+                    if let (Some(k), Some(s)) = (k.as_str(), v.as_str()) {
+                        if matches!(k, "run" | "script" | "bash" | "inlineScript") {
+                            out.push(s.to_string());
+                        }
+                    }
+                    walk(v, out);
+                }
+            }
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&doc, &mut scripts);
+    scripts.iter().flat_map(|s| join_continuations(s)).collect()
+}
+
+/// Replaces `${{ expr }}` (GitHub), `$(expr)` (Azure Pipelines) and `$VAR` stand-ins by a plain value, so a flag's
+/// value parses the way the real value would.
+fn substitute(word: &str) -> String {
+    if word.contains("${{") || word.contains("$(") || word.contains('$') || word.starts_with('<') {
+        // Keep a flag's name: `--ttl=$X` -> `--ttl=value`.
+        if let Some((flag, _)) = word.split_once('=').filter(|(f, _)| f.starts_with("--")) {
+            return format!("{flag}=x");
+        }
+        return "x".into();
+    }
+    word.to_string()
+}
+
+#[test]
+fn every_nightshift_command_in_the_docs_parses_with_the_flags_it_shows() {
+    let root = repo_root();
+    let mut checked = 0;
+    let mut errors = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).expect("readable doc");
+        let shown = doc
+            .strip_prefix(&root)
+            .unwrap_or(&doc)
+            .display()
+            .to_string();
+        let lines = if shown.ends_with(".md") {
+            markdown_shell_lines(&text)
+        } else {
+            pipeline_shell_lines(&text)
+        };
+        for (line_no, line) in lines {
+            let Some(args) = nightshift_args(&line) else {
+                continue;
+            };
+            // A synopsis names its values `<like this>`: the subcommand and the flags must exist, the values are
+            // stand-ins that a value parser may refuse. A synopsis of "any command" names no command to check.
+            if args.first().is_some_and(|a| a.starts_with('<')) {
+                continue;
+            }
+            let synopsis = args.iter().any(|a| a.contains('<'));
+            let argv: Vec<String> = std::iter::once("nightshift".to_string())
+                .chain(args.iter().map(|a| substitute(a)))
+                .collect();
+            checked += 1;
+            use clap::error::ErrorKind;
+            match Cli::try_parse_from(&argv) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {}
+                Err(e)
+                    if synopsis
+                        && matches!(
+                            e.kind(),
+                            ErrorKind::ValueValidation | ErrorKind::InvalidValue
+                        ) => {}
+                Err(e) => errors.push(format!(
+                    "{shown}:{line_no}: `{}`: {}",
+                    line.trim(),
+                    e.to_string().lines().next().unwrap_or_default()
+                )),
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} nightshift commands found in the docs: is the extraction broken?"
+    );
+    assert!(
+        errors.is_empty(),
+        "{} documented command(s) do not parse:\n  {}",
+        errors.len(),
+        errors.join("\n  ")
+    );
+}
+
+#[test]
+fn a_documented_command_with_an_unknown_flag_is_caught() {
+    let lines = markdown_shell_lines("text\n```sh\nnightshift status --jsn   # a typo\n```\n");
+    let args = nightshift_args(&lines[0].1).expect("a nightshift line");
+    let argv: Vec<String> = std::iter::once("nightshift".to_string())
+        .chain(args)
+        .collect();
+    assert!(Cli::try_parse_from(&argv).is_err(), "--jsn must not parse");
+}
+
+#[test]
+fn shell_lines_are_split_like_a_shell_would() {
+    assert_eq!(
+        nightshift_args("NIGHTSHIFT_MODE=azure nightshift status --json | jq '.runs[0]'"),
+        Some(vec!["status".into(), "--json".into()])
+    );
+    assert_eq!(
+        nightshift_args("cargo run --release -- up   # the demo"),
+        Some(vec!["up".into()])
+    );
+    assert_eq!(
+        nightshift_args(r#"nightshift keep shop pr-1 --for 3d --reason "flaky smoke, looking""#),
+        Some(vec![
+            "keep".into(),
+            "shop".into(),
+            "pr-1".into(),
+            "--for".into(),
+            "3d".into(),
+            "--reason".into(),
+            "flaky smoke, looking".into()
+        ])
+    );
+    assert_eq!(nightshift_args("cargo test --workspace"), None);
+    let joined = join_continuations("nightshift sweep \\\n  --dry-run\n");
+    assert_eq!(
+        joined,
+        vec![(1, "nightshift sweep    --dry-run".to_string())]
+    );
+}

@@ -1,0 +1,3 @@
+locals {
+  path = "${var.resource_group_path}/key-vaults/${var.name}"
+}
