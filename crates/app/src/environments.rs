@@ -1,14 +1,15 @@
-//! Environment records and what every lifecycle path shares: a run's progress written into its environment's record
-//! (status, version, URLs, recovery time), the expiry tags of an environment's resource groups, and tearing an
-//! environment down (the sweep's path: groups, soft-deleted vaults, Terraform state, record `destroyed`).
+//! Environment records and what every lifecycle path shares: a new run continuing a live environment (expiry carried,
+//! removed layers torn down), a run's progress written into its environment's record (status, version, URLs,
+//! recovery time), the expiry tags of an environment's resource groups, and tearing an environment down (the sweep's path: groups, soft-deleted vaults, Terraform state, record `destroyed`).
 
 use crate::repo::{EnvironmentRecord, Recovery};
-use crate::service::{App, AppError};
+use crate::service::{App, AppError, Outputs};
 use chrono::{DateTime, Utc};
 use nightshift_core::catalog::EnvironmentKind;
 use nightshift_core::expiry::tags;
 use nightshift_core::ports::TagUpdate;
 use nightshift_core::run::{Run, RunStatus};
+use nightshift_core::{planner, reconcile, RunId};
 use std::collections::BTreeMap;
 
 /// The record after `run` changed status: a pure function of the record as stored and the run.
@@ -94,6 +95,41 @@ impl App {
             })
             .await?;
         Ok(rec)
+    }
+
+    /// A new run of a live environment continues it: its expiry is never brought closer (a re-release, a night after
+    /// `extend` or `keep`), and the layers its last good build had and this plan lacks are destroyed by this run.
+    pub(crate) async fn continue_environment(
+        &self,
+        run: &mut Run,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        let Some(rec) = self
+            .repo
+            .environment(run.product.as_str(), run.environment.as_str())
+            .await?
+            .filter(|r| r.is_live())
+        else {
+            return Ok(());
+        };
+        planner::carry_expiry(run, rec.expires_at);
+        let last = rec
+            .last_success_run
+            .as_deref()
+            .and_then(|id| RunId::parse(id).ok());
+        let previous = match last {
+            Some(id) => self.repo.run(&id).await?,
+            None => None,
+        };
+        if let Some(previous) = previous {
+            for layer in reconcile::add_removed_layers(run, &previous) {
+                out.log(format!(
+                    "{}: layer {layer} is no longer in the catalog: this run destroys it",
+                    run.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every resource group of an environment, by its tags.

@@ -19,7 +19,6 @@ use nightshift_core::ports::{
     Bus, Clock, Cloud, Jobs, Notifier, OutboundMessage, PortError, Secrets, Store,
 };
 use nightshift_core::run::{Run, RunStatus};
-use nightshift_core::{planner, reconcile};
 use nightshift_core::{EnvironmentName, ProductName};
 use std::sync::Arc;
 
@@ -168,32 +167,8 @@ impl App {
     /// new; it re-sends the dispatches of steps still queued, in case the first outputs were lost.
     pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
         let now = self.now();
-        // A new build of a live environment never brings its expiry closer (a re-release, a night after `extend`).
         if self.repo.run(&run.id).await?.is_none() {
-            if let Some(rec) = self
-                .repo
-                .environment(run.product.as_str(), run.environment.as_str())
-                .await?
-                .filter(|r| r.is_live())
-            {
-                planner::carry_expiry(&mut run, rec.expires_at);
-                // Layers the last good build had and this plan lacks are destroyed by this run.
-                let last = rec
-                    .last_success_run
-                    .as_deref()
-                    .and_then(|id| nightshift_core::RunId::parse(id).ok());
-                if let Some(previous) = match last {
-                    Some(id) => self.repo.run(&id).await?,
-                    None => None,
-                } {
-                    for layer in reconcile::add_removed_layers(&mut run, &previous) {
-                        out.log(format!(
-                            "{}: layer {layer} is no longer in the catalog: this run destroys it",
-                            run.id
-                        ));
-                    }
-                }
-            }
+            self.continue_environment(&mut run, out).await?;
         }
         if self.repo.create_run(&run).await? {
             out.log(format!(
