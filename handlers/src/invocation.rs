@@ -174,6 +174,20 @@ impl InvocationResponse {
         );
         self
     }
+
+    /// An HTTP output that is a page for people (the `actions` confirmation).
+    pub fn with_html(mut self, binding: &str, status: u16, html: String) -> Self {
+        self.outputs.insert(
+            binding.into(),
+            serde_json::json!({
+                "statusCode": status,
+                "status": status,
+                "body": html,
+                "headers": { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }
+            }),
+        );
+        self
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub fn router(app: AppState) -> Router {
         .route("/job-watchdog", post(job_watchdog::handle))
         .route("/expiry-sweeper", post(expiry_sweeper::handle))
         .route("/status", post(status::handle))
+        .route("/actions", post(actions::handle))
+        .route("/notification-retry", post(notification_retry::handle))
         .with_state(app)
 }
 

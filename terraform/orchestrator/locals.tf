@@ -27,6 +27,11 @@ locals {
       lock_duration       = "PT1M"
       default_message_ttl = "P2D"
     }
+    # Scheduled retries of webhook deliveries (the notification-retry function).
+    notifications = {
+      lock_duration       = "PT1M"
+      default_message_ttl = "P1D"
+    }
   }
 
   # Send-only and Listen-only SAS rules on every queue, for operators and outside publishers (nightshift signs with

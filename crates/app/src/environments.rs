@@ -179,6 +179,7 @@ impl App {
         product: &str,
         env: &str,
         reason: &str,
+        by: &str,
     ) -> Result<usize, AppError> {
         self.repo
             .update_environment(product, env, |prev| {
@@ -196,7 +197,7 @@ impl App {
                 tracing::warn!(group = %group, error = %e, "soft-deleted vaults not purged");
             }
         }
-        self.forget_environment(product, env, self.now(), reason)
+        self.forget_environment(product, env, self.now(), reason, by)
             .await?;
         crate::telemetry::emit(
             crate::telemetry::ENVIRONMENT_DELETED,

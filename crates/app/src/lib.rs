@@ -5,7 +5,9 @@
 //! Handlers and the CLI call these use cases; neither knows which adapters are behind the ports.
 
 pub mod catalog_files;
+pub mod dossier;
 pub mod environments;
+pub mod notify_settings;
 pub mod repo;
 pub mod runner;
 pub mod service;

@@ -74,6 +74,8 @@ pub struct PendingTeardown {
     pub message_id: String,
     /// The reason the environment will be recorded destroyed with (`closed by alice`).
     pub reason: String,
+    #[serde(default)]
+    pub requested_by: String,
     pub requested_at: DateTime<Utc>,
 }
 

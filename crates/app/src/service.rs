@@ -29,7 +29,11 @@ pub struct Ports {
     pub bus: Arc<dyn Bus>,
     pub jobs: Arc<dyn Jobs>,
     pub cloud: Arc<dyn Cloud>,
+    /// The record of every notification (a log event, the local notifications file): never fails a delivery.
     pub notifier: Arc<dyn Notifier>,
+    /// Where people are told (webhooks, GitHub): each delivery is recorded, retried and measured
+    /// ([`crate::usecases::notify`]).
+    pub channels: Vec<Arc<dyn Notifier>>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     /// Where Terraform keeps state (`<product>/<environment>/<layer>.tfstate`), when it is not under the local
@@ -153,10 +157,10 @@ impl App {
                     }
                 }
                 Command::Notify(n) => {
-                    // People being told late is better than a run held up: a failed notification is logged only.
-                    if let Err(e) = self.ports.notifier.notify(&n).await {
-                        tracing::warn!(error = %e, "notification failed: {}", n.text);
-                    }
+                    // People being told late is better than a run held up: a failed delivery is retried later
+                    // and recorded, never an error of the run.
+                    let n = self.enrich(n).await;
+                    self.send_notification(&n).await;
                 }
             }
         }
@@ -226,6 +230,12 @@ impl App {
             }),
         );
         let rec = self.record_environment(run).await?;
+        // The environment's technical dossier (docs/dossier.md): a failure to generate it never fails the run.
+        match self.store_dossier(run).await {
+            Ok(Some(key)) => out.log(format!("dossier of {} stored at {key}", run.id)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("dossier of {} not generated: {e}", run.id),
+        }
         self.repo.clear_active(&run.id).await?;
         // The lifecycle after a build: a close that waited for it, the expiry someone moved during it (the build's
         // Terraform re-applied its own tags), and the failure policy.

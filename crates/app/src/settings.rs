@@ -53,9 +53,8 @@ pub struct Settings {
     pub azure: Option<AzureConfig>,
     /// How `terraform` authenticates and keeps its state in Azure mode.
     pub terraform: TerraformSettings,
-    /// Name of the Key Vault secret holding a Slack/Teams incoming-webhook URL (a name, never the URL). Unset: the
-    /// notifications are log events only.
-    pub notify_webhook_secret: Option<String>,
+    /// Webhooks and their formats, links, chat actions, GitHub deployments (secret names, never values).
+    pub notify: crate::notify_settings::NotifySettings,
 }
 
 /// The azurerm backend and provider settings of the runner's `terraform` (Azure mode). The state of one layer is
@@ -246,7 +245,7 @@ impl Settings {
                 .unwrap_or_else(default_tools_dir),
             azure,
             terraform,
-            notify_webhook_secret: opt("NIGHTSHIFT_NOTIFY_WEBHOOK_SECRET"),
+            notify: crate::notify_settings::NotifySettings::from_lookup(opt)?,
         })
     }
 
@@ -380,10 +379,7 @@ mod tests {
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
 
         assert_eq!(s.azure.as_ref().unwrap().subscription_id, "sub-1");
-        assert_eq!(
-            s.notify_webhook_secret.as_deref(),
-            Some("teams-webhook-url")
-        );
+        assert_eq!(s.notify.webhooks[0].secret, "teams-webhook-url");
         assert_eq!(
             s.terraform.backend_config("shop", "pr-7", "sql"),
             [

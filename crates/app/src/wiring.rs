@@ -5,8 +5,8 @@
 
 use crate::service::Ports;
 use crate::settings::{Mode, Settings};
-use nightshift_azure::{LogNotifier, WebhookNotifier};
-use nightshift_core::ports::{Notifier, Secrets, SystemClock};
+use nightshift_azure::{GithubNotifier, LogNotifier, WebhookNotifier};
+use nightshift_core::ports::{Notifier, Secrets, Store, SystemClock};
 use nightshift_local::cloud::LocalCloud;
 use nightshift_local::jobs::ProcessJobs;
 use nightshift_local::notify::LocalNotifier;
@@ -22,19 +22,53 @@ pub async fn ports(s: &Settings) -> anyhow::Result<Ports> {
     }
 }
 
+/// The channels people are told on: one webhook adapter per configured webhook, in its format, its URL read from
+/// the secrets port (Key Vault, or the local vault) at the first notification.
+pub fn channels(
+    s: &Settings,
+    secrets: &Arc<dyn Secrets>,
+    store: &Arc<dyn Store>,
+) -> Vec<Arc<dyn Notifier>> {
+    let mut c: Vec<Arc<dyn Notifier>> = s
+        .notify
+        .webhooks
+        .iter()
+        .map(|w| {
+            Arc::new(WebhookNotifier::new(
+                secrets.clone(),
+                w.secret.clone(),
+                w.format,
+            )) as Arc<dyn Notifier>
+        })
+        .collect();
+    if let Some(g) = &s.notify.github {
+        c.push(Arc::new(GithubNotifier::new(
+            g.api_url.clone(),
+            g.repository.clone(),
+            g.token_secret.clone(),
+            secrets.clone(),
+            store.clone(),
+        )));
+    }
+    c
+}
+
 /// Everything on disk under the state directory.
 pub fn local(s: &Settings) -> Ports {
+    let secrets: Arc<dyn Secrets> = Arc::new(LocalSecrets::new(s.key_vault_dir()));
+    let store: Arc<dyn Store> = Arc::new(FsStore::new(s.store_dir()));
     let mut jobs = ProcessJobs::new(s.jobs_dir(), s.runner_command.clone());
     for (k, v) in s.job_env() {
         jobs = jobs.with_env(k, v);
     }
     Ports {
-        store: Arc::new(FsStore::new(s.store_dir())),
+        channels: channels(s, &secrets, &store),
+        store,
         bus: Arc::new(LocalBus::new(s.queues_dir(), QueueOptions::default())),
         jobs: Arc::new(jobs),
         cloud: Arc::new(LocalCloud::new(s.cloud_dir())),
         notifier: Arc::new(LocalNotifier::new(s.state_dir.join("notifications.jsonl"))),
-        secrets: Arc::new(LocalSecrets::new(s.key_vault_dir())),
+        secrets,
         clock: Arc::new(SystemClock),
         // Local Terraform state lives under the state directory; the sweep removes it with the environment.
         tfstate: None,
@@ -49,10 +83,9 @@ async fn azure(s: &Settings) -> anyhow::Result<Ports> {
     };
     let a = config.adapters();
     let secrets: Arc<dyn Secrets> = a.secrets;
-    let notifier: Arc<dyn Notifier> = match &s.notify_webhook_secret {
-        Some(name) => Arc::new(WebhookNotifier::new(secrets.clone(), name.clone())),
-        None => Arc::new(LogNotifier),
-    };
+    let notifier: Arc<dyn Notifier> = Arc::new(LogNotifier);
+    let store: Arc<dyn Store> = a.store.clone();
+    let channels = channels(s, &secrets, &store);
     tracing::debug!(?config, "Azure adapters built");
     Ok(Ports {
         store: a.store,
@@ -60,6 +93,7 @@ async fn azure(s: &Settings) -> anyhow::Result<Ports> {
         jobs: a.jobs,
         cloud: a.cloud,
         notifier,
+        channels,
         secrets,
         clock: Arc::new(SystemClock),
         tfstate: Some(Arc::new(config.container_store(

@@ -1,28 +1,20 @@
-//! The `Notifier` port in Azure mode: a Slack or Teams incoming webhook, or, without one, a structured `tracing`
-//! event that Application Insights can chart.
+//! The `Notifier` port over HTTP: a Slack, Teams (Workflows) or generic webhook, each in its own payload format
+//! (rendered by `nightshift_core::notice`), and the structured `tracing` event every notification also is, which
+//! Application Insights can chart. Local mode posts to webhooks with the same adapter (URL from the local vault).
 //!
 //! The webhook URL is a credential (whoever has it can post to the channel), so it lives in Key Vault: the setting
 //! names the secret, the URL is read through the `Secrets` port at the first notification and cached. It never
 //! appears in `Debug` output, a log line or an error message (reqwest errors are stripped of their URL).
 
 use async_trait::async_trait;
-use nightshift_core::engine::{Notification, NotificationKind};
+use nightshift_core::engine::Notification;
+use nightshift_core::notice::{self, Format};
 use nightshift_core::ports::{Notifier, PortError, SecretValue, Secrets};
 use std::fmt;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// The stable, lower-case name of a notification kind (a log field, a chart dimension).
-pub fn kind_name(kind: &NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::RunWaiting => "run-waiting",
-        NotificationKind::RunStarted => "run-started",
-        NotificationKind::StepRetrying => "step-retrying",
-        NotificationKind::StepFailed => "step-failed",
-        NotificationKind::RunSucceeded => "run-succeeded",
-        NotificationKind::RunFailed => "run-failed",
-    }
-}
+pub use nightshift_core::notice::kind_name;
 
 /// Writes every notification as one `tracing` event with structured fields (`run`, `product`, `environment`,
 /// `kind`), target `nightshift::notification`.
@@ -50,11 +42,12 @@ impl Notifier for LogNotifier {
     }
 }
 
-/// Posts `{"text": ...}` to an incoming webhook; Slack and Teams (incoming webhook and Workflows) both accept it.
-/// Every notification is also written as the log event of [`LogNotifier`].
+/// Posts a notification to a webhook in its format: Slack Block Kit, a Teams Adaptive Card in the Workflows
+/// envelope (Teams Workflows webhooks take cards only, not `{"text"}`), or generic JSON.
 pub struct WebhookNotifier {
     secrets: Arc<dyn Secrets>,
     secret_name: String,
+    format: Format,
     http: reqwest::Client,
     url: Mutex<Option<SecretValue>>,
 }
@@ -69,10 +62,11 @@ impl fmt::Debug for WebhookNotifier {
 
 impl WebhookNotifier {
     /// `secret_name` is the Key Vault secret holding the webhook URL. Performs no I/O.
-    pub fn new(secrets: Arc<dyn Secrets>, secret_name: impl Into<String>) -> Self {
+    pub fn new(secrets: Arc<dyn Secrets>, secret_name: impl Into<String>, format: Format) -> Self {
         Self {
             secrets,
             secret_name: secret_name.into(),
+            format,
             http: crate::http::reqwest_client(),
             url: Mutex::new(None),
         }
@@ -91,11 +85,14 @@ impl WebhookNotifier {
 
 #[async_trait]
 impl Notifier for WebhookNotifier {
+    fn target(&self) -> String {
+        format!("{}:{}", self.format.as_str(), self.secret_name)
+    }
+
     #[tracing::instrument(skip_all, fields(run = %notification.run))]
     async fn notify(&self, notification: &Notification) -> Result<(), PortError> {
-        trace(notification);
         let url = self.url().await?;
-        let body = serde_json::json!({ "text": notification.text });
+        let body = notice::render(self.format, notification);
         let response = self
             .http
             .post(url.expose())
@@ -145,16 +142,17 @@ mod tests {
 
     fn notification() -> Notification {
         Notification {
-            kind: NotificationKind::RunFailed,
+            kind: nightshift_core::engine::NotificationKind::RunFailed,
             run: "shop-nightly-n20260101".into(),
             product: "shop".into(),
             environment: "nightly".into(),
             text: "shop/nightly failed at step seed".into(),
+            details: Default::default(),
         }
     }
 
     #[tokio::test]
-    async fn a_notification_is_posted_as_text_and_a_failure_never_names_the_url() {
+    async fn a_notification_is_posted_in_the_webhooks_format_and_a_failure_never_names_the_url() {
         // Arrange: a webhook that records bodies and answers 200, then 500.
         let bodies = Arc::new(StdMutex::new(Vec::<serde_json::Value>::new()));
         let status = Arc::new(StdMutex::new(200u16));
@@ -174,14 +172,26 @@ mod tests {
             listener.local_addr().unwrap()
         );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let notifier = WebhookNotifier::new(Arc::new(OneSecret(url)), "notify-webhook-url");
+        let notifier = WebhookNotifier::new(
+            Arc::new(OneSecret(url.clone())),
+            "notify-webhook-url",
+            Format::Teams,
+        );
 
         // Act + Assert
         notifier.notify(&notification()).await.unwrap();
         assert_eq!(
             bodies.lock().unwrap()[0],
-            serde_json::json!({"text": "shop/nightly failed at step seed"})
+            notice::render(Format::Teams, &notification())
         );
+        assert_eq!(notifier.target(), "teams:notify-webhook-url");
+        let slack = WebhookNotifier::new(
+            Arc::new(OneSecret(url)),
+            "notify-webhook-url",
+            Format::Slack,
+        );
+        slack.notify(&notification()).await.unwrap();
+        assert!(bodies.lock().unwrap()[1]["blocks"].is_array());
         *status.lock().unwrap() = 500;
         let e = notifier.notify(&notification()).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
@@ -195,7 +205,11 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = format!("http://127.0.0.1:{port}/hooks/secret-token-xyz");
-        let notifier = WebhookNotifier::new(Arc::new(OneSecret(url)), "notify-webhook-url");
+        let notifier = WebhookNotifier::new(
+            Arc::new(OneSecret(url)),
+            "notify-webhook-url",
+            Format::Generic,
+        );
         let e = notifier.notify(&notification()).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
         assert!(!e.to_string().contains("secret-token-xyz"), "{e}");

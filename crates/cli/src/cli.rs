@@ -48,6 +48,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check the catalog and the files it names.
     Validate,
+    /// Write a product's technical dossier (flow matrix, dependencies, diagram, requirements), or compare two builds.
+    Dossier(DossierArgs),
     /// Run one step attempt (what a job executes; started by nightshift, not by hand).
     #[command(hide = true)]
     Runner,
@@ -95,6 +97,32 @@ pub struct PlanArgs {
     /// Only this product.
     #[arg(long)]
     pub product: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DossierArgs {
+    /// The product, as named in the catalog.
+    #[arg(required_unless_present = "diff")]
+    pub product: Option<String>,
+    /// Only this environment (with its last successful run's URLs, expiry and version); default: every
+    /// environment, with values per environment where they differ.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Write the dossier into this directory instead of printing it.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// md or html (html embeds the diagram's renderer from the local npm package mermaid).
+    #[arg(long, default_value = "md", value_parser = ["md", "html"])]
+    pub format: String,
+    /// fr (the template's language) or en.
+    #[arg(long, default_value = "fr", value_parser = ["fr", "en"])]
+    pub lang: String,
+    /// Show what changed between two runs' stored dossiers.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["product", "environment", "output", "format"])]
+    pub diff: Option<Vec<String>>,
+    /// With --diff: print the changes as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,4 +1,4 @@
-//! The `nightshift` CLI: `up`, `status`, `sweep`, `plan`, `validate`, and the `runner` and `handler` entry points
+//! The `nightshift` CLI: `up`, `status`, `sweep`, `plan`, `validate`, `dossier`, and the `runner` and `handler` entry points
 //! that jobs and the local Functions host start.
 
 pub mod cli;

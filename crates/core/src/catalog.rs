@@ -12,6 +12,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub mod annotations;
+
 pub const SCHEMA: &str = "nightshift.catalog/v1";
 
 /// A catalog error: the file, the field path inside it, and what to do.
@@ -140,6 +142,9 @@ pub struct EnvironmentDef {
     pub schedule: Option<Schedule>,
     pub lifetime: Option<Ttl>,
     pub max_lifetime: Option<Ttl>,
+    /// How long before expiry people are warned (default 12h pull-request, 2h nightly; none when persistent).
+    #[serde(default)]
+    pub warn_before: Option<Ttl>,
     pub vars: BTreeMap<String, String>,
     /// What happens to the environment when a run of it fails.
     #[serde(default)]
@@ -170,6 +175,9 @@ pub struct Product {
     pub source: String,
     pub steps: IndexMap<StepName, StepDef>,
     pub environments: IndexMap<EnvironmentName, EnvironmentDef>,
+    /// The `dossier:` section: components and flows the stacks cannot show (docs/dossier.md).
+    #[serde(default)]
+    pub dossier: annotations::Annotations,
 }
 
 impl Product {
@@ -239,6 +247,7 @@ struct RawProduct {
     defaults: RawDefaults,
     steps: IndexMap<String, RawStep>,
     environments: IndexMap<String, RawEnvironment>,
+    dossier: Option<serde_yaml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -306,6 +315,7 @@ struct RawEnvironment {
     schedule: Option<RawSchedule>,
     lifetime: Option<String>,
     max_lifetime: Option<String>,
+    warn_before: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
     on_failure: Option<String>,
@@ -512,6 +522,17 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         };
         let lifetime = ttl("lifetime", &e.lifetime)?;
         let max_lifetime = ttl("max_lifetime", &e.max_lifetime)?;
+        let warn_before = match (e.kind, ttl("warn_before", &e.warn_before)?) {
+            (EnvironmentKind::Persistent, Some(_)) => {
+                return Err(err(
+                    at("warn_before"),
+                    "a persistent environment never expires: remove warn_before".into(),
+                ))
+            }
+            (EnvironmentKind::Persistent, None) => None,
+            (EnvironmentKind::Nightly, w) => Some(w.unwrap_or(Ttl::from_secs(2 * 3600))),
+            (EnvironmentKind::PullRequest, w) => Some(w.unwrap_or(Ttl::from_secs(12 * 3600))),
+        };
         let schedule = match (&e.schedule, e.kind) {
             (Some(s), EnvironmentKind::Nightly) => Some(parse_schedule(s).map_err(|(f, m)| err(at(&format!("schedule.{f}")), m))?),
             (None, EnvironmentKind::Nightly) => {
@@ -593,6 +614,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 schedule,
                 lifetime,
                 max_lifetime,
+                warn_before,
                 vars: e.vars.clone(),
                 on_failure,
             },
@@ -657,8 +679,11 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         }
     }
 
+    let step_names: Vec<&str> = steps.keys().map(|s| s.as_str()).collect();
+    let dossier = annotations::parse(file, text, raw.dossier, &step_names)?;
     Ok(Product {
         name,
+        dossier,
         description: raw.description,
         platform: raw.platform,
         source: file.to_string(),
@@ -1020,5 +1045,35 @@ environments:
         ))
         .unwrap_err();
         assert!(e.message.contains("never a secret value"), "{e}");
+    }
+
+    #[test]
+    fn warn_before_defaults_by_kind_and_a_persistent_environment_has_none() {
+        let c = parse(DEMO).unwrap();
+        let p = c.product("shop").unwrap();
+        let w: Vec<Option<String>> = p
+            .environments
+            .values()
+            .map(|e| e.warn_before.map(|t| t.to_string()))
+            .collect();
+        assert_eq!(w, [Some("2h".to_string()), Some("12h".to_string()), None]);
+        let c = parse(&DEMO.replace(
+            "pr: { kind: pull-request }",
+            "pr: { kind: pull-request, warn_before: 1d }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.product("shop").unwrap().environments[1]
+                .warn_before
+                .unwrap()
+                .to_string(),
+            "1d"
+        );
+        let e = parse(&DEMO.replace(
+            "main: { kind: persistent }",
+            "main: { kind: persistent, warn_before: 1h }",
+        ))
+        .unwrap_err();
+        assert_eq!(e.field, "environments.main.warn_before");
     }
 }

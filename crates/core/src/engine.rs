@@ -50,6 +50,11 @@ pub enum NotificationKind {
     StepFailed,
     RunSucceeded,
     RunFailed,
+    /// Sent by the failure policy's rollback and by the sweep, expiry and lifecycle use cases (not by this engine).
+    RollbackStarted,
+    RollbackFinished,
+    EnvironmentDestroyed,
+    ExpiryWarning,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +64,10 @@ pub struct Notification {
     pub product: String,
     pub environment: String,
     pub text: String,
+    /// What the cards show beyond the text (step, URLs, expiry, log tail, links): see [`crate::notice`]. Boxed:
+    /// most commands carry none of it.
+    #[serde(default, skip_serializing_if = "crate::notice::Details::is_empty")]
+    pub details: Box<crate::notice::Details>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +116,24 @@ fn notify(run: &Run, kind: NotificationKind, text: String) -> Command {
         product: run.product.to_string(),
         environment: run.environment.to_string(),
         text,
+        details: Default::default(),
     })
+}
+
+/// A step's notification names the step and attempt, so a card can say which step failed.
+fn notify_step(
+    run: &Run,
+    kind: NotificationKind,
+    text: String,
+    step: &StepName,
+    attempt: u32,
+) -> Command {
+    let mut c = notify(run, kind, text);
+    if let Command::Notify(n) = &mut c {
+        n.details.step = Some(step.to_string());
+        n.details.attempt = Some(attempt);
+    }
+    c
 }
 
 fn set_status(
@@ -261,10 +287,12 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                     );
                     set_status(&mut run, step, StepStatus::Retrying, now, Some(why.clone()));
                     commands.push(Command::DispatchAt(msg, at));
-                    commands.push(notify(
+                    commands.push(notify_step(
                         &run,
                         NotificationKind::StepRetrying,
                         format!("{}: step {step} {why}", run.id),
+                        step,
+                        *attempt,
                     ));
                 } else {
                     s.finished_at = Some(now);
@@ -274,10 +302,12 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                         format!("failed (not retryable): {reason}")
                     };
                     set_status(&mut run, step, StepStatus::Failed, now, Some(why.clone()));
-                    commands.push(notify(
+                    commands.push(notify_step(
                         &run,
                         NotificationKind::StepFailed,
                         format!("{}: step {step} {why}", run.id),
+                        step,
+                        *attempt,
                     ));
                 }
                 true

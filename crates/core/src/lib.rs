@@ -4,12 +4,15 @@
 //! into a run, the run engine turns `(run, event)` into `(run, commands)`, and the expiry module turns resource
 //! groups and a clock reading into sweep decisions. The ports the edges implement are small traits in [`ports`].
 
+pub mod action_link;
 pub mod catalog;
+pub mod dossier;
 pub mod engine;
 pub mod expiry;
 pub mod lifecycle;
 pub mod messages;
 pub mod names;
+pub mod notice;
 pub mod planner;
 pub mod ports;
 pub mod reconcile;

@@ -175,10 +175,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// Tells people (Slack, Teams, a log).
+/// Tells people (Slack, Teams, a log, GitHub deployments).
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> Result<(), PortError>;
+    /// A stable name for this destination (`teams:notify-teams-url`): delivery records and retries name it.
+    fn target(&self) -> String {
+        "log".into()
+    }
 }
 
 /// A secret's value: never printed, never serialized.

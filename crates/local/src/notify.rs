@@ -111,6 +111,7 @@ mod tests {
             product: "shop".into(),
             environment: "nightly".into(),
             text: "step infra failed".into(),
+            details: Default::default(),
         };
         notifier.notify(&n).await.unwrap();
         notifier.notify(&n).await.unwrap();

@@ -1,8 +1,10 @@
 //! One module per function: each unpacks its invocation, calls one use case, and packs the outputs.
 
+pub mod actions;
 pub mod expiry_sweeper;
 pub mod job_watchdog;
 pub mod nightly_scheduler;
+pub mod notification_retry;
 pub mod release_intake;
 pub mod status;
 pub mod step_dispatch;

@@ -18,6 +18,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("job-watchdog", "timer", &[STEPS_BINDING]),
     ("expiry-sweeper", "timer", &[]),
     ("status", "req", &["res"]),
+    ("actions", "req", &["res"]),
+    ("notification-retry", MESSAGE_BINDING, &[]),
 ];
 
 struct Definition {
@@ -152,6 +154,8 @@ async fn each_function_reads_its_declared_trigger_and_writes_only_declared_outpu
         "nightly-scheduler",
         "job-watchdog",
         "expiry-sweeper",
+        "actions",
+        "notification-retry",
     ];
     assert_eq!(order.len(), definitions.len());
 

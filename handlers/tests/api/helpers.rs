@@ -48,6 +48,11 @@ pub struct TestApp {
 
 /// Builds the application exactly as the handler binary does, on local adapters under a fresh directory.
 pub fn spawn_app() -> TestApp {
+    spawn_app_with(&[])
+}
+
+/// [`spawn_app`] with more settings (e.g. notifications, actions).
+pub fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let root = tempfile::tempdir().expect("a temporary directory");
     let catalog_dir = root.path().join("catalog");
     std::fs::create_dir_all(&catalog_dir).expect("catalog dir");
@@ -63,6 +68,10 @@ pub fn spawn_app() -> TestApp {
         ("NIGHTSHIFT_RUNNER", "true".to_string()),
     ]
     .into();
+    let mut env = env;
+    for (k, v) in extra {
+        env.insert(k, v.to_string());
+    }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("valid test settings");
     let ports = nightshift_app::wiring::local(&settings);
     let app = Arc::new(App::new(ports, settings.clone()));

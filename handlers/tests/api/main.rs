@@ -1,6 +1,7 @@
 //! The handler's integration tests: one binary, one module per area, every test against the real router over the
 //! local adapters (`helpers::spawn_app`), fed with recorded invocation payloads from `tests/data/`.
 
+mod actions;
 mod bindings;
 mod errors;
 mod helpers;

@@ -57,6 +57,7 @@ impl App {
             let pending = PendingTeardown {
                 message_id: message_id.to_string(),
                 reason: reason.clone(),
+                requested_by: release.requested_by.clone(),
                 requested_at: self.now(),
             };
             self.repo
@@ -104,7 +105,9 @@ impl App {
                 ..Applied::default()
             }));
         }
-        let n = self.teardown(product, env, &reason).await?;
+        let n = self
+            .teardown(product, env, &reason, &release.requested_by)
+            .await?;
         out.log(format!(
             "{product}/{env} destroyed ({reason}): {n} resource group(s)"
         ));

@@ -1,8 +1,12 @@
 //! The use cases, one module per function; each adds its methods to [`crate::App`].
 
+pub mod actions;
 pub mod dispatch;
+pub mod dossier;
+pub mod expiry_warning;
 pub mod lifecycle;
 pub mod nightly;
+pub mod notify;
 pub mod on_failure;
 pub mod release;
 pub mod status;

@@ -36,11 +36,29 @@ impl App {
                 "{product}/{env}: the build ended, tearing down as asked ({})",
                 pending.reason
             ));
-            self.teardown(product, env, &pending.reason).await?;
+            self.teardown(product, env, &pending.reason, &pending.requested_by)
+                .await?;
             return Ok(());
         }
         if let Some(expires_at) = rec.expires_at.filter(|t| Some(*t) != run.expires_at) {
             self.retag_expiry(product, env, expires_at).await?;
+        }
+        if run.trigger.is_rollback() && run.status == RunStatus::Succeeded {
+            let text = format!(
+                "{product}/{env}: rolled back to {} (run {})",
+                run.trigger.version(),
+                run.id
+            );
+            out.log(text.clone());
+            self.notify_quietly(Notification {
+                kind: NotificationKind::RollbackFinished,
+                run: run.id.to_string(),
+                product: product.to_string(),
+                environment: env.to_string(),
+                text,
+                details: Box::default(),
+            })
+            .await;
         }
         if run.status != RunStatus::Failed {
             return Ok(());
@@ -98,12 +116,13 @@ impl App {
         product: &nightshift_core::catalog::Product,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        let say = |text: String| Notification {
-            kind: NotificationKind::RunFailed,
+        let say = |kind: NotificationKind, text: String| Notification {
+            kind,
             run: run.id.to_string(),
             product: run.product.to_string(),
             environment: run.environment.to_string(),
             text,
+            details: Box::default(),
         };
         if run.trigger.is_rollback() {
             let text = format!(
@@ -111,7 +130,8 @@ impl App {
                 run.id, run.product, run.environment
             );
             out.log(text.clone());
-            self.notify_quietly(&say(text)).await;
+            self.notify_quietly(say(NotificationKind::RollbackFinished, text))
+                .await;
             return Ok(());
         }
         let last = rec
@@ -128,7 +148,8 @@ impl App {
                 run.id, run.product, run.environment
             );
             out.log(text.clone());
-            self.notify_quietly(&say(text)).await;
+            self.notify_quietly(say(NotificationKind::RunFailed, text))
+                .await;
             return Ok(());
         };
         let planned = planner::plan(PlanRequest {
@@ -145,28 +166,32 @@ impl App {
         });
         match planned {
             Ok(rollback) => {
-                out.log(format!(
-                    "{} failed: rolling {}/{} back to {} (run {})",
-                    run.id,
+                let text = format!(
+                    "{}/{}: rolling back to {} (run {} failed; rollback run {})",
                     run.product,
                     run.environment,
                     previous.trigger.version(),
+                    run.id,
                     rollback.id
-                ));
+                );
+                out.log(text.clone());
+                self.notify_quietly(say(NotificationKind::RollbackStarted, text))
+                    .await;
                 self.start_run(rollback, out).await
             }
             Err(e) => {
                 let text = format!("{}: no rollback: {e}", run.id);
                 out.log(text.clone());
-                self.notify_quietly(&say(text)).await;
+                self.notify_quietly(say(NotificationKind::RunFailed, text))
+                    .await;
                 Ok(())
             }
         }
     }
 
-    async fn notify_quietly(&self, n: &Notification) {
-        if let Err(e) = self.ports.notifier.notify(n).await {
-            tracing::warn!(error = %e, "notification failed: {}", n.text);
-        }
+    /// Notifications never fail the lifecycle: a delivery that fails is recorded and retried by the notifier.
+    async fn notify_quietly(&self, n: Notification) {
+        let n = self.enrich(n).await;
+        self.send_notification(&n).await;
     }
 }

@@ -37,6 +37,8 @@ pub struct RunSummary {
     pub expires_at: Option<DateTime<Utc>>,
     pub steps: Vec<StepSummary>,
     pub outputs: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Store key of the run's technical dossier, once generated (succeeded runs).
+    pub dossier: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,17 +49,23 @@ pub struct StatusReport {
     pub runs: Vec<RunSummary>,
     pub environments: Vec<EnvironmentRecord>,
     pub rejected: Vec<Rejected>,
+    /// Notification deliveries that gave up (see docs/notifications.md).
+    pub failed_notifications: Vec<crate::usecases::notify::DeliveryRecord>,
 }
 
 impl App {
     pub async fn status(&self) -> Result<StatusReport, AppError> {
         let now = self.now();
+        let dossiers = self.dossier_keys().await?;
         let runs = self
             .repo
             .runs()
             .await?
             .iter()
-            .map(|r| summarize(r, now))
+            .map(|r| RunSummary {
+                dossier: dossiers.get(r.id.as_str()).cloned(),
+                ..summarize(r, now)
+            })
             .collect();
         Ok(StatusReport {
             instance: self.settings.instance.clone(),
@@ -66,6 +74,12 @@ impl App {
             runs,
             environments: self.repo.environments().await?,
             rejected: self.repo.rejected().await?,
+            failed_notifications: self
+                .deliveries()
+                .await?
+                .into_iter()
+                .filter(|d| d.outcome == "failed")
+                .collect(),
         })
     }
 
@@ -122,5 +136,6 @@ pub fn summarize(r: &Run, now: DateTime<Utc>) -> RunSummary {
             })
             .collect(),
         outputs: r.outputs(),
+        dossier: None,
     }
 }

@@ -71,6 +71,12 @@ impl App {
             cap,
             &Self::persistent_set(&catalog),
         );
+        if !dry_run {
+            // Warnings before deletion ride on the sweeper's pass; one that fails to send never stops a sweep.
+            if let Err(e) = self.warn_expiring(&catalog, now).await {
+                tracing::warn!(error = %e, "expiry warnings not sent");
+            }
+        }
         let mut report = SweepReport {
             now,
             dry_run,
@@ -183,7 +189,7 @@ impl App {
         }
         for ((product, env), (reason, all_gone)) in destroyed {
             if all_gone {
-                self.forget_environment(&product, &env, now, &reason)
+                self.forget_environment(&product, &env, now, &reason, "the expiry sweep")
                     .await?;
             }
         }
@@ -198,6 +204,7 @@ impl App {
         env: &str,
         now: DateTime<Utc>,
         reason: &str,
+        by: &str,
     ) -> Result<(), AppError> {
         match &self.ports.tfstate {
             Some(store) => {
@@ -213,11 +220,15 @@ impl App {
             }
         }
         if let Some(mut rec) = self.repo.environment(product, env).await? {
+            let already = rec.status == "destroyed";
             rec.status = "destroyed".into();
             rec.destroyed_at = Some(now);
             rec.destroyed_reason = Some(reason.to_string());
             rec.pending_teardown = None;
             self.repo.put_environment(&rec).await?;
+            if !already {
+                self.notify_destroyed(&rec, by, reason, now).await;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod dossier;
 pub mod plan;
 pub mod status;
 pub mod sweep;
@@ -22,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
+        Command::Dossier(a) => dossier::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
     }

@@ -29,6 +29,11 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         if let Some(why) = &r.reason {
             println!("    {why}");
         }
+        if let Some(key) = &r.dossier {
+            println!(
+                "    dossier: {key} (nightshift dossier --diff RUN_A RUN_B compares two builds)"
+            );
+        }
         for s in &r.steps {
             let d = s.duration_secs.map(secs).unwrap_or_default();
             let why = s
@@ -69,6 +74,21 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
                 r.message_id,
                 r.queue,
                 r.reason
+            );
+        }
+    }
+    if !report.failed_notifications.is_empty() {
+        println!("\nNotifications not delivered:");
+        for d in &report.failed_notifications {
+            println!(
+                "  {} {} of {}/{} to {} after {} tries: {}",
+                time(Some(d.event_at)),
+                d.kind,
+                d.product,
+                d.environment,
+                d.target,
+                d.attempts,
+                d.error.as_deref().unwrap_or("")
             );
         }
     }

@@ -34,6 +34,9 @@ pub async fn run(g: &Global) -> anyhow::Result<i32> {
             }
         }
     }
+    if problems.is_empty() {
+        problems.extend(super::dossier::check_annotations(&s, &catalog));
+    }
     for p in &problems {
         eprintln!("error: {p}");
     }

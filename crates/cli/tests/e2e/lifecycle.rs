@@ -93,6 +93,42 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
         assert_eq!(s["attempts"], 1);
         assert!(s["duration_secs"].as_f64().unwrap() > 0.0);
     }
+    // The environment's technical dossier is stored once the run has finished (right after its document says so),
+    // linked from status, with the run's URLs.
+    let key = format!("dossiers/orthense-demo/nightly/{}.json", nightly.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, out, _) = cli(&state, &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let linked = status["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dossier"] == serde_json::json!(key));
+        if linked {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dossier linked from status: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stored =
+        std::fs::read_to_string(state.join("store").join(key.replace(".json", ".md"))).unwrap();
+    assert!(
+        stored.contains("https://api-medical.nightly.orthense.local"),
+        "{stored}"
+    );
+    let (code, out, err) = cli(
+        &state,
+        &["dossier", "orthense-demo", "--environment", "nightly"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("**Exécution :** {}", nightly.id)),
+        "{out}"
+    );
 
     let groups = state.join("cloud/resource-groups");
     let nightly_db = nightly

@@ -4,5 +4,6 @@
 
 mod helpers;
 mod lifecycle;
+mod notifications;
 mod reconcile;
 mod resilience;
