@@ -5,6 +5,7 @@
 //! to the store, records the result, and sends it on `step-events`. On SIGTERM it stops its child and reports the
 //! attempt as interrupted. The local process job runner and Azure Container Instances run this same code.
 
+use crate::catalog_files::{resolve_in_repo, Kind};
 use crate::repo::{log_key, result_key};
 use crate::service::App;
 use crate::settings::Mode;
@@ -244,7 +245,30 @@ fn json_text(v: &Value) -> String {
     }
 }
 
+/// Runs the step, then passes what it reports (outputs, failure reason) through the same redaction as its log: a
+/// secret a step prints to its outputs file never reaches the result, the run document or the status.
 async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String, Value>, Failure> {
+    let mut secrets = Vec::new();
+    let result = execute_step(app, a, log, &mut secrets).await;
+    match result {
+        Ok(outputs) => Ok(outputs
+            .into_iter()
+            .map(|(k, v)| (redact(&k, &secrets), redact_value(v, &secrets)))
+            .collect()),
+        Err(f) => Err(Failure {
+            reason: redact(&f.reason, &secrets),
+            ..f
+        }),
+    }
+}
+
+/// Runs the step; `secrets` receives the values to redact as soon as they are read.
+async fn execute_step(
+    app: &App,
+    a: &Assignment,
+    log: &Log,
+    secrets: &mut Vec<String>,
+) -> Result<BTreeMap<String, Value>, Failure> {
     let run = load_run(app, &a.run_id).await?;
     let step = run
         .steps
@@ -293,24 +317,23 @@ async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String
         .map(|(_, v)| v.clone())
         .filter(|v| v.len() >= 4)
         .collect();
+    secrets.extend(secret_values.iter().cloned());
     let tags = serde_json::to_string(&run.tags).expect("tags serialize");
 
     match &step.def.action {
         Action::Terraform { stack, vars } => {
             let tf = tools::terraform().map_err(|e| Failure::permanent(e.to_string()))?;
-            let dir = root.join(stack);
-            if !dir.is_dir() {
-                return Err(Failure::permanent(match &step.teardown {
-                    // The old definition names a directory that went with the layer.
+            // A removed layer's old definition may name a directory that went with the layer: say what to do.
+            let dir = resolve_in_repo(&root, stack, Kind::Directory).map_err(|e| {
+                Failure::permanent(match &step.teardown {
                     Some(built_by) => format!(
-                        "layer {} was removed from the catalog, but its stack directory {} is gone too: restore it \
-                         for one release so the layer built by {built_by} can be destroyed, or destroy the environment",
-                        a.step,
-                        dir.display()
+                        "layer {} was removed from the catalog, but its stack cannot be used ({e}): restore it for \
+                         one release so the layer built by {built_by} can be destroyed, or destroy the environment",
+                        a.step
                     ),
-                    None => format!("stack directory {} does not exist", dir.display()),
-                }));
-            }
+                    None => format!("stack: {e}"),
+                })
+            })?;
             let state_base = s
                 .terraform_dir()
                 .join(run.product.as_str())
@@ -416,13 +439,8 @@ async fn execute(app: &App, a: &Assignment, log: &Log) -> Result<BTreeMap<String
             let say = |m: &str| log.line(m);
             let ap = tools::ensure_ansible_playbook(&tools_dir, &say)
                 .map_err(|e| Failure::permanent(e.to_string()))?;
-            let path = root.join(playbook);
-            if !path.is_file() {
-                return Err(Failure::permanent(format!(
-                    "playbook {} does not exist",
-                    path.display()
-                )));
-            }
+            let path = resolve_in_repo(&root, playbook, Kind::File)
+                .map_err(|e| Failure::permanent(format!("playbook: {e}")))?;
             let mut extra = serde_json::Map::new();
             for (k, v) in vars {
                 extra.insert(k.clone(), render(v)?);
@@ -581,12 +599,45 @@ fn read_outputs(path: &PathBuf) -> Result<BTreeMap<String, Value>, Failure> {
     }
 }
 
-fn redact(line: &str, secrets: &[String]) -> String {
+/// Replaces every secret value in `line` with `***` (logs here, and `nightshift bundle`).
+pub fn redact(line: &str, secrets: &[String]) -> String {
+    // Longest first: a secret that contains another is replaced whole.
+    let mut sorted: Vec<&String> = secrets.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut l = line.to_string();
-    for s in secrets {
+    for s in sorted {
         l = l.replace(s.as_str(), "***");
     }
     l
+}
+
+/// Redacts every string of a JSON value (object keys too); a number or boolean whose text holds a secret becomes
+/// the redacted text.
+fn redact_value(v: Value, secrets: &[String]) -> Value {
+    match v {
+        Value::String(s) => Value::String(redact(&s, secrets)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| redact_value(i, secrets))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (redact(&k, secrets), redact_value(v, secrets)))
+                .collect(),
+        ),
+        Value::Number(_) | Value::Bool(_) => {
+            let text = v.to_string();
+            let clean = redact(&text, secrets);
+            if clean == text {
+                v
+            } else {
+                Value::String(clean)
+            }
+        }
+        Value::Null => Value::Null,
+    }
 }
 
 /// How long the step's processes get to stop after SIGTERM before they are killed. ACI gives a stopped container
@@ -690,6 +741,29 @@ async fn capture(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_reaches_every_string_key_and_number_of_an_output_value() {
+        let secrets = vec!["hunter22".to_string(), "20252025".to_string()];
+        let v = serde_json::json!({
+            "url": "https://u:hunter22@db", "hunter22": 1, "deep": [{"x": "hunter22"}], "pin": 20252025,
+            "port": 5432, "ok": true, "none": null,
+        });
+        let r = redact_value(v, &secrets);
+        assert_eq!(
+            r,
+            serde_json::json!({
+                "url": "https://u:***@db", "***": 1, "deep": [{"x": "***"}], "pin": "***",
+                "port": 5432, "ok": true, "none": null,
+            })
+        );
+    }
+
+    #[test]
+    fn a_secret_containing_another_is_redacted_whole() {
+        let secrets = vec!["abcd".to_string(), "abcdefgh".to_string()];
+        assert_eq!(redact("x abcdefgh y abcd", &secrets), "x *** y ***");
+    }
 
     #[test]
     fn secret_names_come_from_the_journal_and_the_job_platform() {

@@ -110,8 +110,14 @@ impl App {
         self.ports.clock.now()
     }
 
+    /// The catalog after the whole validation (see [`catalog_files::load_validated`]): every use case that acts
+    /// reads it here, before it writes anything. Locally the repository is at hand and each stack and playbook
+    /// must resolve inside it; the Functions package on Azure carries no stacks, so there only their paths' shape
+    /// is checked, and the runner resolves them before it runs anything.
     pub fn catalog(&self) -> Result<Catalog, CatalogError> {
-        catalog_files::load(&self.settings.catalog_dir)
+        let root = (self.settings.mode == Mode::Local).then_some(self.settings.repo_root.as_path());
+        catalog_files::load_validated(&self.settings.catalog_dir, root)
+            .map_err(catalog_files::first_problem)
     }
 
     pub(crate) fn platform(&self) -> Platform {
@@ -168,9 +174,9 @@ impl App {
     }
 
     /// Creates a run unless it exists, and starts it. A repeat (two firings, a redelivered release) starts nothing
-    /// new; it re-sends the dispatches of steps still queued, in case the first outputs were lost.
+    /// new; it starts a run that was created but never started (its creator died in between), or re-sends the
+    /// dispatches of steps still queued, in case the first outputs were lost.
     pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
-        let now = self.now();
         if self.repo.run(&run.id).await?.is_none() {
             self.continue_environment(&mut run, out).await?;
         }
@@ -183,39 +189,64 @@ impl App {
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_else(|| "never".into())
             ));
-            // One run builds an environment at a time: a second one waits for the first to finish.
-            let event = match self.repo.acquire_lease(&run).await? {
-                None => Event::Start,
-                Some(behind) => Event::Wait { behind },
-            };
-            if let Some((run, commands, _)) = self.repo.apply(&run.id, &event, now).await? {
-                self.record_environment(&run).await?;
-                self.execute(commands, out).await?;
-            }
-        } else if let Some(existing) = self.repo.run(&run.id).await? {
-            self.rejoin_run(&existing, out).await?;
+            return self.ensure_started(&run, out).await;
         }
-        Ok(())
+        let Some(existing) = self.repo.run(&run.id).await? else {
+            return Ok(());
+        };
+        self.rejoin_run(&existing, out).await
     }
 
-    /// A trigger that arrived again for a run that exists: nothing new starts; dispatches of steps still queued are
-    /// sent again, in case the first outputs were lost (their deterministic ids make the repeat harmless).
+    /// A trigger that arrived again for a run that exists (a second firing, a redelivered release): nothing new
+    /// starts; a run whose first start was cut short starts, and dispatches of steps still queued are sent again
+    /// in case the first outputs were lost (their deterministic ids make the repeat harmless).
     pub(crate) async fn rejoin_run(
         &self,
         existing: &Run,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        out.log(format!(
-            "run {} exists already ({:?}): not started again",
-            existing.id, existing.status
-        ));
         match existing.status {
             RunStatus::Waiting => {
+                out.log(format!("run {} exists already and waits", existing.id));
                 self.start_next_waiting(&existing.product, &existing.environment, out)
                     .await
             }
-            _ => self.execute(engine::redispatch_queued(existing), out).await,
+            RunStatus::Running if never_started(existing) => {
+                out.log(format!(
+                    "run {} exists but never started (its first start was cut short): starting it",
+                    existing.id
+                ));
+                self.ensure_started(existing, out).await
+            }
+            status => {
+                out.log(format!(
+                    "run {} exists already ({status:?}): not started again",
+                    existing.id
+                ));
+                self.execute(engine::redispatch_queued(existing), out).await
+            }
         }
+    }
+
+    /// Starts a run that exists but has not started: it takes its environment's lease and queues its first steps,
+    /// or waits behind the run that holds the lease. Idempotent: the lease is the run's own on a repeat, and the
+    /// engine applies `Start` and `Wait` only to a run none of whose steps was ever queued, so whoever gets here
+    /// second (a redelivery, the scheduler's next firing, the watchdog) changes nothing.
+    pub(crate) async fn ensure_started(
+        &self,
+        run: &Run,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        // One run builds an environment at a time: a second one waits for the first to finish.
+        let event = match self.repo.acquire_lease(run).await? {
+            None => Event::Start,
+            Some(behind) => Event::Wait { behind },
+        };
+        if let Some((run, commands, true)) = self.repo.apply(&run.id, &event, self.now()).await? {
+            self.record_environment(&run).await?;
+            self.execute(commands, out).await?;
+        }
+        Ok(())
     }
 
     /// A run has finished: it leaves the active index, and the oldest run waiting for its environment starts.
@@ -299,6 +330,12 @@ impl App {
             .await?;
         Ok(())
     }
+}
+
+/// A run that exists and is not waiting, but none of whose steps was ever queued: whoever created it died before
+/// starting it (the lease or the first update was never written).
+pub(crate) fn never_started(run: &Run) -> bool {
+    run.status == RunStatus::Running && run.steps.values().all(|s| s.attempt == 0)
 }
 
 /// For tests and the CLI: a secrets port that has none.

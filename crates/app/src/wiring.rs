@@ -57,7 +57,10 @@ pub fn channels(
 pub fn local(s: &Settings) -> Ports {
     let secrets: Arc<dyn Secrets> = Arc::new(LocalSecrets::new(s.key_vault_dir()));
     let store: Arc<dyn Store> = Arc::new(FsStore::new(s.store_dir()));
-    let mut jobs = ProcessJobs::new(s.jobs_dir(), s.runner_command.clone());
+    // Local jobs get their secrets' values from the local vault in their environment, as Container Instances'
+    // secure environment variables would; a missing secret refuses the job, which fails its step.
+    let mut jobs =
+        ProcessJobs::new(s.jobs_dir(), s.runner_command.clone()).with_secrets(secrets.clone());
     for (k, v) in s.job_env() {
         jobs = jobs.with_env(k, v);
     }

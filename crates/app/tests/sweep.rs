@@ -178,3 +178,129 @@ async fn a_dry_run_deletes_purges_and_forgets_nothing() {
     assert!(cloud.purged.lock().unwrap().is_empty());
     assert_eq!(tfstate.list("shop/").await.unwrap().len(), 1);
 }
+
+/// LocalCloud, except that deleting `waits_for_group` first waits (a bounded number of polls) until the store records
+/// `pr-1` as destroyed: it sees whether a deletion is recorded as it happens, or only when the sweep ends.
+struct WatchingCloud {
+    inner: LocalCloud,
+    store: Arc<dyn Store>,
+    waits_for_group: String,
+}
+
+#[async_trait]
+impl Cloud for WatchingCloud {
+    async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError> {
+        self.inner.list_managed(instance).await
+    }
+    async fn delete_group(&self, name: &str) -> Result<Deletion, PortError> {
+        if name == self.waits_for_group {
+            let mut recorded = false;
+            for _ in 0..500 {
+                let rec = self.store.get("environments/shop/pr-1.json").await?;
+                if rec.is_some_and(|v| String::from_utf8_lossy(&v.bytes).contains("destroyed")) {
+                    recorded = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            if !recorded {
+                return Err(PortError::Permanent(
+                    "pr-1's deletion was not recorded while the sweep went on".into(),
+                ));
+            }
+        }
+        self.inner.delete_group(name).await
+    }
+}
+
+fn record(env: &str) -> String {
+    serde_json::json!({
+        "product": "shop", "environment": env, "kind": "pull-request", "last_run": "shop.x.n1",
+        "status": "ready", "expires_at": "2026-11-20T00:00:00Z", "destroyed_at": null, "destroyed_reason": null,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_sweep_records_each_deletion_as_it_happens_and_reports_a_garbled_record_without_stopping()
+{
+    // Arrange: three expired environments; pr-2's record is garbled; pr-3's deletion waits to see pr-1's recorded.
+    let (app, _cloud, _tfstate, dir) = setup(&[], "", &[]).await;
+    let local = LocalCloud::new(app.settings.cloud_dir());
+    for (group, env) in [
+        ("rg-shop-pr-1", "pr-1"),
+        ("rg-shop-pr-2", "pr-2"),
+        ("rg-shop-pr-3", "pr-3"),
+    ] {
+        local
+            .create_group(group, &group_tags(env, "2026-11-20T00:00:00Z"))
+            .unwrap();
+    }
+    let store = app.ports.store.clone();
+    for env in ["pr-1", "pr-3"] {
+        store
+            .put(
+                &format!("environments/shop/{env}.json"),
+                record(env).into_bytes(),
+                Precondition::None,
+            )
+            .await
+            .unwrap();
+    }
+    let garbled = b"{\"product\": \"shop\", \"environ".to_vec();
+    store
+        .put(
+            "environments/shop/pr-2.json",
+            garbled.clone(),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    let mut ports = app.ports.clone();
+    ports.cloud = Arc::new(WatchingCloud {
+        inner: LocalCloud::new(app.settings.cloud_dir()),
+        store: store.clone(),
+        waits_for_group: "rg-shop-pr-3".into(),
+    });
+    let app = App::new(ports, app.settings.clone());
+
+    // Act
+    let report = app
+        .sweep(Some(at("2026-11-21T00:00:00Z")), false, 10)
+        .await
+        .expect("a bad record does not stop the sweep");
+
+    // Assert
+    assert_eq!((report.deleted, report.errors), (3, 1), "{report:#?}");
+    let item = |g: &str| {
+        report
+            .items
+            .iter()
+            .find(|i| i.resource_group == g)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(item("rg-shop-pr-3").action, "deleted", "{report:#?}");
+    let bad = item("rg-shop-pr-2").action;
+    assert!(
+        bad.starts_with("deleted")
+            && bad.contains("environments/shop/pr-2.json")
+            && bad.contains("not marked destroyed"),
+        "{bad}"
+    );
+    for env in ["pr-1", "pr-3"] {
+        let rec = app.repo.environment("shop", env).await.unwrap().unwrap();
+        assert_eq!(rec.status, "destroyed", "{env}");
+    }
+    assert_eq!(
+        store
+            .get("environments/shop/pr-2.json")
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+        garbled,
+        "the garbled record is left as it was, for a look"
+    );
+    assert!(local.list_all().unwrap().is_empty(), "{:?}", dir.path());
+}

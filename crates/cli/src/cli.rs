@@ -38,8 +38,26 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run tonight's nightly environment locally, end to end, and wait until it is ready.
+    /// Run tonight's nightly environment locally, end to end, and wait until it and every run in flight finish.
     Up(UpArgs),
+    /// Run the local Functions host and the handler until Ctrl-C: timers, queues, and HTTP (api/status).
+    Serve(ServeArgs),
+    /// Deploy a version into an environment (creates a pull-request environment on first use).
+    Release(ReleaseArgs),
+    /// The pull request closed: destroy its environment now.
+    Close(TargetArgs),
+    /// Destroy an environment now.
+    Destroy(TargetArgs),
+    /// Push an environment's expiry later: --by 2d, or --until TIME.
+    Extend(ExtendArgs),
+    /// Keep an environment (a failed one, for debugging) past its expiry: --for 3d --reason TEXT.
+    Keep(KeepArgs),
+    /// List every environment: kind, status, version, expiry and why, URLs, last run.
+    Environments(JsonArgs),
+    /// Print a run's stored step logs.
+    Logs(LogsArgs),
+    /// Write a run's debug bundle (run document, logs, results, outputs, plan, host log), secrets redacted.
+    Bundle(BundleArgs),
     /// Show runs, environments and rejected messages.
     Status(StatusArgs),
     /// Destroy expired environments' resource groups.
@@ -69,6 +87,112 @@ pub struct UpArgs {
     /// Print the final status as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// The HTTP port of the local host it starts (api/status, admin); if taken, a free one. 0: any free port.
+    #[arg(long, default_value_t = 7071)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The HTTP port: http://127.0.0.1:PORT/api/status. 0 picks a free port.
+    #[arg(long, default_value_t = 7071)]
+    pub port: u16,
+}
+
+/// What every lifecycle message command takes.
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    /// Who asks (journaled with the action). Default: $USER@hostname.
+    #[arg(long, value_name = "WHO")]
+    pub requested_by: Option<String>,
+    /// The message's id, its idempotency key: the same id sent twice is one action. Default: a fresh one.
+    #[arg(long, value_name = "ID")]
+    pub message_id: Option<String>,
+    /// Wait for the outcome: exit 0 only when the environment reached the state asked for, 1 on a rejection.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub timeout: u64,
+    /// With --wait, when no `nightshift serve` runs: the HTTP port of the local host it starts (0: any).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    pub product: String,
+    pub environment: String,
+    pub version: String,
+    /// How long a pull-request environment lives (e.g. 3d, 12h); default its catalog lifetime.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    pub product: String,
+    pub environment: String,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["by", "until"])))]
+pub struct ExtendArgs {
+    pub product: String,
+    pub environment: String,
+    /// Push the expiry this much later (e.g. 2d, 12h).
+    #[arg(long, value_name = "DURATION")]
+    pub by: Option<String>,
+    /// Set the expiry to this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeepArgs {
+    pub product: String,
+    pub environment: String,
+    /// How long to keep it from now (e.g. 3d).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: String,
+    /// Why (shown in `environments` and `status`).
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub run: String,
+    /// Only this step (default: every step).
+    pub step: Option<String>,
+    /// Only this attempt (default: every attempt).
+    #[arg(long)]
+    pub attempt: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    pub run: String,
+    /// Where to write the bundle (a .tar.gz).
+    #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
+    pub output: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -131,4 +255,106 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("{e}: give a time like 2026-11-22T09:00:00Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("nightshift").chain(line.split_whitespace()))
+    }
+
+    fn command(line: &str) -> Command {
+        parse(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .command
+    }
+
+    #[test]
+    fn release_takes_product_environment_version_and_every_send_flag() {
+        let Command::Release(a) = command(
+            "release orthense-demo pr-7 1.4.2 --ttl 3d --requested-by ci --message-id m-1 --wait --timeout 60 --port 0 --json",
+        ) else {
+            panic!("not a release")
+        };
+        assert_eq!(
+            (
+                a.product.as_str(),
+                a.environment.as_str(),
+                a.version.as_str()
+            ),
+            ("orthense-demo", "pr-7", "1.4.2")
+        );
+        assert_eq!(a.ttl.as_deref(), Some("3d"));
+        assert_eq!(a.send.requested_by.as_deref(), Some("ci"));
+        assert_eq!(a.send.message_id.as_deref(), Some("m-1"));
+        assert!(a.send.wait && a.send.json);
+        assert_eq!((a.send.timeout, a.send.port), (60, 0));
+        let Command::Release(a) = command("release p pr-1 1.0.0") else {
+            panic!()
+        };
+        assert!(!a.send.wait && a.send.requested_by.is_none() && a.ttl.is_none());
+        assert!(parse("release p pr-1").is_err(), "the version is required");
+    }
+
+    #[test]
+    fn close_and_destroy_take_product_and_environment() {
+        assert!(
+            matches!(command("close p pr-7 --wait"), Command::Close(a) if a.send.wait && a.environment == "pr-7")
+        );
+        assert!(
+            matches!(command("destroy p pr-7 --requested-by alice"), Command::Destroy(a) if a.send.requested_by.as_deref() == Some("alice"))
+        );
+        assert!(parse("close p").is_err());
+    }
+
+    #[test]
+    fn extend_takes_exactly_one_of_by_or_until() {
+        assert!(
+            matches!(command("extend p pr-7 --by 2d"), Command::Extend(a) if a.by.as_deref() == Some("2d") && a.until.is_none())
+        );
+        assert!(
+            matches!(command("extend p pr-7 --until 2026-12-09T18:00:00Z --wait"), Command::Extend(a) if a.until.is_some() && a.send.wait)
+        );
+        assert!(parse("extend p pr-7").is_err(), "one of them is required");
+        assert!(parse("extend p pr-7 --by 2d --until 2026-12-09T18:00:00Z").is_err());
+        assert!(parse("extend p pr-7 --until tomorrow").is_err());
+    }
+
+    #[test]
+    fn keep_needs_a_duration_and_a_reason() {
+        let Command::Keep(a) = command("keep p pr-7 --for 3d --reason flaky") else {
+            panic!()
+        };
+        assert_eq!((a.for_.as_str(), a.reason.as_str()), ("3d", "flaky"));
+        assert!(parse("keep p pr-7 --for 3d").is_err());
+        assert!(parse("keep p pr-7 --reason flaky").is_err());
+    }
+
+    #[test]
+    fn serve_up_environments_logs_and_bundle_parse_their_flags() {
+        assert!(matches!(command("serve"), Command::Serve(a) if a.port == 7071));
+        assert!(matches!(command("serve --port 0"), Command::Serve(a) if a.port == 0));
+        assert!(
+            matches!(command("up --json --port 0 --timeout 30 --product demo"), Command::Up(a) if a.json && a.port == 0 && a.timeout == 30)
+        );
+        assert!(matches!(command("up"), Command::Up(a) if a.port == 7071));
+        assert!(matches!(command("environments --json"), Command::Environments(a) if a.json));
+        assert!(
+            matches!(command("logs r1"), Command::Logs(a) if a.step.is_none() && a.attempt.is_none())
+        );
+        assert!(
+            matches!(command("logs r1 smoke --attempt 2"), Command::Logs(a) if a.step.as_deref() == Some("smoke") && a.attempt == Some(2))
+        );
+        assert!(
+            matches!(command("bundle r1 -o out.tar.gz"), Command::Bundle(a) if a.output.ends_with("out.tar.gz"))
+        );
+        assert!(matches!(
+            command("bundle r1 --output b.tar.gz --state-dir s"),
+            Command::Bundle(_)
+        ));
+        assert!(parse("bundle r1").is_err(), "-o is required");
+        assert!(parse("logs r1 --attempt x").is_err());
+    }
 }

@@ -1,10 +1,14 @@
-//! The `nightshift` CLI: `up`, `status`, `sweep`, `plan`, `validate`, `dossier`, and the `runner` and `handler` entry points
-//! that jobs and the local Functions host start.
+//! The `nightshift` CLI: `up`, `serve`, the lifecycle verbs (`release`, `close`, `destroy`, `extend`, `keep`),
+//! `environments`, `logs`, `bundle`, `status`, `sweep`, `plan`, `validate`, `dossier`, and the `runner` and `handler` entry
+//! points that jobs and the local Functions host start.
 
 pub mod cli;
 pub mod commands;
 pub mod local_stack;
 pub mod output;
+pub mod progress;
+pub mod serve_lock;
+pub mod session;
 
 use clap::Parser;
 

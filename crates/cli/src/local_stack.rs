@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::serve_lock::{ServeInfo, ServeLock};
+
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     /// Fire timers on their schedules (the watchdog, the sweeper); the nightly timer is fired by hand.
@@ -20,6 +22,8 @@ pub struct StackOptions {
     pub app_settings: BTreeMap<String, String>,
     /// The handler to start (default: [`handler_command`]).
     pub handler: Option<HandlerCommand>,
+    /// Serve HTTP triggers and the admin API on 127.0.0.1:<port> (0: a free port); None: no HTTP.
+    pub http_port: Option<u16>,
 }
 
 impl Default for StackOptions {
@@ -30,6 +34,7 @@ impl Default for StackOptions {
             deliver_twice: false,
             app_settings: BTreeMap::new(),
             handler: None,
+            http_port: None,
         }
     }
 }
@@ -37,6 +42,8 @@ impl Default for StackOptions {
 pub struct LocalStack {
     pub host: FunctionsHost,
     pub app: App,
+    /// Held while the host runs: one host per state directory.
+    _lock: ServeLock,
 }
 
 /// The handler program: NIGHTSHIFT_HANDLER_BIN (e.g. the deployed `handler` binary), or this binary's own
@@ -54,6 +61,17 @@ impl LocalStack {
     pub async fn start(settings: Settings, opts: StackOptions) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.state_dir)
             .with_context(|| format!("cannot create {}", settings.state_dir.display()))?;
+        let lock = ServeLock::try_acquire(&settings.state_dir)
+            .with_context(|| format!("cannot lock {}", settings.state_dir.display()))?;
+        let Some(lock) = lock else {
+            let who = crate::serve_lock::running(&settings.state_dir)
+                .map(|i| format!(" (pid {}, port {:?})", i.pid, i.port))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "a local host already runs on {}{who}: stop it (Ctrl-C on its `nightshift serve`), or use `nightshift up`, which joins it",
+                settings.state_dir.display()
+            );
+        };
         let mut app_settings: BTreeMap<String, String> = settings.job_env().into_iter().collect();
         app_settings.insert(
             "NIGHTSHIFT_RUNNER".into(),
@@ -94,14 +112,25 @@ impl LocalStack {
         config.run_timers = opts.run_timers;
         config.deliver_twice = opts.deliver_twice;
         config.max_concurrent_calls = 8;
+        config.http_port = opts.http_port;
+        // This host holds the state directory's lock: whatever is still locked on its queues was left by a host
+        // that died (SIGKILL), and is delivered again now rather than when its lock expires.
+        config.release_stale_locks = true;
         config.startup_timeout = Duration::from_secs(60);
         let host = FunctionsHost::start(config)
             .await
             .context("cannot start the local Functions host")?;
+        lock.publish(&ServeInfo {
+            pid: std::process::id(),
+            port: host.http_addr().map(|a| a.port()),
+            started_at: chrono::Utc::now(),
+        })
+        .context("cannot write serve.json")?;
         let ports = nightshift_app::wiring::local(&settings);
         Ok(Self {
             host,
             app: App::new(ports, settings),
+            _lock: lock,
         })
     }
 

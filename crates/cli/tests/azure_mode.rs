@@ -402,3 +402,33 @@ async fn status_in_azure_mode_reads_the_journal_from_blob_storage() {
     assert_eq!(report["environments"][0]["status"], "ready", "{report:#}");
     eprintln!("status in azure mode took {took:?}");
 }
+
+#[test]
+fn release_in_azure_mode_sends_through_the_service_bus_adapter_not_the_local_queue() {
+    // Every Azure target on a closed loopback port: the send must fail at the Service Bus adapter (its SAS key
+    // comes from Key Vault first), say so, exit 1, and leave nothing on a local queue.
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let state = tempfile::tempdir().unwrap();
+    let out = run_cli(
+        &azure_env(&base),
+        &[
+            "release",
+            "orthense",
+            "pr-7",
+            "1.4.2",
+            "--requested-by",
+            "ci",
+        ],
+        state.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("sending the deploy message to the releases queue"),
+        "{err}"
+    );
+    assert!(
+        !state.path().join("queues").exists(),
+        "nothing went to a local queue"
+    );
+}

@@ -349,3 +349,47 @@ fn shell_lines_are_split_like_a_shell_would() {
         vec![(1, "nightshift sweep    --dry-run".to_string())]
     );
 }
+
+#[test]
+fn the_readme_shows_the_daily_verbs_on_its_first_screen_after_the_two_set_up_commands() {
+    let text = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let first_screen: String = text.lines().take(40).collect::<Vec<_>>().join("\n");
+    let lines = markdown_shell_lines(&first_screen);
+    let position = |wanted: &str| {
+        lines
+            .iter()
+            .position(|(_, l)| l.trim_start().starts_with(wanted))
+            .unwrap_or_else(|| panic!("`{wanted}` is not on the README's first screen"))
+    };
+    let (setup, tests) = (
+        position("cargo run --release -- up"),
+        position("cargo test --workspace"),
+    );
+    assert_eq!(
+        (setup, tests),
+        (0, 1),
+        "the two set-up commands open the README"
+    );
+    for verb in [
+        "release",
+        "close",
+        "extend",
+        "keep",
+        "environments",
+        "serve",
+        "up",
+        "status",
+    ] {
+        let shown = lines.iter().enumerate().skip(2).any(|(_, (_, l))| {
+            l.trim_start().starts_with("nightshift ")
+                && nightshift_args(l)
+                    .and_then(|a| a.first().cloned())
+                    .as_deref()
+                    == Some(verb)
+        });
+        assert!(
+            shown,
+            "`nightshift {verb}` is not on the first screen after the set-up commands"
+        );
+    }
+}

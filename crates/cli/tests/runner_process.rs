@@ -37,6 +37,12 @@ steps:
       command: [sh, -c, "echo token=$API_TOKEN; echo done"]
     secrets:
       API_TOKEN: api-token
+  leak-output:
+    smoke:
+      # A careless step that puts its secret in its outputs: plain, inside a URL, in a list.
+      command: [sh, -c, "printf '{\"token\": \"%s\", \"db\": {\"url\": \"https://admin:%s@db\"}, \"list\": [\"%s\"], \"port\": 5432}' $API_TOKEN $API_TOKEN $API_TOKEN > $NIGHTSHIFT_OUTPUTS_FILE"]
+    secrets:
+      API_TOKEN: api-token
 environments:
   pr:
     kind: pull-request
@@ -282,4 +288,68 @@ async fn a_secret_given_to_a_step_never_appears_in_its_stored_log_or_result() {
     }
     assert!(events.contains("succeeded"), "{events}");
     eprintln!("secret-redaction step ran in {took:?}");
+}
+
+#[tokio::test]
+async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the_run_and_the_status(
+) {
+    // Arrange
+    let f = prepared_run().await;
+    let step = step_key(&f, "leak-output");
+
+    // Act: the runner runs the step and reports; the step-events function applies the report.
+    std::fs::create_dir_all(f.dir.path().join("job")).unwrap();
+    let out = f.runner("leak-output").output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    let events = f.step_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let env: std::collections::BTreeMap<&str, String> = [
+        ("NIGHTSHIFT_STATE_DIR", f.state().display().to_string()),
+        ("NIGHTSHIFT_REPO_ROOT", f.dir.path().display().to_string()),
+    ]
+    .into();
+    let settings = nightshift_app::Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let app = nightshift_app::App::new(nightshift_app::wiring::local(&settings), settings);
+    let mut running = f.run.clone();
+    running.steps.get_mut(&step).unwrap().attempt = 1;
+    running.steps.get_mut(&step).unwrap().status = nightshift_core::run::StepStatus::Running;
+    app.repo
+        .put_json(
+            &nightshift_app::repo::run_key(&f.run.id),
+            &running,
+            nightshift_core::ports::Precondition::None,
+        )
+        .await
+        .unwrap();
+    app.step_event(&events[0], "event-1").await.unwrap();
+
+    // Assert
+    let result = f.stored(&result_key(&f.run.id, &step, 1)).await;
+    let run = app.repo.run(&f.run.id).await.unwrap().unwrap();
+    let outputs = &run.steps[&step].outputs;
+    assert_eq!(outputs["token"], "***", "{outputs:?}");
+    assert_eq!(outputs["db"]["url"], "https://admin:***@db", "{outputs:?}");
+    assert_eq!(outputs["list"][0], "***", "{outputs:?}");
+    assert_eq!(
+        outputs["port"], 5432,
+        "what is not a secret stays as it was"
+    );
+    let document = serde_json::to_string(&run).unwrap();
+    let status = serde_json::to_string(&app.status().await.unwrap()).unwrap();
+    for (what, text) in [
+        ("stored result", &result),
+        ("step-events message", &events[0]),
+        ("run document", &document),
+        ("status", &status),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "the secret reached the {what}:\n{text}"
+        );
+    }
 }

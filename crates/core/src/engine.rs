@@ -639,6 +639,7 @@ mod tests {
             environment: &env,
             trigger: Trigger::Nightly {
                 night: t(0).date_naive(),
+                rebuild: 0,
             },
             ttl: None,
             instance: "nightshift",

@@ -40,7 +40,11 @@ pub struct PlanRequest<'a> {
 /// The run id a trigger gives: the same trigger always gives the same id, which makes starting a run idempotent.
 pub fn run_id(req: &PlanRequest<'_>) -> RunId {
     let key = match &req.trigger {
-        Trigger::Nightly { night } => format!("n{}", night.format("%Y%m%d")),
+        Trigger::Nightly { night, rebuild: 0 } => format!("n{}", night.format("%Y%m%d")),
+        // A later build of the same night has an id of its own: the destroyed one stays in history.
+        Trigger::Nightly { night, rebuild } => {
+            format!("n{}-{}", night.format("%Y%m%d"), rebuild + 1)
+        }
         Trigger::Release {
             version,
             message_id,
@@ -68,6 +72,17 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
         req.environment,
         &key[..key.len().min(64)],
     )
+}
+
+/// Which build of its night a nightly run id is (0 for the first), given the night's first run id; None when it
+/// is not a run of that night.
+pub fn nightly_rebuild_of(run: &str, first: &RunId) -> Option<u32> {
+    let rest = run.strip_prefix(first.as_str())?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let n: u32 = rest.strip_prefix('-')?.parse().ok()?;
+    n.checked_sub(1).filter(|r| *r > 0)
 }
 
 /// The catalog entry of a concrete environment name: an exact nightly or persistent entry, or `<entry>-<suffix>`
@@ -320,6 +335,34 @@ mod tests {
             run.id.as_str().starts_with("shop.pr-123.r1-4-2-"),
             "{}",
             run.id
+        );
+    }
+
+    #[test]
+    fn a_later_build_of_the_same_night_gets_its_own_run_id_and_says_which_build_it_is() {
+        let p = product();
+        let env = EnvironmentName::parse("nightly").unwrap();
+        let night = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let id = |rebuild| {
+            let mut r = req(&p, &env, None);
+            r.trigger = Trigger::Nightly { night, rebuild };
+            run_id(&r)
+        };
+        let (first, second) = (id(0), id(1));
+        assert_eq!(first.as_str(), "shop.nightly.n20261121");
+        assert_eq!(second.as_str(), "shop.nightly.n20261121-2");
+        assert_eq!(nightly_rebuild_of(first.as_str(), &first), Some(0));
+        assert_eq!(nightly_rebuild_of(second.as_str(), &first), Some(1));
+        assert_eq!(nightly_rebuild_of(id(4).as_str(), &first), Some(4));
+        assert_eq!(nightly_rebuild_of("shop.nightly.n20261122", &first), None);
+        assert_eq!(nightly_rebuild_of("shop.nightly.n20261121-x", &first), None);
+        // Documents written before the field existed read as the first build.
+        let old: Trigger =
+            serde_json::from_str(r#"{"type":"nightly","night":"2026-11-21"}"#).unwrap();
+        assert_eq!(old, Trigger::Nightly { night, rebuild: 0 });
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"type":"nightly","night":"2026-11-21"}"#
         );
     }
 

@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 pub enum Trigger {
     Nightly {
         night: NaiveDate,
+        /// 0 for the night's first build; n for the n-th build of the same night after the previous one was
+        /// destroyed (`nightshift up` after a sweep). Absent from documents written before it existed.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rebuild: u32,
     },
     Release {
         version: String,
@@ -27,6 +31,10 @@ pub enum Trigger {
         failed_run: RunId,
         requested_by: String,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Trigger {
@@ -248,6 +256,7 @@ mod tests {
             environment: &EnvironmentName::parse("pr-1").unwrap(),
             trigger: Trigger::Nightly {
                 night: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                rebuild: 0,
             },
             ttl: None,
             instance: "nightshift",

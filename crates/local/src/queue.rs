@@ -11,19 +11,35 @@
 //! exclusive `flock` on `<dir>/.lock`, and every file is written to a temporary file and renamed. Layout:
 //! `messages/<sequence>.json`, `deadletter/<sequence>.json`, `dedupe.json` (message id -> first seen), `sequence`.
 //! The methods block briefly on file I/O: from async code, call them in `spawn_blocking` (as `LocalBus` does).
+//!
+//! Corruption fails closed, never silently: a message file that does not parse is moved to the dead-letter queue
+//! with reason `CorruptMessage` (its bytes kept) and the queue goes on; a message file is only ever created, never
+//! replaced, so a garbled or stale `sequence` file cannot make a send overwrite a queued message (the sequence
+//! recovers from the highest message file present, live or dead-lettered); and a garbled `dedupe.json` is set aside
+//! as `dedupe.json.corrupt-<time>` and rebuilt from the message ids still in the queue and its dead letters, with
+//! a warning in the log. That rebuild is conservative: a repeat of a message still queued is dropped as before,
+//! while a repeat of one already completed inside the window may be delivered again, which at-least-once delivery
+//! allows and the handlers' idempotence absorbs (dropping sends instead would lose messages).
 
-use crate::fsutil::{blocking, check_segment, io_error, unique_id, write_atomic, FileLock};
+use crate::fsutil::{
+    blocking, check_segment, io_error, unique_id, write_atomic, write_new, FileLock,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use nightshift_core::ports::{Bus, Clock, OutboundMessage, PortError, SystemClock};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod recovery;
+
 /// The reason Service Bus gives a message dead-lettered for too many deliveries.
 pub const MAX_DELIVERY_COUNT_EXCEEDED: &str = "MaxDeliveryCountExceeded";
+
+/// The reason a message file that cannot be read as a message is dead-lettered with (ours; Service Bus has no
+/// corrupt files).
+pub const CORRUPT_MESSAGE: &str = "CorruptMessage";
 
 /// A queue's settings (Service Bus defaults).
 #[derive(Clone)]
@@ -194,16 +210,17 @@ impl DiskQueue {
         Ok(out)
     }
 
+    /// The queue's messages by sequence number. A file that is not a message is moved to the dead letters with
+    /// its reason: one bad file must not block the queue. Call with the lock held.
     fn messages(&self) -> Result<Vec<(PathBuf, QueuedMessage)>, PortError> {
-        self.read_all("messages")?
-            .into_iter()
-            .map(|(path, bytes)| {
-                let m = serde_json::from_slice(&bytes).map_err(|e| {
-                    PortError::Permanent(format!("{} is corrupt: {e}", path.display()))
-                })?;
-                Ok((path, m))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (path, bytes) in self.read_all("messages")? {
+            match serde_json::from_slice::<QueuedMessage>(&bytes) {
+                Ok(m) => out.push((path, m)),
+                Err(e) => self.dead_letter_corrupt(&path, &bytes, &e.to_string())?,
+            }
+        }
+        Ok(out)
     }
 
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), PortError> {
@@ -217,22 +234,27 @@ impl DiskQueue {
         let _guard = self.lock()?;
         let now = self.options.clock.now();
         let dedupe_path = self.dir.join("dedupe.json");
-        let mut seen: BTreeMap<String, DateTime<Utc>> = match std::fs::read(&dedupe_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(_) => BTreeMap::new(),
-        };
+        let mut seen = self.seen_ids(now)?;
         let window_start = now - self.options.duplicate_window;
         seen.retain(|_, at| *at > window_start);
         if seen.contains_key(&message.message_id) {
             return Ok(SendOutcome::Duplicate);
         }
         let seq_path = self.dir.join("sequence");
-        let last: u64 = std::fs::read_to_string(&seq_path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        let seq = last + 1;
-        let stored = QueuedMessage {
+        let last = match std::fs::read_to_string(&seq_path) {
+            Ok(s) => s.trim().parse::<u64>().ok(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some(0),
+            Err(e) => return Err(io_err("reading sequence", &self.dir)(e)),
+        };
+        let mut seq = match last {
+            Some(last) => last + 1,
+            None => {
+                let highest = self.highest_present()?;
+                tracing::warn!(queue = %self.dir.display(), "the sequence file was garbled: going on from {highest}, the highest message present");
+                highest + 1
+            }
+        };
+        let mut stored = QueuedMessage {
             sequence_number: seq,
             message_id: message.message_id.clone(),
             correlation_id: message.correlation_id,
@@ -243,9 +265,23 @@ impl DiskQueue {
             lock_token: None,
             locked_until: None,
         };
+        // Only ever create: a sequence file behind the messages present (restored, edited) must not make this
+        // send replace a queued message.
+        loop {
+            stored.sequence_number = seq;
+            let bytes = serde_json::to_vec_pretty(&stored)
+                .map_err(|e| PortError::Permanent(format!("serializing: {e}")))?;
+            if write_new(&self.message_path("messages", seq), &bytes)
+                .map_err(io_err("writing", &self.dir))?
+            {
+                break;
+            }
+            let highest = self.highest_present()?;
+            tracing::warn!(queue = %self.dir.display(), "sequence {seq} is taken: going on from {highest}, the highest message present");
+            seq = highest.max(seq) + 1;
+        }
         write_atomic(&seq_path, seq.to_string().as_bytes())
             .map_err(io_err("sequence", &self.dir))?;
-        self.write_json(&self.message_path("messages", seq), &stored)?;
         seen.insert(message.message_id, now);
         self.write_json(&dedupe_path, &seen)?;
         Ok(SendOutcome::Enqueued {
@@ -308,10 +344,7 @@ impl DiskQueue {
             dead_lettered_at: now,
             message: m,
         };
-        self.write_json(
-            &self.message_path("deadletter", dead.message.sequence_number),
-            &dead,
-        )?;
+        self.write_dead_letter(&dead)?;
         std::fs::remove_file(path).map_err(io_err("dead-lettering", &self.dir))?;
         tracing::warn!(
             queue = %self.dir.display(),
@@ -359,6 +392,7 @@ impl DiskQueue {
 
     /// Every message in the queue (scheduled and locked ones too), by sequence number.
     pub fn peek_all(&self) -> Result<Vec<QueuedMessage>, PortError> {
+        let _guard = self.lock()?;
         Ok(self.messages()?.into_iter().map(|(_, m)| m).collect())
     }
 
@@ -450,6 +484,7 @@ impl Bus for LocalBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
     use std::time::Duration as StdDuration;
 
@@ -627,6 +662,98 @@ mod tests {
             .map(|m| m.sequence_number)
             .collect();
         assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_corrupt_message_file_is_dead_lettered_with_its_reason_and_the_queue_goes_on() {
+        let (_d, q, _c) = queue();
+        q.send(NewMessage::new("a", "1")).unwrap();
+        q.send(NewMessage::new("b", "2")).unwrap();
+        let first = q.message_path("messages", 1);
+        std::fs::write(&first, b"{\"sequence_number\": 1, \"body\": trunc").unwrap();
+
+        let got = q
+            .receive(LOCK)
+            .unwrap()
+            .expect("the next message is delivered");
+
+        assert_eq!(got.body, "b");
+        let dead = q.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1, "{dead:?}");
+        assert_eq!(dead[0].reason, CORRUPT_MESSAGE);
+        assert!(
+            dead[0].description.contains("00000000000000000001.json"),
+            "{}",
+            dead[0].description
+        );
+        assert!(
+            dead[0].message.body.contains("trunc"),
+            "the bytes are kept for a look"
+        );
+        assert!(!first.exists());
+        assert_eq!(
+            q.peek_all().unwrap().len(),
+            1,
+            "peeking skips nothing that is valid"
+        );
+    }
+
+    #[test]
+    fn a_garbled_sequence_file_recovers_from_the_highest_message_present_and_overwrites_nothing() {
+        let (_d, q, _c) = queue();
+        for i in 1..=3 {
+            q.send(NewMessage::new(format!("m{i}"), i.to_string()))
+                .unwrap();
+        }
+        std::fs::write(q.dir().join("sequence"), b"\x00garbage").unwrap();
+
+        let sent = q.send(NewMessage::new("m4", "4")).unwrap();
+
+        assert_eq!(sent, SendOutcome::Enqueued { sequence_number: 4 });
+        let bodies: Vec<String> = q.peek_all().unwrap().into_iter().map(|m| m.body).collect();
+        assert_eq!(bodies, ["m1", "m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn a_sequence_file_behind_the_messages_present_never_makes_a_send_overwrite_one() {
+        let (_d, q, _c) = queue();
+        for i in 1..=3 {
+            q.send(NewMessage::new(format!("m{i}"), i.to_string()))
+                .unwrap();
+        }
+        // Restored from an older copy, say.
+        std::fs::write(q.dir().join("sequence"), b"1").unwrap();
+
+        let sent = q.send(NewMessage::new("m4", "4")).unwrap();
+
+        assert_eq!(sent, SendOutcome::Enqueued { sequence_number: 4 });
+        let bodies: Vec<String> = q.peek_all().unwrap().into_iter().map(|m| m.body).collect();
+        assert_eq!(bodies, ["m1", "m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn a_garbled_dedupe_file_is_set_aside_and_rebuilt_from_the_messages_present() {
+        let (_d, q, _c) = queue();
+        q.send(NewMessage::new("a", "queued-1")).unwrap();
+        std::fs::write(q.dir().join("dedupe.json"), b"{not json").unwrap();
+
+        let again = q.send(NewMessage::new("a", "queued-1")).unwrap();
+
+        assert_eq!(
+            again,
+            SendOutcome::Duplicate,
+            "a repeat of a queued message is still dropped"
+        );
+        assert_eq!(q.len().unwrap(), 1);
+        let kept: Vec<String> = std::fs::read_dir(q.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("dedupe.json.corrupt-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "the garbled file is kept for a look");
+        let rebuilt: BTreeMap<String, DateTime<Utc>> =
+            serde_json::from_slice(&std::fs::read(q.dir().join("dedupe.json")).unwrap()).unwrap();
+        assert!(rebuilt.contains_key("queued-1"));
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Step dispatch (`step-dispatch`): a `steps` message starts the job of one step attempt, once.
 
 use crate::service::{App, AppError, Outputs};
+use crate::telemetry;
 use nightshift_core::engine::{self, Dispatch, Event};
 use nightshift_core::messages::{Rejection, StepMessage, STEPS_QUEUE};
 use nightshift_core::ports::{JobSpec, JobStart};
@@ -62,7 +63,19 @@ impl App {
             Dispatch::Start { job } => job,
         };
         let spec = self.job_spec(&run, &msg.step, msg.attempt, &job);
-        match self.ports.jobs.start(&spec).await? {
+        let started = match self.ports.jobs.start(&spec).await {
+            Ok(started) => started,
+            // A job that can never start (a secret missing from the vault, a spec the platform refuses) fails its
+            // step now, for good, with the reason: retrying the dispatch would only fill the dead-letter queue
+            // while the step stays queued with no reason.
+            Err(e) if !e.is_retryable() => {
+                self.fail_unstartable(&msg, &e.to_string(), &mut out)
+                    .await?;
+                return Ok(out);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match started {
             JobStart::Started => out.log(format!(
                 "job {job} started for {}/{} attempt {}",
                 msg.run_id, msg.step, msg.attempt
@@ -80,5 +93,40 @@ impl App {
             self.execute(commands, &mut out).await?;
         }
         Ok(out)
+    }
+
+    async fn fail_unstartable(
+        &self,
+        msg: &StepMessage,
+        why: &str,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        let reason = format!("its job cannot start: {why}");
+        out.log(format!(
+            "{}/{} attempt {} fails: {reason}",
+            msg.run_id, msg.step, msg.attempt
+        ));
+        let event = Event::StepFailed {
+            step: msg.step.clone(),
+            attempt: msg.attempt,
+            reason: reason.clone(),
+            retryable: false,
+        };
+        if let Some((run, commands, true)) =
+            self.repo.apply(&msg.run_id, &event, self.now()).await?
+        {
+            telemetry::emit(
+                telemetry::STEP_FINISHED,
+                serde_json::json!({
+                    "product": run.product, "environment": run.environment, "run_id": run.id, "step": msg.step,
+                    "attempt": msg.attempt, "outcome": "failed", "error": reason, "found_by": "dispatch",
+                }),
+            );
+            self.execute(commands, out).await?;
+            if run.status.is_finished() {
+                self.after_finish(&run, out).await?;
+            }
+        }
+        Ok(())
     }
 }

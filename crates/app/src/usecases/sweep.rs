@@ -9,6 +9,7 @@ use nightshift_core::expiry::{self, PersistentSet, SweepPlan};
 use nightshift_core::ports::{Deletion, PortError};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepItem {
@@ -31,6 +32,31 @@ pub struct SweepReport {
     pub deferred: usize,
     pub errors: usize,
     pub items: Vec<SweepItem>,
+}
+
+/// How far an environment's deletion has got during a sweep.
+struct EnvProgress {
+    /// Groups still to delete (deferred ones included).
+    remaining: usize,
+    /// A group of it was deferred or could not be deleted: it is not forgotten this pass.
+    failed: bool,
+    reason: String,
+}
+
+/// One group's deletion, as it happened.
+struct Deleted {
+    ok: bool,
+    action: String,
+    /// When it was its environment's last group: whether the environment was then recorded as destroyed.
+    forgotten: Option<Result<(), String>>,
+}
+
+/// The (product, environment) a group is tagged with.
+fn env_of(d: &expiry::Decision) -> Option<(String, String)> {
+    Some((
+        d.group.tags.get(expiry::tags::PRODUCT)?.clone(),
+        d.group.tags.get(expiry::tags::ENVIRONMENT)?.clone(),
+    ))
 }
 
 impl App {
@@ -87,43 +113,109 @@ impl App {
             errors: 0,
             items: Vec::new(),
         };
-        // Deletions run concurrently: on Azure each one is a long-running operation of minutes.
-        let deletions: Vec<String> = plan
+        // An environment is forgotten (state, record) only when every one of its groups went: count what each
+        // environment still has to lose. A deferred group keeps its environment for the next pass.
+        let envs: Mutex<BTreeMap<(String, String), EnvProgress>> = Mutex::default();
+        if !dry_run {
+            let mut envs = envs.lock().expect("sweep lock");
+            for d in plan.decisions.iter().filter(|d| d.verdict.is_delete()) {
+                if let Some(key) = env_of(d) {
+                    let e = envs.entry(key).or_insert_with(|| EnvProgress {
+                        remaining: 0,
+                        failed: false,
+                        reason: d.verdict.reason().to_string(),
+                    });
+                    e.remaining += 1;
+                    e.failed |= d.deferred;
+                }
+            }
+        }
+        // Deletions run concurrently (on Azure each one is a long-running operation of minutes), and each is
+        // reported and recorded as it happens: a sweep cut short leaves unrecorded only the deletions in flight.
+        // Owned: a stream of futures borrowing the plan is not `Send` enough for the handler's router.
+        let deletions: Vec<expiry::Decision> = plan
             .decisions
             .iter()
             .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
-            .map(|d| d.group.name.clone())
+            .cloned()
             .collect();
-        let outcomes: BTreeMap<String, Result<(Deletion, Vec<String>), PortError>> =
-            futures::stream::iter(deletions)
-                .map(|name| async move {
-                    let result = async {
-                        let deletion = self.ports.cloud.delete_group(&name).await?;
-                        // A vault purge that fails leaves the name taken for its retention: worth a warning,
-                        // not a failed sweep.
-                        let purged = match self.ports.cloud.purge_deleted_vaults(&name).await {
-                            Ok(p) => p,
-                            Err(e) => {
-                                tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
-                                Vec::new()
-                            }
-                        };
-                        Ok((deletion, purged))
-                    }
-                    .await;
-                    (name, result)
-                })
-                .buffer_unordered(SWEEP_CONCURRENCY)
-                .collect()
+        let envs = &envs;
+        let outcomes: BTreeMap<String, Deleted> = futures::stream::iter(deletions)
+            .map(|d| async move {
+                let name = d.group.name.clone();
+                let result = async {
+                    let deletion = self.ports.cloud.delete_group(&name).await?;
+                    // A vault purge that fails leaves the name taken for its retention: worth a warning, not a
+                    // failed sweep.
+                    let purged = match self.ports.cloud.purge_deleted_vaults(&name).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
+                            Vec::new()
+                        }
+                    };
+                    Ok::<_, PortError>((deletion, purged))
+                }
                 .await;
+                let action = match &result {
+                    Ok((deletion, purged)) => {
+                        let what = if *deletion == Deletion::AlreadyGone {
+                            "already-gone"
+                        } else {
+                            "deleted"
+                        };
+                        tracing::info!(group = %name, "resource group {what}");
+                        if purged.is_empty() {
+                            what.to_string()
+                        } else {
+                            format!("{what}, purged {}", purged.join(", "))
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(group = %name, error = %e, "resource group not deleted");
+                        format!("error: {e}")
+                    }
+                };
+                telemetry::emit(
+                    telemetry::ENVIRONMENT_DELETED,
+                    serde_json::json!({
+                        "product": d.group.tags.get(expiry::tags::PRODUCT),
+                        "environment": d.group.tags.get(expiry::tags::ENVIRONMENT),
+                        "resource_group": name, "expires_at": d.group.tags.get(expiry::tags::EXPIRES_AT),
+                        "outcome": action, "reason": d.verdict.reason(),
+                    }),
+                );
+                // The environment's last group went: forget it now.
+                let forget = env_of(&d).and_then(|key| {
+                    let mut envs = envs.lock().expect("sweep lock");
+                    let e = envs.get_mut(&key)?;
+                    e.remaining -= 1;
+                    e.failed |= result.is_err();
+                    (e.remaining == 0 && !e.failed).then(|| (key, e.reason.clone()))
+                });
+                let forgotten = match forget {
+                    Some(((product, env), reason)) => Some(
+                        self.forget_environment(&product, &env, now, &reason, "the expiry sweep")
+                            .await
+                            .map_err(|e| format!("environment {product}/{env} not marked destroyed: {e}")),
+                    ),
+                    None => None,
+                };
+                (
+                    name,
+                    Deleted {
+                        ok: result.is_ok(),
+                        action,
+                        forgotten,
+                    },
+                )
+            })
+            .buffer_unordered(SWEEP_CONCURRENCY)
+            .collect()
+            .await;
 
-        // An environment is forgotten (state, record) only when every one of its groups went.
-        let mut destroyed: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
         for d in &plan.decisions {
             let tag = |k: &str| d.group.tags.get(k).cloned();
-            let product = tag(expiry::tags::PRODUCT);
-            let environment = tag(expiry::tags::ENVIRONMENT);
-            let mut gone = false;
             let action = match (&d.verdict, d.deferred, dry_run) {
                 (expiry::Verdict::Keep { .. }, _, _) => {
                     report.kept += 1;
@@ -134,49 +226,27 @@ impl App {
                     "deferred".to_string()
                 }
                 (_, false, true) => "would-delete".to_string(),
-                (_, false, false) => match &outcomes[&d.group.name] {
-                    Ok((deletion, purged)) => {
+                (_, false, false) => {
+                    let done = &outcomes[&d.group.name];
+                    if done.ok {
                         report.deleted += 1;
-                        gone = true;
-                        let what = if *deletion == Deletion::AlreadyGone {
-                            "already-gone"
-                        } else {
-                            "deleted"
-                        };
-                        if purged.is_empty() {
-                            what.to_string()
-                        } else {
-                            format!("{what}, purged {}", purged.join(", "))
-                        }
-                    }
-                    Err(e) => {
+                    } else {
                         report.errors += 1;
-                        tracing::error!(group = %d.group.name, error = %e, "resource group not deleted");
-                        format!("error: {e}")
                     }
-                },
+                    match &done.forgotten {
+                        // A bad environment record is reported as such; the group is gone all the same.
+                        Some(Err(why)) => {
+                            report.errors += 1;
+                            format!("{}; {why}", done.action)
+                        }
+                        _ => done.action.clone(),
+                    }
+                }
             };
-            if let (Some(p), Some(e), true) =
-                (&product, &environment, d.verdict.is_delete() && !dry_run)
-            {
-                let entry = destroyed
-                    .entry((p.clone(), e.clone()))
-                    .or_insert((d.verdict.reason().to_string(), true));
-                entry.1 &= gone;
-            }
-            if d.verdict.is_delete() && !d.deferred && !dry_run {
-                telemetry::emit(
-                    telemetry::ENVIRONMENT_DELETED,
-                    serde_json::json!({
-                        "product": product, "environment": environment, "resource_group": d.group.name,
-                        "expires_at": d.group.tags.get(expiry::tags::EXPIRES_AT), "outcome": action, "reason": d.verdict.reason(),
-                    }),
-                );
-            }
             report.items.push(SweepItem {
                 resource_group: d.group.name.clone(),
-                product,
-                environment,
+                product: tag(expiry::tags::PRODUCT),
+                environment: tag(expiry::tags::ENVIRONMENT),
                 verdict: if d.verdict.is_delete() {
                     "delete"
                 } else {
@@ -186,12 +256,6 @@ impl App {
                 reason: d.verdict.reason().to_string(),
                 action,
             });
-        }
-        for ((product, env), (reason, all_gone)) in destroyed {
-            if all_gone {
-                self.forget_environment(&product, &env, now, &reason, "the expiry sweep")
-                    .await?;
-            }
         }
         Ok(report)
     }

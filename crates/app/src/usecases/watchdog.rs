@@ -1,6 +1,6 @@
 //! The job watchdog (`job-watchdog`): reconciles runs with their jobs when messages were lost or jobs died.
 
-use crate::service::{App, AppError, Outputs};
+use crate::service::{never_started, App, AppError, Outputs};
 use crate::telemetry;
 use chrono::Duration;
 use nightshift_core::engine::{self, Command, Event, JobObservation, WatchdogPolicy};
@@ -31,6 +31,15 @@ impl App {
                 RunStatus::Waiting => {
                     self.start_next_waiting(&run.product, &run.environment, &mut out)
                         .await?;
+                    continue;
+                }
+                // Created, but its creator died before starting it: start it now.
+                RunStatus::Running if never_started(&run) => {
+                    out.log(format!(
+                        "watchdog: run {} never started: starting it",
+                        run.id
+                    ));
+                    self.ensure_started(&run, &mut out).await?;
                     continue;
                 }
                 RunStatus::Running => {}

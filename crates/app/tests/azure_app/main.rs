@@ -76,12 +76,31 @@ pub fn spawn_app(catalog: &str, extra: &[(&str, &str)], adapt: impl FnOnce(&mut 
     let catalog_dir = dir.path().join("catalog");
     std::fs::create_dir_all(&catalog_dir).expect("catalog dir");
     std::fs::write(catalog_dir.join("shop.yaml"), catalog).expect("catalog file");
+    // The use cases validate the stacks and playbooks the catalog names: the fixture repository holds them, empty
+    // (these tests never run Terraform or Ansible).
+    let repo = dir.path().join("repo");
+    if let Ok(c) = nightshift_app::catalog_files::load(&catalog_dir) {
+        for step in c.products.values().flat_map(|p| p.steps.values()) {
+            match &step.action {
+                nightshift_core::catalog::Action::Terraform { stack, .. } => {
+                    std::fs::create_dir_all(repo.join(stack)).expect("stack dir")
+                }
+                nightshift_core::catalog::Action::Ansible { playbook, .. } => {
+                    let path = repo.join(playbook);
+                    std::fs::create_dir_all(path.parent().expect("a parent")).expect("dir");
+                    std::fs::write(path, "[]\n").expect("playbook");
+                }
+                nightshift_core::catalog::Action::Smoke { .. } => {}
+            }
+        }
+    }
     let mut env: BTreeMap<&str, String> = [
         (
             "NIGHTSHIFT_STATE_DIR",
             dir.path().join("state").display().to_string(),
         ),
         ("NIGHTSHIFT_CATALOG", catalog_dir.display().to_string()),
+        ("NIGHTSHIFT_REPO_ROOT", repo.display().to_string()),
         ("NIGHTSHIFT_INSTANCE", INSTANCE.to_string()),
         ("NIGHTSHIFT_RUNNER", "nightshift runner".to_string()),
     ]

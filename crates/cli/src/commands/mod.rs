@@ -1,7 +1,12 @@
 //! One module per command.
 
+pub mod bundle;
 pub mod dossier;
+pub mod environments;
+pub mod lifecycle;
+pub mod logs;
 pub mod plan;
+pub mod serve;
 pub mod status;
 pub mod sweep;
 pub mod up;
@@ -9,6 +14,7 @@ pub mod validate;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::Context;
+use lifecycle::Action;
 use nightshift_app::{App, Settings};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -19,6 +25,51 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     ));
     match cli.command {
         Command::Up(a) => up::run(&cli.global, a).await,
+        Command::Serve(a) => serve::run(&cli.global, a).await,
+        Command::Release(a) => {
+            let action = Action::Deploy {
+                version: a.version,
+                ttl: a.ttl,
+            };
+            lifecycle::run(&cli.global, action, &a.product, &a.environment, &a.send).await
+        }
+        Command::Close(a) => {
+            lifecycle::run(
+                &cli.global,
+                Action::Close,
+                &a.product,
+                &a.environment,
+                &a.send,
+            )
+            .await
+        }
+        Command::Destroy(a) => {
+            lifecycle::run(
+                &cli.global,
+                Action::Destroy,
+                &a.product,
+                &a.environment,
+                &a.send,
+            )
+            .await
+        }
+        Command::Extend(a) => {
+            let action = Action::Extend {
+                by: a.by,
+                until: a.until,
+            };
+            lifecycle::run(&cli.global, action, &a.product, &a.environment, &a.send).await
+        }
+        Command::Keep(a) => {
+            let action = Action::Keep {
+                for_: a.for_,
+                reason: a.reason,
+            };
+            lifecycle::run(&cli.global, action, &a.product, &a.environment, &a.send).await
+        }
+        Command::Environments(a) => environments::run(&cli.global, a).await,
+        Command::Logs(a) => logs::run(&cli.global, a).await,
+        Command::Bundle(a) => bundle::run(&cli.global, a).await,
         Command::Status(a) => status::run(&cli.global, a).await,
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,

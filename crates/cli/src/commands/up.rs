@@ -1,19 +1,34 @@
 //! `nightshift up`: tonight's nightly run of every local product, end to end, with live progress, ending with a
-//! summary of each environment. Exit 0 only when every environment is ready.
+//! summary of each environment. It starts a local host (or joins the one a `nightshift serve` runs on the same
+//! state directory), fires tonight's nightly timer, and follows every run in flight to its end: tonight's runs,
+//! runs that were going when it started, and runs that messages already queued (a release) start meanwhile. It
+//! stops a host it started only once none of those is still going. Exit 0 only when every run it followed
+//! succeeded. A night's environment destroyed since it was built (a sweep) is built again, as a new run.
 
 use crate::cli::{Global, UpArgs};
-use crate::local_stack::{LocalStack, StackOptions};
-use crate::output::{self, secs, status_mark};
+use crate::output::{self, secs};
+use crate::progress::Progress;
+use crate::session::Session;
 use chrono::Utc;
-use nightshift_app::{Mode, Settings};
+use nightshift_app::{App, Mode, Settings};
 use nightshift_core::catalog::{EnvironmentKind, Platform};
+use nightshift_core::messages::RELEASES_QUEUE;
 use nightshift_core::planner::{self, PlanRequest};
 use nightshift_core::run::{Run, Trigger};
 use nightshift_core::RunId;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
+    // With --json, stdout carries the JSON only: every other line goes to stderr.
+    let json = a.json;
+    let say = move |m: &str| {
+        if json {
+            eprintln!("{m}");
+        } else {
+            println!("{m}");
+        }
+    };
     let mut settings: Settings = super::settings(g)?;
     if settings.mode != Mode::Local {
         eprintln!("error: `nightshift up` runs the embedded local default; unset NIGHTSHIFT_MODE (it is {})", settings.mode.as_str());
@@ -25,17 +40,21 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
             settings.runner_command = vec![exe.display().to_string(), "runner".into()];
         }
     }
-    // 1. The catalog, before anything else happens.
-    let catalog = match nightshift_app::catalog_files::load(&settings.catalog_dir) {
+    // 1. The whole validation (the catalog, its stacks and playbooks), before anything else happens.
+    let root = Some(settings.repo_root.as_path());
+    let catalog = match nightshift_app::catalog_files::load_validated(&settings.catalog_dir, root) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(problems) => {
+            problems.iter().for_each(|e| eprintln!("error: {e}"));
             eprintln!("Nothing was started. The catalog format is described in docs/catalog.md.");
             return Ok(1);
         }
     };
     let now = Utc::now();
+    // Reads only: nothing is created under the state directory before the tools are checked.
+    let view = App::new(nightshift_app::wiring::local(&settings), settings.clone());
     let mut expected: Vec<RunId> = Vec::new();
+    let mut rebuilds: Vec<(String, String, RunId)> = Vec::new();
     for p in catalog
         .products
         .values()
@@ -54,26 +73,69 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 .as_ref()
                 .and_then(|s| nightshift_core::schedule::due_night(s, now))
             else {
-                println!(
+                say(&format!(
                     "{}/{}: not due now (see its schedule in {})",
                     p.name, e.name, p.source
-                );
+                ));
                 continue;
             };
-            let req = PlanRequest {
+            let mut req = PlanRequest {
                 product: p,
                 environment: &e.name,
-                trigger: Trigger::Nightly { night },
+                trigger: Trigger::Nightly { night, rebuild: 0 },
                 ttl: None,
                 instance: &settings.instance,
                 now,
             };
-            expected.push(planner::run_id(&req));
+            let first = planner::run_id(&req);
+            // The night's latest build, if its environment record names one.
+            let record = view
+                .repo
+                .environment(p.name.as_str(), e.name.as_str())
+                .await
+                .ok()
+                .flatten();
+            let latest = record
+                .as_ref()
+                .and_then(|r| planner::nightly_rebuild_of(&r.last_run, &first).map(|n| (n, r)));
+            match latest {
+                Some((n, r)) if r.status == "destroyed" => {
+                    req.trigger = Trigger::Nightly {
+                        night,
+                        rebuild: n + 1,
+                    };
+                    let next = planner::run_id(&req);
+                    say(&format!(
+                        "{}/{}: tonight's build {} was destroyed since ({}): building it again as {next}",
+                        p.name,
+                        e.name,
+                        r.last_run,
+                        r.destroyed_reason.clone().unwrap_or_default()
+                    ));
+                    rebuilds.push((
+                        p.name.to_string(),
+                        e.name.to_string(),
+                        RunId::parse(&r.last_run)?,
+                    ));
+                    expected.push(next);
+                }
+                Some((_, r)) => expected.push(RunId::parse(&r.last_run)?),
+                None => expected.push(first),
+            }
         }
     }
-    if expected.is_empty() {
+    let in_flight: Vec<RunId> = view
+        .repo
+        .active_runs()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let queued = queued_releases(&settings);
+    if expected.is_empty() && in_flight.is_empty() && queued == 0 {
         eprintln!(
-            "error: no local product has a nightly environment due now{}: check the catalog in {}",
+            "error: no local product has a nightly environment due now{}, and no run or release is in flight: check the catalog in {}, or send one with `nightshift release PRODUCT ENV VERSION`",
             a.product
                 .as_deref()
                 .map(|p| format!(" (product {p})"))
@@ -88,111 +150,106 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         eprintln!("error: {e}");
         return Ok(1);
     }
-    let say = |m: &str| println!("{m}");
     if let Err(e) = nightshift_app::tools::ensure_ansible_playbook(&settings.tools_dir, &say) {
         eprintln!("error: {e}");
         return Ok(1);
     }
 
-    // 3. The local Functions host and the handler, then tonight's timer.
-    println!(
-        "Starting the local Functions host and the custom handler (state in {})",
-        settings.state_dir.display()
-    );
-    let stack = LocalStack::start(settings, StackOptions::default()).await?;
-    let started = Instant::now();
-    let fired = stack.host.invoke_timer("nightly-scheduler").await;
-    let failure = match &fired {
-        Ok(r) if r.succeeded => None,
-        Ok(r) => Some(
-            r.error
-                .clone()
-                .unwrap_or_else(|| format!("status {:?}", r.status)),
-        ),
-        Err(e) => Some(e.to_string()),
-    };
-    if let Some(why) = failure {
-        let log = stack.app.settings.logs_dir().join("host.log");
-        stack.shutdown().await;
-        eprintln!(
-            "error: the nightly-scheduler failed: {why}. The handler's log is {}",
-            log.display()
-        );
-        return Ok(1);
+    // 3. The local host (ours, or the running serve's), then tonight's timer.
+    let requested_by = super::lifecycle::default_identity();
+    for (product, env, after) in &rebuilds {
+        view.request_rebuild(product, env, after, &requested_by)
+            .await?;
     }
-    println!(
-        "nightly-scheduler fired: following {}",
-        expected
-            .iter()
-            .map(|r| r.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let session = Session::join_or_start(settings, a.port, &say).await?;
+    let started = Instant::now();
+    let started_at = Utc::now();
+    if !expected.is_empty() {
+        if let Err(why) = session.fire("nightly-scheduler").await {
+            let log = session.app().settings.logs_dir().join("host.log");
+            session.shutdown().await;
+            eprintln!(
+                "error: the nightly-scheduler failed: {why:#}. The handler's log is {}",
+                log.display()
+            );
+            return Ok(1);
+        }
+        say(&format!(
+            "nightly-scheduler fired: following {}",
+            expected
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !in_flight.is_empty() || queued > 0 {
+        say(&format!(
+            "also following {} run(s) in flight and {queued} queued release(s)",
+            in_flight.len()
+        ));
+    }
 
-    // 4. Progress until every run is finished.
+    // 4. Progress until every run it knows of is finished and nothing is left to start one.
+    let app = session.app();
     let deadline = started + Duration::from_secs(a.timeout);
-    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut runs: Vec<Run> = Vec::new();
-    loop {
-        runs.clear();
-        for id in &expected {
-            if let Some(r) = stack.app.run(id).await? {
-                runs.push(r);
+    let mut progress = Progress::new(false);
+    let mut followed: BTreeSet<RunId> = expected.iter().chain(&in_flight).cloned().collect();
+    let mut runs: Vec<Run>;
+    // Ctrl-C stops following; a host started here then stops gracefully (invocations in flight finish), and the
+    // runs resume when a host runs again.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let timed_out = loop {
+        let all = app.repo.runs().await?;
+        let active: BTreeSet<RunId> = app
+            .repo
+            .active_runs()
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        for r in &all {
+            if active.contains(&r.id) || r.created_at >= started_at {
+                followed.insert(r.id.clone());
             }
         }
-        for r in &runs {
-            for (name, s) in &r.steps {
-                let key = (r.id.to_string(), name.to_string());
-                let state = format!("{}#{}", s.status.as_str(), s.attempt);
-                // A step that has not started yet says nothing; every later change is a line.
-                let unstarted = s.status.as_str() == "pending" && !seen.contains_key(&key);
-                if seen.get(&key) != Some(&state) && !unstarted {
-                    seen.insert(key, state);
-                    let t = secs(started.elapsed().as_secs_f64());
-                    let detail = match s.status.as_str() {
-                        "succeeded" => s
-                            .started_at
-                            .zip(s.finished_at)
-                            .map(|(a, b)| {
-                                format!("in {}", secs((b - a).num_milliseconds() as f64 / 1000.0))
-                            })
-                            .unwrap_or_default(),
-                        "running" | "queued" => format!("attempt {}/{}", s.attempt, s.max_attempts),
-                        _ => s.reason.clone().unwrap_or_default(),
-                    };
-                    let label = if expected.len() > 1 {
-                        format!("{}/{}", r.environment, name)
-                    } else {
-                        name.to_string()
-                    };
-                    println!(
-                        "[{t:>7}] {} {label:18} {:10} {detail}",
-                        status_mark(s.status.as_str()),
-                        s.status.as_str()
-                    );
-                }
-            }
+        runs = all
+            .into_iter()
+            .filter(|r| followed.contains(&r.id))
+            .collect();
+        progress.run_lines = followed.len() > 1;
+        for line in progress.changes(&runs, followed.len() > 1) {
+            say(&line);
         }
-        if runs.len() == expected.len() && runs.iter().all(|r| r.status.is_finished()) {
-            break;
+        let every_expected_exists = expected.iter().all(|id| runs.iter().any(|r| &r.id == id));
+        if every_expected_exists
+            && runs.iter().all(|r| r.status.is_finished())
+            && active.is_empty()
+            && queued_releases(&app.settings) == 0
+        {
+            break false;
         }
         if Instant::now() > deadline {
-            println!("Still running after {}s: giving up waiting (the run goes on if you start `nightshift up` again).", a.timeout);
-            break;
+            break true;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = interrupt.recv() => {
+                eprintln!("Interrupted: stopping (invocations in flight finish first). The runs resume when a host runs again (`nightshift serve`, or `nightshift up`).");
+                session.shutdown().await;
+                return Ok(130);
+            }
+        }
+    };
     // 5. Summary.
-    let groups = stack
-        .app
+    let groups = app
         .ports
         .cloud
-        .list_managed(&stack.app.settings.instance)
+        .list_managed(&app.settings.instance)
         .await
         .unwrap_or_default();
-    let records = stack.app.repo.environments().await.unwrap_or_default();
-    let cloud_dir = stack.app.settings.cloud_dir();
+    let records = app.repo.environments().await.unwrap_or_default();
+    let cloud_dir = app.settings.cloud_dir();
     let mut ok = true;
     if a.json {
         let now = Utc::now();
@@ -207,6 +264,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         let destroyed = records.iter().any(|e| {
             e.product == r.product.as_str()
                 && e.environment == r.environment.as_str()
+                && e.last_run == r.id.as_str()
                 && e.status == "destroyed"
         });
         let ready = r.status == nightshift_core::run::RunStatus::Succeeded && !destroyed;
@@ -224,8 +282,17 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 secs(r.duration_secs(Utc::now()))
             );
         } else if destroyed {
-            println!("Environment {}/{}: tonight's run {} already ran and its environment was destroyed by a sweep since.", r.product, r.environment, r.id);
-            println!("  It is built again at the next night; to start over now, use a fresh --state-dir.");
+            println!(
+                "Environment {}/{}: run {} ran and its environment was destroyed since ({}); `nightshift up` builds tonight's again.",
+                r.product,
+                r.environment,
+                r.id,
+                records
+                    .iter()
+                    .find(|e| e.product == r.product.as_str() && e.environment == r.environment.as_str())
+                    .and_then(|e| e.destroyed_reason.clone())
+                    .unwrap_or_default()
+            );
             continue;
         } else {
             println!(
@@ -247,9 +314,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 );
                 println!(
                     "  its log: {}",
-                    stack
-                        .app
-                        .settings
+                    app.settings
                         .store_dir()
                         .join(nightshift_app::repo::log_key(&r.id, n, s.attempt))
                         .display()
@@ -318,9 +383,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         if more > 0 {
             println!(
                 "  {more} more outputs: nightshift status --json, or the run document {}",
-                stack
-                    .app
-                    .settings
+                app.settings
                     .store_dir()
                     .join(nightshift_app::repo::run_key(&r.id))
                     .display()
@@ -331,9 +394,27 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         println!();
         println!(
             "Follow it with `nightshift status` (or --json); the journal is in {}.",
-            stack.app.settings.store_dir().join("runs").display()
+            app.settings.store_dir().join("runs").display()
         );
     }
-    stack.shutdown().await;
+    if timed_out {
+        eprintln!(
+            "Still running after {}s: stopped waiting. The runs go on when a host runs again (`nightshift serve`, or `nightshift up`).",
+            a.timeout
+        );
+        ok = false;
+    }
+    session.shutdown().await;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// Release messages waiting on the local `releases` queue (a run they start is followed too). Creates nothing.
+fn queued_releases(settings: &Settings) -> usize {
+    let dir = settings.queues_dir().join(RELEASES_QUEUE);
+    if !dir.is_dir() {
+        return 0;
+    }
+    nightshift_local::queue::DiskQueue::open(dir, Default::default())
+        .and_then(|q| q.len())
+        .unwrap_or(0)
 }

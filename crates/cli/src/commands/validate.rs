@@ -1,48 +1,35 @@
-//! `nightshift validate`: the catalog parses, and every stack and playbook it names exists.
+//! `nightshift validate`: the catalog parses, every stack and playbook it names resolves inside the repository (the
+//! same validation every command that acts runs first: `catalog_files::load_validated`), and the dossier's
+//! annotations hold.
 
 use crate::cli::Global;
-use nightshift_core::catalog::Action;
 
 pub async fn run(g: &Global) -> anyhow::Result<i32> {
     let s = super::settings(g)?;
-    let catalog = match nightshift_app::catalog_files::load(&s.catalog_dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("The catalog format is described in docs/catalog.md.");
-            return Ok(1);
-        }
-    };
-    let mut problems = Vec::new();
-    let (mut steps, mut envs) = (0, 0);
-    for p in catalog.products.values() {
-        envs += p.environments.len();
-        for st in p.steps.values() {
-            steps += 1;
-            let (what, path) = match &st.action {
-                Action::Terraform { stack, .. } => ("stack", s.repo_root.join(stack)),
-                Action::Ansible { playbook, .. } => ("playbook", s.repo_root.join(playbook)),
-                Action::Smoke { .. } => continue,
-            };
-            if !path.exists() {
-                problems.push(format!(
-                    "{}: steps.{}: {what} {} does not exist",
-                    p.source,
-                    st.name,
-                    path.display()
-                ));
+    let catalog =
+        match nightshift_app::catalog_files::load_validated(&s.catalog_dir, Some(&s.repo_root)) {
+            Ok(c) => c,
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("error: {p}");
+                }
+                eprintln!("The catalog format is described in docs/catalog.md.");
+                return Ok(1);
             }
-        }
-    }
-    if problems.is_empty() {
-        problems.extend(super::dossier::check_annotations(&s, &catalog));
-    }
+        };
+    let problems = super::dossier::check_annotations(&s, &catalog);
     for p in &problems {
         eprintln!("error: {p}");
     }
     if !problems.is_empty() {
         return Ok(1);
     }
+    let steps: usize = catalog.products.values().map(|p| p.steps.len()).sum();
+    let envs: usize = catalog
+        .products
+        .values()
+        .map(|p| p.environments.len())
+        .sum();
     println!(
         "catalog OK: {} products, {steps} steps, {envs} environments ({})",
         catalog.products.len(),

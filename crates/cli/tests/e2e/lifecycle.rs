@@ -238,6 +238,53 @@ fn a_malformed_catalog_is_reported_with_its_file_and_field_and_nothing_starts() 
 }
 
 #[test]
+fn validate_and_up_refuse_a_stack_or_playbook_outside_the_repository_and_nothing_starts() {
+    let demo = std::fs::read_to_string(repo_root().join("catalog/orthense-demo.yaml")).unwrap();
+    let foundation = "stack: terraform/local/orthense-demo/foundation";
+    let seed = "playbook: seeds/orthense-demo/seed-mongo.yml";
+    for (from, to, field) in [
+        (
+            foundation,
+            "stack: /etc",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: ../../../../tmp",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            foundation,
+            "stack: terraform/local/orthense-demo/nowhere",
+            "steps.foundation.terraform.stack",
+        ),
+        (
+            seed,
+            "playbook: /etc/passwd",
+            "steps.seed-mongo.ansible.playbook",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = dir.path().join("catalog");
+        std::fs::create_dir_all(&catalog).unwrap();
+        assert!(demo.contains(from), "the fixture edit must apply: {from}");
+        std::fs::write(catalog.join("demo.yaml"), demo.replacen(from, to, 1)).unwrap();
+        let state = dir.path().join("state");
+        let catalog_arg = catalog.display().to_string();
+        for cmd in ["validate", "up"] {
+            let (code, out, err) = cli(&state, &[cmd, "--catalog", &catalog_arg]);
+            assert_eq!(code, 1, "{cmd} with {to}: {out}{err}");
+            assert!(
+                err.contains("demo.yaml") && err.contains(field),
+                "{cmd} with {to}: {err}"
+            );
+            assert!(!err.contains("root:"), "a file's content leaked: {err}");
+        }
+        assert!(!state.exists(), "{to}: nothing was started");
+    }
+}
+
+#[test]
 fn plan_prints_the_dag_and_its_critical_path() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = cli(

@@ -2,8 +2,12 @@
 //! follows the documented protocol of the Azure Functions host, quirks included) POSTs invocations to the real
 //! handler process; jobs are real `nightshift runner` processes; queues, store and cloud are on disk.
 
+mod cli_env;
+mod fail_closed;
 mod helpers;
 mod lifecycle;
 mod notifications;
 mod reconcile;
 mod resilience;
+mod serve;
+mod verbs;

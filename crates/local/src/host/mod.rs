@@ -12,13 +12,25 @@
 //!   the host log; a failed invocation's outputs and logs are discarded.
 //! - HTTP triggers: [`FunctionsHost::invoke_http`], and optionally a loopback server under `/<routePrefix>/`.
 //!
+//! - The handler is supervised: when it dies, the host starts it again with backoff (0.2 s doubling to 10 s), and
+//!   delivery pauses meanwhile: receive loops receive nothing, and a message in flight when the handler died keeps
+//!   its lock and is posted again to the new handler instead of being abandoned (which would burn a delivery count
+//!   each time, and dead-letter it within milliseconds).
+//! - [`FunctionsHost::shutdown`] is graceful: the receive loops and timers stop taking new work, invocations in
+//!   flight finish and are settled, then the handler gets SIGTERM.
+//! - `release_stale_locks`: at start, messages still locked by a previous host on the same queues (one killed with
+//!   SIGKILL) are made visible again at once instead of after their lock expires.
+//! - `POST /admin/functions/<name>` on the HTTP port fires a non-HTTP function, as the real host's admin API does.
+//!
 //! Test hooks: `deliver_twice`, [`FunctionsHost::kill_handler`], [`FunctionsHost::restart_handler`], and the
 //! [`Observer`] of invocations. Files: the handler's stdout and stderr and the host's own lines go to `log_file`.
 
 mod client;
 pub mod definition;
+mod front;
 pub mod ncrontab;
 pub mod payload;
+mod supervisor;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +47,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::Child;
@@ -91,6 +103,9 @@ pub struct HostConfig {
     /// Test hook: after a successful Service Bus invocation, deliver the same message once more with the next
     /// delivery count before completing it, as if its lock had been lost.
     pub deliver_twice: bool,
+    /// At start, abandon the messages a previous host left locked on the trigger queues. Only when this host is
+    /// the queues' only consumer (the caller holds the state directory's lock).
+    pub release_stale_locks: bool,
 }
 
 impl HostConfig {
@@ -114,6 +129,7 @@ impl HostConfig {
             startup_timeout: Duration::from_secs(60),
             run_timers: true,
             deliver_twice: false,
+            release_stale_locks: false,
         }
     }
 }
@@ -229,6 +245,16 @@ struct Inner {
     timers: HashMap<String, tokio::sync::Mutex<TimerMemory>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     http_addr: Mutex<Option<SocketAddr>>,
+    /// Mirrors `handler_up`, for waiting on it.
+    up_changed: watch::Sender<bool>,
+    /// Set by the `kill_handler` test hook: the supervisor leaves the handler down until `start_handler`.
+    suspended: AtomicBool,
+    /// Set by `shutdown`: take no new work.
+    stopping: watch::Sender<bool>,
+    /// Service Bus invocations in flight, and a wake-up when one ends.
+    in_flight: AtomicUsize,
+    settled: Notify,
+    restarts: AtomicU32,
 }
 
 /// The running local Functions host. Dropping it stops its loops and kills the handler; prefer
@@ -239,6 +265,18 @@ pub struct FunctionsHost {
 
 /// How often an idle receive loop receives even though its queue's stamp has not changed.
 const FULL_RECEIVE_EVERY: Duration = Duration::from_millis(250);
+
+/// The supervisor's backoff between restarts of a dead handler: doubling from the first to the last, and back to
+/// the first once a handler has stayed up for `BACKOFF_RESET`.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+const BACKOFF_RESET: Duration = Duration::from_secs(30);
+/// How often the supervisor looks at the handler process.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
+/// How long `shutdown` waits for invocations in flight before it stops the handler anyway.
+const DRAIN_DEFAULT: Duration = Duration::from_secs(120);
+/// What `post` says when the function timed out (a real failure, not a handler that went away).
+const TIMED_OUT: &str = "timed out after";
 
 fn free_port() -> Result<u16, HostError> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -289,9 +327,18 @@ impl FunctionsHost {
             timers,
             tasks: Mutex::new(Vec::new()),
             http_addr: Mutex::new(None),
+            up_changed: watch::channel(false).0,
+            suspended: AtomicBool::new(false),
+            stopping: watch::channel(false).0,
+            in_flight: AtomicUsize::new(0),
+            settled: Notify::new(),
+            restarts: AtomicU32::new(0),
         });
+        if inner.config.release_stale_locks {
+            inner.release_stale_locks().await;
+        }
         inner.start_handler().await?;
-        let mut tasks = Vec::new();
+        let mut tasks = vec![tokio::spawn(inner.clone().supervise())];
         for f in &inner.app.functions {
             match &f.trigger {
                 Trigger::ServiceBus { .. } => {
@@ -312,10 +359,21 @@ impl FunctionsHost {
                 .map_err(|e| HostError::Config(format!("HTTP address: {e}")))?;
             *inner.http_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
             let router = axum::Router::new()
-                .fallback(serve_http)
+                .route(
+                    "/admin/functions/{name}",
+                    axum::routing::post(front::admin_invoke),
+                )
+                .fallback(front::serve_http)
                 .with_state(inner.clone());
+            let mut stop = inner.stopping.subscribe();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
+                let stopped = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
                     tracing::error!("HTTP trigger server stopped: {e}");
                 }
             }));
@@ -349,6 +407,16 @@ impl FunctionsHost {
     /// The port the handler listens on (it changes when the handler restarts).
     pub fn handler_port(&self) -> u16 {
         self.inner.handler_port.load(Ordering::SeqCst)
+    }
+
+    /// The handler's process id, while it runs (it changes when the handler restarts).
+    pub async fn handler_pid(&self) -> Option<u32> {
+        self.inner
+            .handler
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|c| c.id())
     }
 
     /// Where HTTP triggers are served, if they are.
@@ -414,10 +482,49 @@ impl FunctionsHost {
         self.inner.start_handler().await
     }
 
-    /// Stops the triggers, then the handler (SIGTERM, SIGKILL after 5 s).
+    /// How many times the supervisor started the handler again after it died.
+    pub fn handler_restarts(&self) -> u32 {
+        self.inner.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Service Bus invocations in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking work (receive loops, timers, the HTTP front end), lets the invocations in flight finish and
+    /// settle (up to the function timeout), then stops the handler (SIGTERM, SIGKILL after 5 s).
     pub async fn shutdown(self) {
-        self.inner.abort_tasks();
-        self.inner.handler_up.store(false, Ordering::SeqCst);
+        self.inner.stopping.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        let drain = self.inner.app.function_timeout.unwrap_or(DRAIN_DEFAULT);
+        let deadline = tokio::time::Instant::now() + drain;
+        for mut task in tasks {
+            // Receive loops and timers end on their own once the receive or timer run they are in is done.
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        while self.inner.in_flight.load(Ordering::SeqCst) > 0 {
+            let settled = self.inner.settled.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                self.inner.log_line(&format!(
+                    "{} invocations still in flight after {drain:?}: stopping anyway (their messages are redelivered)",
+                    self.inner.in_flight.load(Ordering::SeqCst)
+                ));
+                break;
+            }
+        }
+        self.inner.set_up(false);
         let child = self.inner.handler.lock().await.take();
         if let Some(mut child) = child {
             if let Some(pid) = child.id() {
@@ -447,6 +554,15 @@ impl Drop for FunctionsHost {
 }
 
 impl Inner {
+    fn set_up(&self, up: bool) {
+        self.handler_up.store(up, Ordering::SeqCst);
+        self.up_changed.send_replace(up);
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
     fn abort_tasks(&self) {
         for task in self
             .tasks
@@ -469,78 +585,6 @@ impl Inner {
             .and_then(|mut f| f.write_all(text.as_bytes()));
     }
 
-    async fn start_handler(&self) -> Result<(), HostError> {
-        let mut slot = self.handler.lock().await;
-        if let Some(child) = slot.as_mut() {
-            if matches!(child.try_wait(), Ok(None)) {
-                return Ok(());
-            }
-        }
-        let port = free_port()?;
-        let log_err = |e: std::io::Error| {
-            HostError::Handler(format!("opening {}: {e}", self.config.log_file.display()))
-        };
-        if let Some(dir) = self.config.log_file.parent() {
-            std::fs::create_dir_all(dir).map_err(log_err)?;
-        }
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.config.log_file)
-            .map_err(log_err)?;
-        let err = out.try_clone().map_err(log_err)?;
-        let h = &self.config.handler;
-        let mut child = tokio::process::Command::new(&h.program)
-            .args(&h.args)
-            .current_dir(h.working_dir.as_ref().unwrap_or(&self.config.app_root))
-            .envs(&self.config.app_settings)
-            .envs(&h.env)
-            .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-            .env("FUNCTIONS_WORKER_RUNTIME", "Custom")
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| HostError::Handler(format!("starting {}: {e}", h.program.display())))?;
-        let deadline = tokio::time::Instant::now() + self.config.startup_timeout;
-        // Any HTTP answer to GET /, even a 404, means ready.
-        while client::send(port, "GET", "/", &[], Vec::new())
-            .await
-            .is_err()
-        {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(HostError::Handler(format!(
-                    "it exited ({status}) before answering on port {port}: see {}",
-                    self.config.log_file.display()
-                )));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let _ = child.kill().await;
-                return Err(HostError::Handler(format!(
-                    "no answer to GET / on port {port} within {:?}: see {}",
-                    self.config.startup_timeout,
-                    self.config.log_file.display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.handler_port.store(port, Ordering::SeqCst);
-        self.handler_up.store(true, Ordering::SeqCst);
-        *slot = Some(child);
-        self.log_line(&format!("handler ready on port {port}"));
-        Ok(())
-    }
-
-    async fn kill_handler(&self) {
-        let mut slot = self.handler.lock().await;
-        self.handler_up.store(false, Ordering::SeqCst);
-        if let Some(mut child) = slot.take() {
-            let _ = child.kill().await;
-            self.log_line("handler killed");
-        }
-    }
-
     /// POSTs an invocation; Err when there is no HTTP answer.
     async fn post(&self, function: &str, body: &Value) -> Result<(u16, Vec<u8>), String> {
         if !self.handler_up.load(Ordering::SeqCst) {
@@ -552,7 +596,7 @@ impl Inner {
         match self.app.function_timeout {
             Some(limit) => tokio::time::timeout(limit, call)
                 .await
-                .map_err(|_| format!("timed out after {limit:?} (functionTimeout)"))?,
+                .map_err(|_| format!("{TIMED_OUT} {limit:?} (functionTimeout)"))?,
             None => call.await,
         }
     }
@@ -657,10 +701,14 @@ impl Inner {
         let wake = self.wake_of.get(&function).cloned().unwrap_or_default();
         let permits = Arc::new(Semaphore::new(self.config.max_concurrent_calls.max(1)));
         let poll = self.config.poll_interval;
+        let mut stop = self.stopping.subscribe();
         loop {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
+            if self.stopping() {
+                return;
+            }
             if !self.handler_up.load(Ordering::SeqCst) {
                 drop(permit);
                 tokio::time::sleep(poll).await;
@@ -672,9 +720,12 @@ impl Inner {
             match tokio::task::spawn_blocking(move || receiver.receive(lock)).await {
                 Ok(Ok(Some(message))) => {
                     let (me, f, binding, q) = (self.clone(), f.clone(), binding.clone(), q.clone());
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
                         me.deliver(&f, &binding, &q, message).await;
                         drop(permit);
+                        me.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        me.settled.notify_waiters();
                     });
                 }
                 Ok(Ok(None)) => {
@@ -685,6 +736,7 @@ impl Inner {
                     loop {
                         tokio::select! {
                             _ = wake.notified() => break,
+                            _ = stop.changed() => return,
                             _ = tokio::time::sleep(poll) => {}
                         }
                         if q.change_stamp() != stamp || idle_since.elapsed() >= FULL_RECEIVE_EVERY {
@@ -713,7 +765,28 @@ impl Inner {
         m: &Received,
     ) -> InvocationRecord {
         let body = payload::service_bus_request(&f.name, binding, m, Utc::now(), &unique_id());
-        let result = self.post(&f.name, &body).await;
+        let mut result = self.post(&f.name, &body).await;
+        // No answer because the handler went away: keep the lock and post again to the handler the supervisor
+        // starts, rather than abandon (which burns a delivery each time). A handler that runs and answers `GET /`
+        // but not this call, a timeout, a deliberate kill or the host stopping: a failed delivery, as before.
+        while let Err(e) = &result {
+            if e.starts_with(TIMED_OUT) || self.stopping() || self.suspended.load(Ordering::SeqCst)
+            {
+                break;
+            }
+            if self.handler_answers().await {
+                break;
+            }
+            self.set_up(false);
+            let margin = chrono::Duration::seconds(5);
+            let Ok(left) = (m.locked_until - margin - Utc::now()).to_std() else {
+                break;
+            };
+            if !self.wait_up(tokio::time::Instant::now() + left).await {
+                break;
+            }
+            result = self.post(&f.name, &body).await;
+        }
         let (mut record, _) = self.finish(f, TriggerKind::ServiceBus, result).await;
         record.delivery_count = Some(m.delivery_count);
         record.message_id = Some(m.message_id.clone());
@@ -774,6 +847,9 @@ impl Inner {
             last_updated: memory.last_updated.unwrap_or(last),
         });
         let body = payload::timer_request(function, binding, status, now, &unique_id());
+        // A handler being restarted gets its chance: timers are not retried.
+        self.wait_up(tokio::time::Instant::now() + self.config.startup_timeout)
+            .await;
         let result = self.post(function, &body).await;
         let (record, _) = self.finish(f, TriggerKind::Timer, result).await;
         memory.last = Some(now);
@@ -795,6 +871,7 @@ impl Inner {
             let _ = self.fire_timer(&function).await;
         }
         let mut after = Utc::now();
+        let mut stop = self.stopping.subscribe();
         loop {
             let Some(next) = schedule.next_after(after) else {
                 self.log_line(&format!(
@@ -803,7 +880,13 @@ impl Inner {
                 return;
             };
             let wait = (next - Utc::now()).to_std().unwrap_or_default();
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if self.stopping() {
+                return;
+            }
             let _ = self.fire_timer(&function).await;
             // A run longer than the interval skips the occurrences it overlapped, as the real host does.
             after = Utc::now().max(next);
@@ -866,95 +949,5 @@ impl Inner {
             None => None,
         };
         Ok(HttpResponse::from_output(value))
-    }
-}
-
-/// Decodes `%XX` escapes (and `+` as a space in a query string).
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b'+', _, _) if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Serves HTTP triggers on loopback under `/<routePrefix>/`, as the host's own HTTP front end does.
-async fn serve_http(
-    axum::extract::State(inner): axum::extract::State<Arc<Inner>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let (parts, body) = request.into_parts();
-    let prefix = format!("/{}/", inner.app.route_prefix);
-    let Some(path) = parts.uri.path().strip_prefix(&prefix).map(str::to_string) else {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
-    };
-    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
-        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let query = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect();
-    let host = parts
-        .headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let req = HttpRequest {
-        method: parts.method.as_str().to_string(),
-        url: format!("http://{host}{}", parts.uri),
-        query,
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
-    };
-    match inner.http(None, &percent_decode(&path, false), req).await {
-        Ok(resp) => {
-            let mut builder = axum::http::Response::builder().status(resp.status);
-            for (k, v) in &resp.headers {
-                builder = builder.header(k.as_str(), v.as_str());
-            }
-            builder
-                .body(axum::body::Body::from(resp.body))
-                .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
-        Err(HostError::NoRoute { .. }) => axum::http::StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::warn!("HTTP trigger failed: {e}");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
     }
 }

@@ -57,6 +57,9 @@ async fn fake_invoke(
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            if message.contains("slow") {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+            }
             if message.contains("hang") && invocation["Metadata"]["DeliveryCount"] == "1" {
                 std::future::pending::<()>().await;
             }
@@ -486,5 +489,116 @@ async fn service_bus_latency_and_idle_cpu_are_reported() {
         "idle CPU over 3 s: {} ticks (100 ticks = 1 CPU-second)",
         cpu_ticks() - before
     );
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handler_that_dies_is_restarted_and_no_message_is_dead_lettered_while_it_is_down() {
+    let fx = Fixture::new();
+    let mut config = fx.config();
+    config.queue_options.max_delivery_count = 3;
+    let host = FunctionsHost::start(config).await.unwrap();
+    let first = host.handler_pid().await.unwrap();
+    // The handler dies on its own (not through the test hook): nobody tells the host.
+    // SAFETY: signals the fake handler process this test's host started.
+    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    for i in 0..5 {
+        send(
+            &host,
+            "inbox",
+            &format!(r#"{{"n":{i}}}"#),
+            &format!("d-{i}"),
+        );
+    }
+
+    assert!(
+        host.observer()
+            .wait_for(PATIENCE, |r| r.iter().filter(|r| r.succeeded).count() == 5)
+            .await,
+        "every message was handled by the restarted handler: {:?}",
+        host.observer().invocations()
+    );
+    let restarted = host.handler_pid().await.unwrap();
+    assert_ne!(restarted, first, "a new handler process runs");
+    let inbox = host.bus().queue("inbox").unwrap();
+    assert!(
+        inbox.dead_letters().unwrap().is_empty(),
+        "nothing dead-lettered"
+    );
+    assert!(
+        host.observer()
+            .of("echo")
+            .iter()
+            .all(|r| r.delivery_count <= Some(2)),
+        "at most one delivery burnt per message while the handler was down: {:?}",
+        host.observer().of("echo")
+    );
+    let log = std::fs::read_to_string(fx.dir.path().join("host.log")).unwrap();
+    assert!(log.contains("restarting the handler"), "{log}");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_invocation_in_flight_finish_and_settles_its_message() {
+    let fx = Fixture::new();
+    let host = FunctionsHost::start(fx.config()).await.unwrap();
+    send(&host, "inbox", r#"{"slow":true}"#, "s-1");
+    assert!(eventually(|| fx.received("echo").len() == 1).await);
+    assert_eq!(host.in_flight(), 1);
+    let queues = fx.dir.path().join("queues");
+    host.shutdown().await;
+
+    let bus = LocalBus::new(&queues, QueueOptions::default());
+    assert!(
+        bus.queue("inbox").unwrap().is_empty().unwrap(),
+        "the message was completed, not left locked"
+    );
+    assert_eq!(
+        bus.queue("outbox").unwrap().len().unwrap(),
+        2,
+        "its outputs went out"
+    );
+}
+
+#[tokio::test]
+async fn messages_a_killed_host_left_locked_are_delivered_at_once_by_the_next_host() {
+    let fx = Fixture::new();
+    let bus = LocalBus::new(fx.dir.path().join("queues"), QueueOptions::default());
+    let inbox = bus.queue("inbox").unwrap();
+    inbox.send(NewMessage::new("{}", "l-1")).unwrap();
+    // A host that died holding the lock for five minutes.
+    let held = inbox.receive(Duration::from_secs(300)).unwrap().unwrap();
+    let mut config = fx.config();
+    config.release_stale_locks = true;
+    let host = FunctionsHost::start(config).await.unwrap();
+
+    assert!(
+        host.observer()
+            .wait_for(PATIENCE, |r| r.iter().any(|r| r.succeeded))
+            .await
+    );
+    let record = &host.observer().of("echo")[0];
+    assert_eq!(record.message_id.as_deref(), Some(held.message_id.as_str()));
+    assert_eq!(record.delivery_count, Some(2));
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_api_fires_a_timer_function_and_refuses_an_unknown_one() {
+    let fx = Fixture::new();
+    let mut config = fx.config();
+    config.http_port = Some(0);
+    let host = FunctionsHost::start(config).await.unwrap();
+    let port = host.http_addr().unwrap().port();
+
+    let (status, _) = client::send(port, "POST", "/admin/functions/tick", &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    assert_eq!(fx.received("tick").len(), 1);
+    let (status, _) = client::send(port, "POST", "/admin/functions/nope", &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
     host.shutdown().await;
 }
