@@ -153,9 +153,9 @@ impl App {
                             rec.expires_at = Some(t);
                             rec.kept_until = Some(until);
                             rec.keep_reason = Some(format!("{reason} (kept by {})", release.requested_by));
-                            if Some(until) == rec.expires_at {
-                                rec.expiry_reason = Some("kept".into());
-                            }
+                            // The latest word on the expiry is the keep, even when an earlier extension
+                            // reaches further.
+                            rec.expiry_reason = Some("kept".into());
                         })
                     }
                     _ => Ok(()),
