@@ -8,12 +8,20 @@ pub mod error;
 pub mod functions;
 pub mod invocation;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use nightshift_app::App;
 use std::sync::Arc;
 
 pub type AppState = Arc<App>;
+
+/// The largest invocation the handler reads. The host repeats a JSON message's top-level properties in
+/// `Metadata` and escapes the body once more, so an envelope is two to three times its message: this leaves room to
+/// read, and record as rejected with its reason, any message well past the 2 MiB message bound
+/// ([`nightshift_core::messages::MAX_BODY_BYTES`]) instead of answering 413 (axum's default limit is 2 MB) and
+/// leaving the host to retry it until it is dead-lettered with no record.
+pub const MAX_INVOCATION_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router(app: AppState) -> Router {
     use functions::*;
@@ -28,6 +36,7 @@ pub fn router(app: AppState) -> Router {
         .route("/status", post(status::handle))
         .route("/actions", post(actions::handle))
         .route("/notification-retry", post(notification_retry::handle))
+        .layer(DefaultBodyLimit::max(MAX_INVOCATION_BYTES))
         .with_state(app)
 }
 

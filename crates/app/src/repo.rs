@@ -8,6 +8,7 @@ use nightshift_core::names::{RunId, StepName};
 use nightshift_core::ports::{PortError, Precondition, Store};
 use nightshift_core::run::Run;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -35,8 +36,7 @@ pub fn lease_key(product: &str, env: &str) -> String {
 /// Where the outcome of a `releases` message is journaled: one key per Service Bus MessageId, hashed so any id is
 /// a safe key and two ids never share one.
 pub fn action_key(message_id: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(message_id.as_bytes());
+    let digest = Sha256::digest(message_id.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("actions/{hex}.json")
 }
@@ -87,6 +87,45 @@ pub struct Recovery {
     pub recovered_by_run: String,
     pub ready_at: DateTime<Utc>,
     pub seconds: i64,
+}
+
+/// Where a rejected message is recorded: a readable prefix of its id, then a digest of the whole id and body. Ids
+/// that differ only in characters a key cannot hold (`id/with/slash`, `id_with_slash`), empty ids and ids of any
+/// length all get keys of their own; a redelivery (same id, same body) finds the same key.
+pub fn rejection_key(queue: &str, message_id: &str, body: &str) -> String {
+    let mut h = Sha256::new();
+    h.update((message_id.len() as u64).to_be_bytes());
+    h.update(message_id.as_bytes());
+    h.update(body.as_bytes());
+    let digest: String = h
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let readable: String = message_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    if readable.is_empty() {
+        format!("rejected/{queue}/{digest}.json")
+    } else {
+        format!("rejected/{queue}/{readable}-{digest}.json")
+    }
+}
+
+/// Rejection records keep the message id and the reason, cut to these lengths (the body to a few KiB).
+const MAX_RECORDED_ID_CHARS: usize = 1024;
+const MAX_RECORDED_REASON_CHARS: usize = 4096;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 /// A message that can never succeed, kept with its reason.
@@ -334,20 +373,12 @@ impl Repo {
     }
 
     pub async fn reject(&self, r: &Rejected) -> Result<(), PortError> {
-        let safe: String = r
-            .message_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let key = format!("rejected/{}/{safe}.json", r.queue);
+        let key = rejection_key(&r.queue, &r.message_id, &r.body);
+        let mut record = r.clone();
+        record.message_id = cut(&r.message_id, MAX_RECORDED_ID_CHARS);
+        record.reason = cut(&r.reason, MAX_RECORDED_REASON_CHARS);
         // A redelivery of the same rejected message keeps the first record.
-        match self.put_json(&key, r, Precondition::Absent).await {
+        match self.put_json(&key, &record, Precondition::Absent).await {
             Ok(_) | Err(PortError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }

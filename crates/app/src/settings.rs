@@ -5,6 +5,7 @@
 //! (`NIGHTSHIFT_ARM_TOKEN`, `NIGHTSHIFT_STORAGE_KEY`) are wrapped so `Debug` prints `***`.
 
 use nightshift_azure::{AzureConfig, ConfigError};
+use nightshift_core::names::MAX_DURATION_SECS;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +167,19 @@ impl Settings {
                 }),
             }
         };
+        // A number of seconds: bounded like every duration (see `names::MAX_DURATION_SECS`), so the watchdog's
+        // clock arithmetic cannot overflow.
+        let secs = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
+            let n = num(name, default)?;
+            if n > MAX_DURATION_SECS {
+                return Err(SettingsError {
+                    name,
+                    value: n.to_string(),
+                    why: format!("at most {MAX_DURATION_SECS} seconds (10 years)"),
+                });
+            }
+            Ok(n)
+        };
         let flag = |name: &'static str, default: bool| -> Result<bool, SettingsError> {
             match get(name).as_deref() {
                 None => Ok(default),
@@ -238,8 +252,8 @@ impl Settings {
             sweep_dry_run: flag("NIGHTSHIFT_SWEEP_DRY_RUN", false)?,
             runner_command,
             delete_finished_jobs: flag("NIGHTSHIFT_DELETE_FINISHED_JOBS", mode == Mode::Azure)?,
-            watchdog_redispatch_secs: num("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", 60)?,
-            watchdog_result_grace_secs: num("NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS", 30)?,
+            watchdog_redispatch_secs: secs("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", 60)?,
+            watchdog_result_grace_secs: secs("NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS", 30)?,
             tools_dir: get("NIGHTSHIFT_TOOLS_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(default_tools_dir),
@@ -348,6 +362,20 @@ mod tests {
         assert!(e.to_string().contains("NIGHTSHIFT_SWEEP_CAP"), "{e}");
         let env: HashMap<&str, &str> = [("NIGHTSHIFT_MODE", "cloud")].into();
         assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+    }
+
+    #[test]
+    fn watchdog_seconds_past_ten_years_are_refused_naming_the_setting() {
+        // Issue 8, defect 2: any duration is bounded, or the watchdog's clock arithmetic overflows.
+        let env: HashMap<&str, &str> =
+            [("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", "10000000000000000")].into();
+        let e = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("10 years"), "{e}");
     }
 
     fn azure_env() -> HashMap<&'static str, &'static str> {

@@ -326,8 +326,11 @@ impl Cloud for ArmCloud {
             // was ignored.
             groups.extend(page.value.into_iter().filter_map(|g| {
                 let tags = g.tags.unwrap_or_default();
-                (tags.get(tags::MANAGED_BY).map(String::as_str) == Some(instance))
-                    .then_some(ResourceGroup { name: g.name, tags })
+                // Tag names are case-insensitive on Azure; a group whose tags are ambiguous is listed so the
+                // sweep reports it (and keeps it).
+                let ours = tags::read_known(&tags)
+                    .map_or(true, |known| known.get(tags::MANAGED_BY) == Some(&instance));
+                ours.then_some(ResourceGroup::new(g.name, tags))
             }));
             next = page.next_link.filter(|l| !l.is_empty());
         }

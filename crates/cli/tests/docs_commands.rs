@@ -25,6 +25,7 @@ fn documents() -> Vec<PathBuf> {
         root.join("terraform/README.md"),
         root.join("seeds/README.md"),
         root.join("BENCHMARKS.md"),
+        root.join("RELIABILITY.md"),
     ];
     let mut stack = vec![root.join("docs")];
     while let Some(dir) = stack.pop() {
@@ -391,5 +392,52 @@ fn the_readme_shows_the_daily_verbs_on_its_first_screen_after_the_two_set_up_com
             shown,
             "`nightshift {verb}` is not on the first screen after the set-up commands"
         );
+    }
+}
+
+#[test]
+fn both_pipeline_examples_are_valid_yaml_that_release_and_close_with_oidc_and_no_stored_key() {
+    let root = repo_root();
+    for (file, login) in [
+        ("docs/pipelines/github-actions.yml", "azure/login@v2"),
+        ("docs/pipelines/azure-pipelines.yml", "AzureCLI@2"),
+    ] {
+        let text =
+            std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let commands: Vec<Vec<String>> = pipeline_shell_lines(&text)
+            .iter()
+            .filter_map(|(_, l)| nightshift_args(l))
+            .collect();
+        for verb in ["release", "close"] {
+            assert!(
+                commands
+                    .iter()
+                    .any(|c| c.first().map(String::as_str) == Some(verb)),
+                "{file} never runs `nightshift {verb}`"
+            );
+        }
+        assert!(
+            commands
+                .iter()
+                .filter(|c| c[0] == "release")
+                .all(|c| c.iter().any(|a| a == "--wait")),
+            "{file}: every release waits for its environment, so the job fails when the environment does"
+        );
+        assert!(text.contains(login), "{file}: logs in with {login}");
+        assert!(
+            text.contains("NIGHTSHIFT_CREDENTIAL") && text.contains("azure-cli"),
+            "{file}: nightshift takes its tokens from the OIDC login"
+        );
+        for stored_key in [
+            "client-secret",
+            "AZURE_CLIENT_SECRET",
+            "NIGHTSHIFT_ARM_TOKEN",
+            "NIGHTSHIFT_STORAGE_KEY",
+        ] {
+            assert!(
+                !text.contains(stored_key),
+                "{file} uses a stored key ({stored_key})"
+            );
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub mod annotations;
+mod duplicates;
 
 pub const SCHEMA: &str = "nightshift.catalog/v1";
 
@@ -278,9 +279,19 @@ struct RawStep {
     resources: Option<RawResources>,
     #[serde(default)]
     secrets: BTreeMap<String, String>,
-    terraform: Option<RawTerraform>,
-    ansible: Option<RawAnsible>,
-    smoke: Option<RawSmoke>,
+    // `Some(None)`: the key is there with no value (`ansible:`), which plain `Option` would read as absent.
+    #[serde(default, deserialize_with = "present")]
+    terraform: Option<Option<RawTerraform>>,
+    #[serde(default, deserialize_with = "present")]
+    ansible: Option<Option<RawAnsible>>,
+    #[serde(default, deserialize_with = "present")]
+    smoke: Option<Option<RawSmoke>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -339,10 +350,32 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         field,
         message,
     };
+    // Duplicate keys first: serde_yaml would keep the last one silently (or name no line for a struct field).
+    let unchecked = match duplicates::check(text) {
+        Ok(()) => None,
+        Err(duplicates::Finding::Duplicate(d)) => {
+            return Err(err(
+                d.field,
+                format!(
+                    "key {:?} is given twice, on lines {} and {}: keep one (YAML would silently use the last)",
+                    d.key, d.first_line, d.second_line
+                ),
+            ))
+        }
+        Err(duplicates::Finding::Unreadable(why)) => Some(why),
+    };
     let raw: RawProduct = serde_yaml::from_str(text).map_err(|e| {
         let (field, msg) = split_yaml_error(&e.to_string());
         err(field, msg)
     })?;
+    if let Some(why) = unchecked {
+        return Err(err(
+            String::new(),
+            format!(
+                "the YAML could not be checked for duplicate keys ({why}): simplify its syntax"
+            ),
+        ));
+    }
     if raw.schema != SCHEMA {
         return Err(err(
             "schema".into(),
@@ -390,7 +423,23 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
         if retries > MAX_RETRIES {
             return Err(err(at("retries"), format!("at most {MAX_RETRIES}")));
         }
-        let action = match (&s.terraform, &s.ansible, &s.smoke) {
+        for (kind, given) in [
+            ("terraform", matches!(s.terraform, Some(None))),
+            ("ansible", matches!(s.ansible, Some(None))),
+            ("smoke", matches!(s.smoke, Some(None))),
+        ] {
+            if given {
+                return Err(err(
+                    at(kind),
+                    format!("{kind} has no value: give its fields, or remove the key"),
+                ));
+            }
+        }
+        let action = match (
+            s.terraform.as_ref().and_then(Option::as_ref),
+            s.ansible.as_ref().and_then(Option::as_ref),
+            s.smoke.as_ref().and_then(Option::as_ref),
+        ) {
             (Some(t), None, None) => {
                 if t.stack.trim().is_empty() {
                     return Err(err(

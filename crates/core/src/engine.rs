@@ -555,7 +555,7 @@ pub fn reconcile(
                 });
             }
             (StepStatus::Running, JobObservation::Running) => {
-                let limit = Duration::seconds(s.def.timeout_secs as i64);
+                let limit = crate::names::chrono_secs(s.def.timeout_secs);
                 if s.started_at.is_some_and(|t| now - t > limit) {
                     commands.push(Command::StopJob(job));
                     events.push(Event::StepFailed {

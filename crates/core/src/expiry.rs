@@ -1,10 +1,14 @@
 //! Expiry: the tags an environment's resource groups carry, and the sweep's decision for each group.
 //!
-//! The sweep deletes only what this instance manages, whose expiry parses and has passed, and that is not
-//! persistent; never more than its cap in one pass; and a dry run deletes nothing. Every decision has a reason.
+//! The sweep deletes only what this instance manages, whose single expiry parses and has passed, whose kind is
+//! exactly a non-persistent one and whose environment the catalog does not keep; never more than its cap in one
+//! pass; and a dry run deletes nothing. Tags are read as Azure reads them (names without regard to case), and any
+//! doubt (a repeated or look-alike tag, an unreadable tag file, an almost-right value) keeps the group. Every
+//! decision has a reason.
 
 pub mod tags;
 
+use crate::names::{EnvironmentName, ProductName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +17,28 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct ResourceGroup {
     pub name: String,
     pub tags: BTreeMap<String, String>,
+    /// Why the group's tags could not be read, when they could not: the group is then kept, with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl ResourceGroup {
+    pub fn new(name: impl Into<String>, tags: BTreeMap<String, String>) -> Self {
+        Self {
+            name: name.into(),
+            tags,
+            unreadable: None,
+        }
+    }
+
+    /// A group listed although its tags could not be read (kept by every sweep, with `why`).
+    pub fn unreadable(name: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            tags: BTreeMap::new(),
+            unreadable: Some(why.into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +60,19 @@ impl Verdict {
 }
 
 /// Environments the catalog declares persistent, as `(product, environment)`: kept whatever their tags say.
+/// Compared without regard to case or surrounding spaces, so a tag saying `Main` is still `main`.
 pub type PersistentSet = BTreeSet<(String, String)>;
 
+/// The sweep's decision for one group. It deletes only when every guard holds, each checked on the tags as Azure
+/// reads them (tag names are case-insensitive there):
+/// - the tags were readable, and no tag nightshift relies on appears twice or under a look-alike name;
+/// - `nightshift-managed-by` is exactly this instance;
+/// - `nightshift-kind` is exactly `nightly` or `pull-request` (any other value, `Persistent` or `"persistent "`
+///   included, keeps the group);
+/// - product and environment are valid names, and the catalog does not declare them persistent (in any case);
+/// - there is exactly one `nightshift-expires-at`, it parses as RFC 3339, and it has passed.
+///
+/// Anything else keeps the group, with the reason: when in doubt, the sweep keeps.
 pub fn decide(
     group: &ResourceGroup,
     instance: &str,
@@ -43,28 +80,57 @@ pub fn decide(
     persistent: &PersistentSet,
 ) -> Verdict {
     let keep = |r: String| Verdict::Keep { reason: r };
-    match group.tags.get(tags::MANAGED_BY) {
+    if let Some(why) = &group.unreadable {
+        return keep(format!("its tags cannot be read ({why}): fix them by hand"));
+    }
+    let known = match tags::read_known(&group.tags) {
+        Ok(k) => k,
+        Err(why) => return keep(format!("{why}: fix the tags by hand")),
+    };
+    match known.get(tags::MANAGED_BY) {
         None => return keep(format!("no {} tag: not nightshift's", tags::MANAGED_BY)),
-        Some(owner) if owner != instance => {
+        Some(owner) if *owner != instance => {
             return keep(format!(
                 "managed by {owner:?}, not by this instance {instance:?}"
             ))
         }
         Some(_) => {}
     }
-    let product = group.tags.get(tags::PRODUCT).cloned().unwrap_or_default();
-    let env = group
-        .tags
-        .get(tags::ENVIRONMENT)
-        .cloned()
-        .unwrap_or_default();
-    if group.tags.get(tags::KIND).map(String::as_str) == Some("persistent") {
-        return keep("persistent environment".into());
+    match known.get(tags::KIND).copied() {
+        Some("nightly" | "pull-request") => {}
+        Some("persistent") => return keep("persistent environment".into()),
+        Some(other) => {
+            return keep(format!(
+                "{} {other:?} is not exactly one of nightly, pull-request, persistent",
+                tags::KIND
+            ))
+        }
+        None => return keep(format!("no {} tag: treated as persistent", tags::KIND)),
     }
-    if persistent.contains(&(product.clone(), env.clone())) {
+    let (Some(product), Some(env)) = (
+        known.get(tags::PRODUCT).copied(),
+        known.get(tags::ENVIRONMENT).copied(),
+    ) else {
+        return keep(format!(
+            "no {} or {} tag: cannot tell whether the catalog keeps it",
+            tags::PRODUCT,
+            tags::ENVIRONMENT
+        ));
+    };
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    if persistent
+        .iter()
+        .any(|(p, e)| same(p, product) && same(e, env))
+    {
         return keep(format!("{product}/{env} is persistent in the catalog"));
     }
-    let Some(raw) = group.tags.get(tags::EXPIRES_AT) else {
+    if let Err(e) = ProductName::parse(product) {
+        return keep(format!("{}: {e}", tags::PRODUCT));
+    }
+    if let Err(e) = EnvironmentName::parse(env) {
+        return keep(format!("{}: {e}", tags::ENVIRONMENT));
+    }
+    let Some(raw) = known.get(tags::EXPIRES_AT) else {
         return keep(format!(
             "no {} tag: treated as persistent",
             tags::EXPIRES_AT
@@ -178,13 +244,12 @@ mod tests {
     }
 
     fn rg(name: &str, tags: &[(&str, &str)]) -> ResourceGroup {
-        ResourceGroup {
-            name: name.into(),
-            tags: tags
-                .iter()
+        ResourceGroup::new(
+            name,
+            tags.iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        }
+        )
     }
 
     fn managed(name: &str, expires: &str) -> ResourceGroup {
@@ -269,7 +334,7 @@ mod tests {
                 let v = if garbage { format!("x{off}") } else { tags::format_time(now() + chrono::Duration::seconds(off)) };
                 t.insert(tags::EXPIRES_AT.to_string(), v);
             }
-            let v = decide(&ResourceGroup { name: "g".into(), tags: t }, "nightshift", now(), &PersistentSet::new());
+            let v = decide(&ResourceGroup::new("g", t), "nightshift", now(), &PersistentSet::new());
             if v.is_delete() {
                 prop_assert_eq!(owner.as_deref(), Some("nightshift"));
                 prop_assert_ne!(kind.as_deref(), Some("persistent"));

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod dossier;
 pub mod engine;
 pub mod expiry;
+pub mod json;
 pub mod lifecycle;
 pub mod messages;
 pub mod names;

@@ -17,6 +17,14 @@ pub const RELEASES_QUEUE: &str = "releases";
 pub const STEPS_QUEUE: &str = "steps";
 pub const STEP_EVENTS_QUEUE: &str = "step-events";
 
+/// The bounds of a step event's fields: an attempt number (retries are at most 10, so 11 attempts; the rest is
+/// margin), a failure reason, the outputs, the log key.
+pub const MAX_ATTEMPT: u32 = 100;
+pub const MAX_REASON_CHARS: usize = 64 * 1024;
+pub const MAX_OUTPUTS: usize = 1000;
+pub const MAX_OUTPUT_NAME_CHARS: usize = 128;
+pub const MAX_LOG_KEY_CHARS: usize = 512;
+
 /// Why a message can never succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{reason}")]
@@ -38,9 +46,82 @@ impl From<NameError> for Rejection {
     }
 }
 
+/// The largest message body nightshift reads (the Service Bus standard tier allows 256 KiB; premium more).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The longest `MessageId` accepted (Service Bus allows 128 characters).
+pub const MAX_MESSAGE_ID_CHARS: usize = 128;
+
+/// The longest `requested_by` a release may give.
+pub const MAX_REQUESTED_BY_CHARS: usize = 200;
+/// A `keep` message's `reason`, trimmed.
+pub const MAX_KEEP_REASON_CHARS: usize = 500;
+
+/// A text field, trimmed, refused when empty, longer than `max` characters, or holding control characters; the
+/// reason names the field.
+pub fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, Rejection> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Rejection::new(format!("{field} is empty")));
+    }
+    let n = v.chars().count();
+    if n > max {
+        return Err(Rejection::new(format!(
+            "{field} is {n} characters long: at most {max}"
+        )));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(Rejection::new(format!(
+            "{field} holds the control character {c:?}"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+/// What the envelope says about a message, checked before its body is read: a `MessageId` that is missing,
+/// empty, too long or holds control characters, or a body over [`MAX_BODY_BYTES`], can never succeed.
+pub fn check_envelope(message_id: Option<&str>, body: &str) -> Result<(), Rejection> {
+    let Some(id) = message_id else {
+        return Err(Rejection::new("the message has no MessageId"));
+    };
+    if id.is_empty() {
+        return Err(Rejection::new("MessageId is empty"));
+    }
+    let n = id.chars().count();
+    if n > MAX_MESSAGE_ID_CHARS {
+        return Err(Rejection::new(format!(
+            "MessageId is {n} characters long: at most {MAX_MESSAGE_ID_CHARS}"
+        )));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(Rejection::new("MessageId holds control characters"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Rejection::new(format!(
+            "the body is {} bytes: at most {MAX_BODY_BYTES} (2 MiB)",
+            body.len()
+        )));
+    }
+    Ok(())
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(body: &str, schema: &str) -> Result<T, Rejection> {
-    let v: Value = serde_json::from_str(body)
-        .map_err(|e| Rejection::new(format!("the body is not JSON: {e}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Rejection::new(format!(
+            "the body is {} bytes: at most {MAX_BODY_BYTES} (2 MiB)",
+            body.len()
+        )));
+    }
+    // Strict: a body that gives a key twice says two things; serde_json would keep the last one silently.
+    let v: Value = crate::json::parse_strict(body).map_err(|e| {
+        if e.starts_with("duplicate key") {
+            Rejection::new(format!(
+                "the body repeats a key ({e}): give each field once"
+            ))
+        } else {
+            Rejection::new(format!("the body is not JSON: {e}"))
+        }
+    })?;
     match v.get("schema").and_then(Value::as_str) {
         Some(s) if s == schema => {}
         Some(s) => {
@@ -222,18 +303,6 @@ impl PartialRelease {
     }
 }
 
-/// Trims and bounds a free-text field: 1..=`max` characters.
-fn text_field(field: &str, value: &str, max: usize, hint: &str) -> Result<String, Rejection> {
-    let t = value.trim();
-    let n = t.chars().count();
-    if n == 0 || n > max {
-        return Err(Rejection::new(format!(
-            "{field} must be 1 to {max} characters ({n} given): {hint}"
-        )));
-    }
-    Ok(t.to_string())
-}
-
 fn duration_field(field: &str, value: &str) -> Result<Ttl, Rejection> {
     Ttl::parse(value).map_err(|e| Rejection::new(format!("{field}: {e}")))
 }
@@ -254,12 +323,8 @@ impl Release {
                 }
             )));
         }
-        let requested_by = text_field(
-            "requested_by",
-            &m.requested_by,
-            200,
-            "name the pipeline or person",
-        )?;
+        let requested_by = bounded_text("requested_by", &m.requested_by, MAX_REQUESTED_BY_CHARS)
+            .map_err(|e| Rejection::new(format!("{}: name the pipeline or person", e.reason)))?;
         let request = match action {
             ReleaseAction::Deploy => {
                 let raw = m.version.as_deref().ok_or_else(|| {
@@ -309,7 +374,8 @@ impl Release {
                 })?;
                 Request::Keep {
                     for_: duration_field("for", for_)?,
-                    reason: text_field("reason", reason, 500, "say why it is kept")?,
+                    reason: bounded_text("reason", reason, MAX_KEEP_REASON_CHARS)
+                        .map_err(|e| Rejection::new(format!("{}: say why it is kept", e.reason)))?,
                 }
             }
         };
@@ -328,6 +394,7 @@ impl Release {
 
 /// "Start this attempt of this step": the `steps` queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StepMessage {
     pub schema: String,
     pub run_id: RunId,
@@ -368,6 +435,7 @@ pub enum StepOutcome {
 
 /// "This attempt ended": the `step-events` queue, sent by the runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StepEventMessage {
     pub schema: String,
     pub run_id: RunId,
@@ -392,7 +460,62 @@ pub struct StepEventMessage {
 
 impl StepEventMessage {
     pub fn decode(body: &str) -> Result<Self, Rejection> {
-        decode(body, STEP_EVENT_SCHEMA)
+        let m: Self = decode(body, STEP_EVENT_SCHEMA)?;
+        m.check_bounds()?;
+        Ok(m)
+    }
+
+    /// Every field within its bound, or the reason it is not.
+    pub fn check_bounds(&self) -> Result<(), Rejection> {
+        if self.attempt == 0 || self.attempt > MAX_ATTEMPT {
+            return Err(Rejection::new(format!(
+                "attempt is {}: attempts run from 1 to {MAX_ATTEMPT}",
+                self.attempt
+            )));
+        }
+        if let Some(reason) = &self.reason {
+            let n = reason.chars().count();
+            if n > MAX_REASON_CHARS {
+                return Err(Rejection::new(format!(
+                    "reason is {n} characters long: at most {MAX_REASON_CHARS}"
+                )));
+            }
+        }
+        if self.outputs.len() > MAX_OUTPUTS {
+            return Err(Rejection::new(format!(
+                "{} outputs: at most {MAX_OUTPUTS}",
+                self.outputs.len()
+            )));
+        }
+        if let Some(k) = self
+            .outputs
+            .keys()
+            .find(|k| k.is_empty() || k.chars().count() > MAX_OUTPUT_NAME_CHARS)
+        {
+            return Err(Rejection::new(format!(
+                "output name {k:?}: use 1 to {MAX_OUTPUT_NAME_CHARS} characters"
+            )));
+        }
+        if let Some(log) = &self.log {
+            if log.len() > MAX_LOG_KEY_CHARS
+                || !log.starts_with("logs/")
+                || log
+                    .split('/')
+                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            {
+                return Err(Rejection::new(format!(
+                    "log {log:?} is not a store key under logs/ (at most {MAX_LOG_KEY_CHARS} characters)"
+                )));
+            }
+        }
+        if self.finished_at < self.started_at {
+            return Err(Rejection::new(format!(
+                "finished_at {} is before started_at {}",
+                self.finished_at.to_rfc3339(),
+                self.started_at.to_rfc3339()
+            )));
+        }
+        Ok(())
     }
     pub fn message_id(&self) -> String {
         format!("{}/{}/{}/result", self.run_id, self.step, self.attempt)
@@ -512,7 +635,7 @@ mod tests {
         assert!(Release::decode(&body)
             .unwrap_err()
             .reason
-            .contains("1 to 200"));
+            .contains("at most 200"));
         let blank = msg(r#","action":"close""#).replace("\"alice\"", "\"   \"");
         assert!(Release::decode(&blank)
             .unwrap_err()
@@ -528,7 +651,7 @@ mod tests {
         assert!(Release::decode(&msg(&reason))
             .unwrap_err()
             .reason
-            .contains("1 to 500"));
+            .contains("at most 500"));
     }
 
     #[test]

@@ -191,7 +191,23 @@ impl fmt::Display for JobName {
     }
 }
 
-/// A lifetime such as `30m`, `20h`, `3d` or `1w`.
+/// The longest duration nightshift accepts anywhere (timeouts, backoffs, estimates, catch-up windows, lifetimes,
+/// release ttls): 10 years of 365 days. Anything longer is a typo, and bounding it keeps every later clock
+/// arithmetic (`now + lifetime`, `now - started > timeout`) far inside chrono's range, so no value can panic.
+pub const MAX_DURATION_SECS: u64 = 10 * 365 * 86_400;
+
+/// The same bound as written in a catalog.
+pub const MAX_DURATION_TEXT: &str = "3650d (10 years)";
+
+/// A number of seconds as a chrono duration, saturating instead of panicking: stored documents carry seconds as
+/// plain numbers, and a garbled one must not take the watchdog down.
+pub fn chrono_secs(secs: u64) -> chrono::Duration {
+    let secs = i64::try_from(secs.min(MAX_DURATION_SECS)).unwrap_or(i64::MAX);
+    chrono::Duration::try_seconds(secs).unwrap_or(chrono::Duration::MAX)
+}
+
+/// A lifetime such as `30m`, `20h`, `3d` or `1w`: a whole number above zero and a unit, at most
+/// [`MAX_DURATION_SECS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ttl(Duration);
 
@@ -202,34 +218,42 @@ impl Ttl {
             value: value.to_string(),
             why: why.to_string(),
         };
-        let value = value.trim();
-        let split = value
+        let text = value.trim();
+        let split = text
             .find(|c: char| !c.is_ascii_digit())
             .ok_or_else(|| err("add a unit: s, m, h, d or w"))?;
-        let (n, unit) = value.split_at(split);
-        let n: u64 = n
-            .parse()
-            .map_err(|_| err("start with a whole number, as in 3d"))?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            "w" => n * 7 * 86_400,
+        let (digits, unit) = text.split_at(split);
+        if digits.is_empty() {
+            return Err(err("start with a whole number, as in 3d"));
+        }
+        let unit_secs: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
             _ => {
                 return Err(err(
                     "the unit is one of s, m, h, d, w (as in 90s, 30m, 20h, 3d, 1w)",
                 ))
             }
         };
+        let too_long = || err(&format!("too long: at most {MAX_DURATION_TEXT}"));
+        // Digits only, so a failed parse is an overflow of u64: far past the maximum.
+        let n: u64 = digits.parse().map_err(|_| too_long())?;
         if n == 0 {
             return Err(err("must be more than zero"));
+        }
+        let secs = n.checked_mul(unit_secs).ok_or_else(too_long)?;
+        if secs > MAX_DURATION_SECS {
+            return Err(too_long());
         }
         Ok(Self(Duration::from_secs(secs)))
     }
 
+    /// A duration from seconds, capped at [`MAX_DURATION_SECS`] (for defaults written in code).
     pub fn from_secs(secs: u64) -> Self {
-        Self(Duration::from_secs(secs))
+        Self(Duration::from_secs(secs.min(MAX_DURATION_SECS)))
     }
 
     pub fn as_duration(&self) -> Duration {
@@ -237,7 +261,7 @@ impl Ttl {
     }
 
     pub fn as_chrono(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.0.as_secs() as i64)
+        chrono_secs(self.0.as_secs())
     }
 }
 
@@ -290,6 +314,44 @@ mod tests {
         assert!(Ttl::parse("3").unwrap_err().to_string().contains("unit"));
         assert!(Ttl::parse("3y").is_err());
         assert!(Ttl::parse("0d").is_err());
+    }
+
+    #[test]
+    fn durations_past_ten_years_are_refused_instead_of_overflowing() {
+        // Issue 8: `213503982334602d` wrapped around to about 17 hours in release builds.
+        for huge in [
+            "213503982334602d",
+            "10000000000000000s",
+            "99999999d",
+            "99999999999999999999999w",
+            "3651d",
+            "522w",
+        ] {
+            let e = Ttl::parse(huge).unwrap_err();
+            assert!(e.to_string().contains("at most 3650d"), "{huge}: {e}");
+        }
+        assert_eq!(
+            Ttl::parse("3650d").unwrap().as_duration().as_secs(),
+            MAX_DURATION_SECS
+        );
+        assert!(Ttl::parse("521w").is_ok());
+        assert!(Ttl::parse("d")
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
+    }
+
+    #[test]
+    fn seconds_from_stored_documents_saturate_instead_of_panicking() {
+        assert_eq!(
+            chrono_secs(u64::MAX).num_seconds() as u64,
+            MAX_DURATION_SECS
+        );
+        assert_eq!(chrono_secs(90).num_seconds(), 90);
+        assert_eq!(
+            Ttl::from_secs(u64::MAX).as_duration().as_secs(),
+            MAX_DURATION_SECS
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum PlanError {
     TtlTooLong { ttl: Ttl, max: Ttl },
     #[error("environment {0:?} is persistent: it takes no ttl")]
     TtlOnPersistent(String),
+    #[error("a lifetime of {0} from now is past the end of the calendar")]
+    ExpiryOutOfRange(Ttl),
 }
 
 /// Everything that decides a run's shape.
@@ -135,7 +137,14 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
         }
         (_, None) => env.lifetime,
     };
-    let expires_at = lifetime.map(|l| req.now + l.as_chrono());
+    // Checked: `now + lifetime` must not panic whatever the clock and the catalog say.
+    let expires_at = lifetime
+        .map(|l| {
+            req.now
+                .checked_add_signed(l.as_chrono())
+                .ok_or(PlanError::ExpiryOutOfRange(l))
+        })
+        .transpose()?;
     let id = run_id(&req);
     let tags = tags::for_environment(
         req.instance,

@@ -2,7 +2,8 @@
 //! timers run in UTC on the Consumption plans (WEBSITE_TIME_ZONE is not supported there).
 
 use crate::catalog::Schedule;
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
+use crate::names::chrono_secs;
+use chrono::{DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, Offset, TimeZone, Utc};
 
 /// The night (a local date) whose scheduled time has passed and is still within the catch-up window, if any.
 ///
@@ -11,9 +12,15 @@ use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc
 /// tonight's run idempotent.
 pub fn due_night(schedule: &Schedule, now: DateTime<Utc>) -> Option<NaiveDate> {
     let tz = schedule.timezone;
-    let today = now.with_timezone(&tz).date_naive();
+    // `now.with_timezone(&tz).date_naive()` panics at the edges of the calendar: add the offset checked instead.
+    let offset = tz.offset_from_utc_datetime(&now.naive_utc()).fix();
+    let today = now
+        .naive_utc()
+        .checked_add_signed(Duration::seconds(offset.local_minus_utc().into()))?
+        .date();
     for back in 0..8 {
-        let day = today - Duration::days(back);
+        // Checked arithmetic throughout: a clock reading at the edge of the calendar must not panic.
+        let day = today.checked_sub_days(Days::new(back))?;
         if !schedule.days.contains(&day.weekday()) {
             continue;
         }
@@ -22,16 +29,21 @@ pub fn due_night(schedule: &Schedule, now: DateTime<Utc>) -> Option<NaiveDate> {
             LocalResult::Single(t) => t,
             LocalResult::Ambiguous(first, _) => first,
             // The time does not exist that day (spring forward): run an hour later.
-            LocalResult::None => match tz.from_local_datetime(&(local + Duration::hours(1))) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
-                LocalResult::None => continue,
-            },
+            LocalResult::None => {
+                let Some(later) = local.checked_add_signed(Duration::hours(1)) else {
+                    continue;
+                };
+                match tz.from_local_datetime(&later) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
+                    LocalResult::None => continue,
+                }
+            }
         }
         .with_timezone(&Utc);
         if at > now {
             continue;
         }
-        return (now - at <= Duration::seconds(schedule.catch_up_secs as i64)).then_some(day);
+        return (now - at <= chrono_secs(schedule.catch_up_secs)).then_some(day);
     }
     None
 }

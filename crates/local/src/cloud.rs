@@ -42,7 +42,8 @@ impl LocalCloud {
             .map_err(|e| io_error(format!("creating resource group {name}"), e))
     }
 
-    /// Every group, with empty tags where `tags.json` is missing or unparsable, sorted by name.
+    /// Every group, sorted by name; one whose `tags.json` is missing or cannot be read is listed as unreadable,
+    /// with the reason (the sweep keeps and reports it).
     pub fn list_all(&self) -> Result<Vec<ResourceGroup>, PortError> {
         let entries = match std::fs::read_dir(self.groups_dir()) {
             Ok(entries) => entries,
@@ -56,11 +57,13 @@ impl LocalCloud {
             if name.starts_with('.') || !entry.path().is_dir() {
                 continue;
             }
-            let tags = read_tags(&entry.path().join("tags.json")).unwrap_or_else(|why| {
-                tracing::warn!(group = %name, "resource group listed with no tags: {why}");
-                BTreeMap::new()
-            });
-            groups.push(ResourceGroup { name, tags });
+            match read_tags(&entry.path().join("tags.json")) {
+                Ok(tags) => groups.push(ResourceGroup::new(name, tags)),
+                Err(why) => {
+                    tracing::warn!(group = %name, "resource group tags unreadable: {why}");
+                    groups.push(ResourceGroup::unreadable(name, why));
+                }
+            }
         }
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(groups)
@@ -69,19 +72,24 @@ impl LocalCloud {
 
 fn read_tags(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} does not parse: {e}", path.display()))
+    tags::parse_json(&bytes).map_err(|e| format!("{} does not parse: {e}", path.display()))
 }
 
 #[async_trait]
 impl Cloud for LocalCloud {
-    /// Groups tagged as managed by `instance`, plus groups whose tags cannot be read (listed with empty tags, so
-    /// the sweep reports and keeps them rather than stopping).
+    /// Groups tagged as managed by `instance` (tag names in any case, as on Azure), plus groups whose tags cannot
+    /// be read or are ambiguous (so the sweep reports and keeps them rather than stopping or missing them).
     async fn list_managed(&self, instance: &str) -> Result<Vec<ResourceGroup>, PortError> {
         let cloud = self.clone();
         let instance = instance.to_string();
         blocking(move || {
             let mut groups = cloud.list_all()?;
-            groups.retain(|g| g.tags.is_empty() || g.tags.get(tags::MANAGED_BY) == Some(&instance));
+            groups.retain(|g| {
+                g.unreadable.is_some()
+                    || tags::read_known(&g.tags).map_or(true, |known| {
+                        known.get(tags::MANAGED_BY) == Some(&instance.as_str())
+                    })
+            });
             Ok(groups)
         })
         .await
@@ -157,7 +165,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_group_with_missing_or_broken_tags_is_listed_with_empty_tags() {
+    async fn a_group_with_missing_or_broken_tags_is_listed_as_unreadable_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let cloud = LocalCloud::new(dir.path());
         std::fs::create_dir_all(dir.path().join("resource-groups/rg-bare")).unwrap();
@@ -170,6 +178,47 @@ mod tests {
         let groups = cloud.list_managed("me").await.unwrap();
         assert_eq!(groups.len(), 2);
         assert!(groups.iter().all(|g| g.tags.is_empty()));
+        assert!(groups[1]
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("does not parse"));
+    }
+
+    #[tokio::test]
+    async fn tags_with_a_byte_order_mark_are_read_and_repeated_or_numeric_tags_are_unreadable() {
+        // Issue 8, defect 9: these were ignored (empty tags) or read half (the last of two keys won).
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = LocalCloud::new(dir.path());
+        let write = |group: &str, text: &str| {
+            let d = dir.path().join("resource-groups").join(group);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("tags.json"), text).unwrap();
+        };
+        write("rg-bom", "\u{feff}{\"nightshift-managed-by\":\"me\"}");
+        write(
+            "rg-dup",
+            r#"{"nightshift-managed-by":"me","nightshift-kind":"persistent","nightshift-kind":"nightly"}"#,
+        );
+        write(
+            "rg-num",
+            r#"{"nightshift-managed-by":"me","nightshift-expires-at":1700000000}"#,
+        );
+        write("rg-case", r#"{"Nightshift-Managed-By":"me"}"#);
+        let groups = cloud.list_managed("me").await.unwrap();
+        let by_name = |n: &str| groups.iter().find(|g| g.name == n).unwrap();
+        assert_eq!(by_name("rg-bom").tags, tagged("me"));
+        assert!(by_name("rg-dup")
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("duplicate key"));
+        assert!(by_name("rg-num")
+            .unreadable
+            .as_deref()
+            .unwrap()
+            .contains("not a string"));
+        assert!(by_name("rg-case").unreadable.is_none());
     }
 
     #[tokio::test]

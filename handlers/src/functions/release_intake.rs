@@ -1,18 +1,22 @@
 //! `release-intake` (queue `releases`): starts a run from a release message, or records why it cannot.
 
-use super::{MESSAGE_BINDING, STEPS_BINDING};
+use super::{message, Message, STEPS_BINDING};
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_core::messages::RELEASES_QUEUE;
 
 pub async fn handle(
     State(app): State<AppState>,
     Json(req): Json<InvocationRequest>,
 ) -> Result<Json<InvocationResponse>, AppError> {
-    let body = req.message_body(MESSAGE_BINDING)?;
-    let out = app.release(&body, &req.message_id()).await?;
+    let (body, message_id) = match message(&app, &req, RELEASES_QUEUE).await? {
+        Message::Handle { body, message_id } => (body, message_id),
+        Message::Rejected(answer) => return Ok(Json(answer)),
+    };
+    let out = app.release(&body, &message_id).await?;
     Ok(Json(
         InvocationResponse::default()
             .with_messages(STEPS_BINDING, out.steps)

@@ -1,17 +1,21 @@
 //! `step-dispatch` (queue `steps`): starts the job of a step attempt; a redelivered message starts nothing new.
 
-use super::MESSAGE_BINDING;
+use super::{message, Message};
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_core::messages::STEPS_QUEUE;
 
 pub async fn handle(
     State(app): State<AppState>,
     Json(req): Json<InvocationRequest>,
 ) -> Result<Json<InvocationResponse>, AppError> {
-    let body = req.message_body(MESSAGE_BINDING)?;
-    let out = app.dispatch(&body, &req.message_id()).await?;
+    let (body, message_id) = match message(&app, &req, STEPS_QUEUE).await? {
+        Message::Handle { body, message_id } => (body, message_id),
+        Message::Rejected(answer) => return Ok(Json(answer)),
+    };
+    let out = app.dispatch(&body, &message_id).await?;
     Ok(Json(InvocationResponse::default().with_logs(out.logs)))
 }

@@ -3,8 +3,10 @@
 
 mod actions;
 mod bindings;
+mod edges;
 mod errors;
 mod helpers;
+mod invocations_fuzz;
 mod lifecycle_actions;
 mod network;
 mod readiness;

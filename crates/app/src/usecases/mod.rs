@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod dispatch;
 pub mod dossier;
+pub mod envelope;
 pub mod expiry_warning;
 pub mod lifecycle;
 pub mod nightly;

@@ -46,6 +46,27 @@ async fn contract_a_sweep_listing_over_thousands_of_groups_returns_exactly_the_m
 }
 
 #[tokio::test]
+async fn contract_groups_tagged_in_another_case_are_listed_so_the_sweep_can_decide_and_report_them()
+{
+    // Issue 8, defect 9: tag names are case-insensitive on Azure; a group tagged `Nightshift-Managed-By` is ours.
+    let fake = spawn_fake_arm().await;
+    fake.add_group(
+        "rg-upper",
+        &[
+            ("Nightshift-Managed-By", "prod"),
+            ("Nightshift-Kind", "persistent"),
+        ],
+    );
+    fake.add_group("rg-other", &[("NIGHTSHIFT-MANAGED-BY", "staging")]);
+    let cloud = ArmCloud::new(arm_client(&fake));
+
+    let groups = cloud.list_managed("prod").await.unwrap();
+
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["rg-upper"]);
+}
+
+#[tokio::test]
 async fn contract_a_listing_retries_a_throttled_page() {
     let fake = spawn_fake_arm().await;
     for i in 0..250 {

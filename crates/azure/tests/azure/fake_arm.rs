@@ -328,7 +328,10 @@ fn handle(
             .groups
             .iter()
             .filter(|(_, tags)| match &pair {
-                Some((k, v)) => tags.get(k) == Some(v),
+                // Tag names are case-insensitive on Azure; values are compared as given.
+                Some((k, v)) => tags
+                    .iter()
+                    .any(|(n, t)| n.eq_ignore_ascii_case(k) && t == v),
                 None => true,
             })
             .collect();

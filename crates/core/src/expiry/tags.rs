@@ -38,3 +38,67 @@ pub fn for_environment(
     }
     t
 }
+
+/// The tags nightshift relies on, found the way Azure finds them: tag names are case-insensitive there, so
+/// `Nightshift-Kind` is `nightshift-kind`. Values are returned as written (the sweep compares them exactly).
+///
+/// Refused, with the reason, when one of them could be read two ways: it appears twice (names differing only in
+/// case, as a local `tags.json` or a hand edit can hold), or a tag name is the same once spaces, byte-order marks
+/// and invisible characters are removed and case is folded (`"\u{feff}nightshift-kind"`, `"nightshift-kind "`):
+/// such a tag may be the one meant, so nothing can be decided from the others.
+pub fn read_known(tags: &BTreeMap<String, String>) -> Result<BTreeMap<&'static str, &str>, String> {
+    let mut found: BTreeMap<&'static str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (name, value) in tags {
+        if let Some(known) = ALL.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+            found.entry(known).or_default().push((name, value));
+        } else if let Some(known) = ALL.iter().find(|k| **k == folded(name)) {
+            return Err(format!(
+                "tag name {name:?} reads as {known} but is not spelt so"
+            ));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (known, seen) in found {
+        if let [(_, value)] = seen.as_slice() {
+            out.insert(known, *value);
+        } else {
+            let all: Vec<String> = seen.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+            return Err(format!(
+                "tag {known} is given {} times ({})",
+                seen.len(),
+                all.join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A tag name with case folded and every space, byte-order mark and invisible format character removed.
+fn folded(name: &str) -> String {
+    name.chars()
+        .filter(|c| !(c.is_whitespace() || c.is_control() || is_invisible(*c)))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{00ad}')
+}
+
+/// Reads a `tags.json` (a JSON object of strings, as a local Terraform stack writes it). A leading byte-order
+/// mark is skipped; a repeated key, a value that is not a string, or anything else than an object is an error with
+/// the reason, so the group is kept and reported rather than read half.
+pub fn parse_json(bytes: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let value = crate::json::parse_strict(text)?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("not a JSON object".into());
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            other => Err(format!("tag {k:?} has the value {other}, not a string")),
+        })
+        .collect()
+}

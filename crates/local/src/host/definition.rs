@@ -118,7 +118,10 @@ fn parse_timespan(s: &str) -> Option<Duration> {
     let h: u64 = parts[0].parse().ok()?;
     let m: u64 = parts[1].parse().ok()?;
     let sec: f64 = parts[2].parse().ok()?;
-    Some(Duration::from_secs(h * 3600 + m * 60) + Duration::from_secs_f64(sec))
+    // Checked: `from_secs_f64` panics on a negative, NaN or huge value, and `h * 3600` can overflow.
+    let whole = h.checked_mul(3600)?.checked_add(m.checked_mul(60)?)?;
+    let frac = Duration::try_from_secs_f64(sec).ok()?;
+    Duration::from_secs(whole).checked_add(frac)
 }
 
 fn read_json(path: &Path) -> Result<Value, HostError> {
@@ -326,6 +329,24 @@ mod tests {
             ("SWEEP_SCHEDULE".to_string(), "0 */15 * * * *".to_string()),
             ("WATCHDOG_SCHEDULE".to_string(), "0 */5 * * * *".to_string()),
         ])
+    }
+
+    #[test]
+    fn a_function_timeout_out_of_range_is_refused_instead_of_panicking() {
+        assert_eq!(parse_timespan("00:10:00"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse_timespan("00:00:01.5"),
+            Some(Duration::from_millis(1500))
+        );
+        for bad in [
+            "00:00:-1",
+            "00:00:NaN",
+            "00:00:1e300",
+            "99999999999999999:00:00",
+            "1:2",
+        ] {
+            assert_eq!(parse_timespan(bad), None, "{bad}");
+        }
     }
 
     #[test]
