@@ -2,7 +2,9 @@
 # Offline checks of the Terraform code (no provider download, no Azure):
 #   1. terraform fmt -check -recursive terraform
 #   2. ../shared/tools/tfschema/tf-schema-check terraform   (argument names against the real provider schemas)
-#   3. checkov (pinned, private venv) over terraform/, zero failed checks; skips live next to the resource as
+#   3. terraform test in every module with tests/*.tftest.hcl and no provider (built-in functions only, offline:
+#      e.g. modules/naming, every Azure name limit for the longest names allowed).
+#   4. checkov (pinned, private venv) over terraform/, zero failed checks; skips live next to the resource as
 #      `#checkov:skip=CKV_...:reason`.
 # Run from the repository root. Needs terraform on PATH (or /usr/local/bin), python3 with venv/pip, and PyPI.
 set -euo pipefail
@@ -41,6 +43,21 @@ fmt_files="$(find terraform -name '*.tf' -not -path '*/.terraform/*' | wc -l | t
 echo "== tf-schema-check terraform"
 schema_out="$("$SCHEMA_CHECK" terraform)" || { echo "$schema_out"; exit 1; }
 echo "$schema_out" | tail -n 1
+
+echo "== terraform test (provider-free modules)"
+tested=0
+for tests in $(find terraform -path '*/.terraform' -prune -o -type d -name tests -print | sort); do
+  module="$(dirname "$tests")"
+  ls "$tests"/*.tftest.hcl >/dev/null 2>&1 || continue
+  work="$report/tftest-$tested"
+  cp -r "$module" "$work"
+  ( cd "$work" && "$TERRAFORM" init -backend=false -input=false >/dev/null && "$TERRAFORM" test -no-color ) || {
+    echo "check-terraform: terraform test failed in $module" >&2
+    exit 1
+  }
+  tested=$((tested + 1))
+done
+[ "$tested" -gt 0 ] || { echo "check-terraform: no terraform test found (terraform/modules/naming/tests)" >&2; exit 1; }
 
 echo "== checkov $CHECKOV_VERSION"
 installed="$("$CHECKOV" --version 2>/dev/null || true)"
@@ -81,4 +98,4 @@ if [ "$checkov_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
   echo "check-terraform: FAILED: checkov: $failed failed, $passed passed, $skipped skipped (exit $checkov_rc)" >&2
   exit 1
 fi
-echo "check-terraform: OK: fmt clean ($fmt_files files), schema 0 errors, checkov $passed passed, 0 failed, $skipped skipped"
+echo "check-terraform: OK: fmt clean ($fmt_files files), schema 0 errors, terraform test in $tested module(s), checkov $passed passed, 0 failed, $skipped skipped"

@@ -12,7 +12,19 @@ locals {
 
   # Where the environments live: their resource groups are created at subscription scope, so this is the narrowest
   # scope for creating them. A dedicated subscription keeps nightshift away from everything else.
-  environments_scope = "/subscriptions/${coalesce(var.environments_subscription_id, data.azurerm_client_config.current.subscription_id)}"
+  environments_subscription_id = coalesce(var.environments_subscription_id, data.azurerm_client_config.current.subscription_id)
+  environments_scope           = "/subscriptions/${local.environments_subscription_id}"
+
+  # Resource providers of what the stacks create (crates/app/tests/terraform_azure.rs derives them from the stacks).
+  environment_resource_providers = [
+    "Microsoft.DocumentDB",
+    "Microsoft.Insights",
+    "Microsoft.KeyVault",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.OperationalInsights",
+    "Microsoft.Sql",
+    "Microsoft.Web",
+  ]
 
   queues = {
     releases = {
@@ -44,9 +56,11 @@ locals {
   ]...)
 
   containers = {
-    journals    = "The run journal: runs, step results and outputs, job logs (logs/<run>/<step>/<attempt>.log), environments."
-    tfstate     = "Terraform state: <product>/<environment>/<layer>.tfstate, and nightshift/orchestrator.tfstate."
-    deployments = "The function app's package (WEBSITE_RUN_FROM_PACKAGE)."
+    journals = "The run journal: runs, step results and outputs, job logs (logs/<run>/<step>/<attempt>.log), environments."
+    tfstate  = "Terraform state of the environments: <product>/<environment>/<layer>.tfstate (the jobs read and write it)."
+    # Separate from tfstate so the jobs, which write tfstate, never see the orchestrator's state and its keys.
+    orchestrator-state = "Terraform state of this configuration: nightshift/orchestrator.tfstate (operators only)."
+    deployments        = "The function app's package (WEBSITE_RUN_FROM_PACKAGE)."
   }
 
   tags = merge(var.tags, {

@@ -42,26 +42,19 @@ resource "azurerm_linux_function_app" "this" {
     identity_ids = [azurerm_user_assigned_identity.orchestrator.id]
   }
 
+  # No health_check_path until an anonymous `health` HTTP function exists in function-definitions/ (App Service
+  # would evict every instance probing a 404); crates/app/tests/terraform_azure.rs checks that the path, once set,
+  # names such a function.
   site_config {
-    always_on                         = false
-    elastic_instance_minimum          = 1
-    ftps_state                        = "Disabled"
-    health_check_eviction_time_in_min = 5
-    health_check_path                 = "/api/health"
-    http2_enabled                     = true
-    minimum_tls_version               = "1.2"
-    pre_warmed_instance_count         = 1
-    runtime_scale_monitoring_enabled  = true
-    scm_minimum_tls_version           = "1.2"
-    use_32_bit_worker                 = false
-  }
-
-  lifecycle {
-    # The adapters manage one subscription (NIGHTSHIFT_SUBSCRIPTION_ID): the sweep lists and the jobs build there.
-    precondition {
-      condition     = var.environments_subscription_id == null || var.environments_subscription_id == data.azurerm_client_config.current.subscription_id
-      error_message = "nightshift builds and sweeps environments in the subscription it is deployed to: set environments_subscription_id to null (or to this subscription), or deploy the orchestrator into the environments' subscription."
-    }
+    always_on                        = false
+    elastic_instance_minimum         = 1
+    ftps_state                       = "Disabled"
+    http2_enabled                    = true
+    minimum_tls_version              = "1.2"
+    pre_warmed_instance_count        = 1
+    runtime_scale_monitoring_enabled = true
+    scm_minimum_tls_version          = "1.2"
+    use_32_bit_worker                = false
   }
 
   # Roles first, so the host can read its storage, package and Key Vault references at first start.
@@ -98,11 +91,15 @@ locals {
     # docs/settings.md; crates/app/tests/deploy_files.rs checks them). Every one that AzureConfig::job_env() hands to
     # the runner containers is set here. No credential: calls use the identity, Service Bus sends a SAS key from Key
     # Vault.
-    AZURE_CLIENT_ID                 = azurerm_user_assigned_identity.orchestrator.client_id
-    NIGHTSHIFT_SUBSCRIPTION_ID      = data.azurerm_client_config.current.subscription_id
-    NIGHTSHIFT_STORAGE_ACCOUNT      = azurerm_storage_account.this.name
-    NIGHTSHIFT_STORAGE_CONTAINER    = azurerm_storage_container.this["journals"].name
-    NIGHTSHIFT_SERVICEBUS_NAMESPACE = local.servicebus_fqdn
+    AZURE_CLIENT_ID            = azurerm_user_assigned_identity.orchestrator.client_id
+    NIGHTSHIFT_SUBSCRIPTION_ID = data.azurerm_client_config.current.subscription_id
+    # The environments may live in a dedicated subscription: the sweep lists and deletes there, the jobs' Terraform
+    # builds there (ARM_SUBSCRIPTION_ID); the jobs' container groups stay in this one.
+    NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID = local.environments_subscription_id
+    NIGHTSHIFT_TERRAFORM_SUBSCRIPTION_ID    = local.environments_subscription_id
+    NIGHTSHIFT_STORAGE_ACCOUNT              = azurerm_storage_account.this.name
+    NIGHTSHIFT_STORAGE_CONTAINER            = azurerm_storage_container.this["journals"].name
+    NIGHTSHIFT_SERVICEBUS_NAMESPACE         = local.servicebus_fqdn
     # nightshift's own sends (scheduled retries, job results) are signed with this Send-only policy's SAS key, read
     # from this vault secret at first use: names only here, the key lives in Key Vault (main.keyvault.tf).
     NIGHTSHIFT_SERVICEBUS_SEND_POLICY = azurerm_servicebus_namespace_authorization_rule.nightshift_send.name

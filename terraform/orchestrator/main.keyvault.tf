@@ -1,5 +1,6 @@
-# Secrets that steps ask for by name in the catalog (`secrets:`: sendgrid-api-key, cloudflare-api-token, ...), put
-# there by an operator (`az keyvault secret set`), never by Terraform: no value is in the repository or the state.
+# Secrets that steps ask for by name in the catalog (`secrets:`: sendgrid-api-key, cloudflare-api-token, ...): their
+# values are put there by an operator (`az keyvault secret set`), never by Terraform: no value is in the repository
+# or the state.
 module "key_vault" {
   source = "../modules/key-vault"
 
@@ -14,24 +15,26 @@ module "key_vault" {
     default_action = var.key_vault_default_action
     ip_rules       = var.key_vault_allowed_ips
   }
-  role_assignments = {
-    orchestrator = {
-      principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
-      role_definition_name = "Key Vault Secrets User"
-      description          = "The function app resolves its Key Vault references and reads step secrets."
-    }
-    jobs = {
-      principal_id         = azurerm_user_assigned_identity.jobs.principal_id
-      role_definition_name = "Key Vault Secrets User"
-      description          = "A job reads the secrets its step names at start, so values never travel in the container group definition."
-    }
-    operators = {
-      principal_id         = coalesce(var.operators_principal_id, data.azurerm_client_config.current.object_id)
-      principal_type       = var.operators_principal_type
-      role_definition_name = "Key Vault Secrets Officer"
-      description          = "Operators set and rotate the step secrets."
-    }
-  }
+  # Whoever applies gets Secrets Officer from the module (it writes servicebus-send-key); the jobs get read access
+  # per secret below, never on the whole vault.
+  deployer_principal_type = var.deployer_principal_type
+  role_assignments = merge(
+    {
+      orchestrator = {
+        principal_id         = azurerm_user_assigned_identity.orchestrator.principal_id
+        role_definition_name = "Key Vault Secrets User"
+        description          = "The function app resolves its Key Vault references and reads servicebus-send-key."
+      }
+    },
+    var.operators_principal_id == null ? {} : {
+      operators = {
+        principal_id         = var.operators_principal_id
+        principal_type       = var.operators_principal_type
+        role_definition_name = "Key Vault Secrets Officer"
+        description          = "Operators set and rotate the step secrets."
+      }
+    },
+  )
   tags = local.tags
 }
 
@@ -61,4 +64,38 @@ resource "azurerm_key_vault_secret" "servicebus_send_key" {
   tags         = local.tags
 
   depends_on = [module.key_vault]
+}
+
+# Each step secret exists from the first apply, so the jobs can be granted exactly these secrets (a role assignment
+# needs its scope to exist). The placeholder is write-only (not in the state) and sent once; an operator's `az
+# keyvault secret set` adds the real value as a new version, which Terraform never overwrites.
+resource "azurerm_key_vault_secret" "step" {
+  #checkov:skip=CKV_AZURE_41:Third-party keys (SendGrid, Cloudflare) are rotated by their owners with az keyvault secret set; an expiry here would stop the nightly runs on that date.
+  for_each = var.step_secret_names
+
+  key_vault_id     = module.key_vault.resource_id
+  name             = each.key
+  content_type     = "text/plain; step-secret; set with az keyvault secret set"
+  value_wo         = "unset: az keyvault secret set --vault-name ${local.key_vault_name} -n ${each.key} --value <value>"
+  value_wo_version = 1
+  tags             = local.tags
+
+  lifecycle {
+    ignore_changes = [content_type, tags]
+  }
+}
+
+# The jobs read the step secrets and servicebus-send-key (their result on step-events), one role assignment per
+# secret: not the App Insights connection string, nor any secret added to this vault later.
+resource "azurerm_role_assignment" "jobs_secrets" {
+  for_each = merge(
+    { for name, s in azurerm_key_vault_secret.step : name => s.resource_versionless_id },
+    { (azurerm_key_vault_secret.servicebus_send_key.name) = azurerm_key_vault_secret.servicebus_send_key.resource_versionless_id },
+  )
+
+  principal_id         = azurerm_user_assigned_identity.jobs.principal_id
+  scope                = each.value
+  description          = "A nightshift job reads ${each.key}."
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Key Vault Secrets User"
 }

@@ -65,3 +65,25 @@ resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
     category_group = "audit"
   }
 }
+
+# Versioning keeps every state write: without a lifecycle, old versions of the states (secrets in sensitive
+# attributes included) pile up forever. Keep them var.state_version_retention_days for roll-backs, then delete.
+resource "azurerm_storage_management_policy" "state_versions" {
+  storage_account_id = azurerm_storage_account.this.id
+
+  rule {
+    enabled = true
+    name    = "expire-old-state-versions"
+
+    actions {
+      version {
+        delete_after_days_since_creation = var.state_version_retention_days
+      }
+    }
+
+    filters {
+      blob_types   = ["blockBlob"]
+      prefix_match = [for c in ["tfstate", "orchestrator-state"] : "${azurerm_storage_container.this[c].name}/"]
+    }
+  }
+}

@@ -33,3 +33,13 @@ resource "azurerm_user_assigned_identity" "jobs" {
   resource_group_name = azurerm_resource_group.this.name
   tags                = local.tags
 }
+
+# Nothing here is deleted by accident, nor by a job (the jobs' role excludes Microsoft.Authorization/locks/delete).
+resource "azurerm_management_lock" "orchestrator" {
+  count = var.lock_orchestrator_resource_group ? 1 : 0
+
+  lock_level = "CanNotDelete"
+  name       = "nightshift-orchestrator"
+  scope      = azurerm_resource_group.this.id
+  notes      = "nightshift's orchestrator: remove this lock before terraform destroy."
+}

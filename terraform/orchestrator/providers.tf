@@ -10,3 +10,17 @@ provider "azurerm" {
     }
   }
 }
+
+# The environments' subscription (var.environments_subscription_id, or this one): the sweeper's and the jobs' roles
+# live there, and the resource providers the stacks use are registered there once, by this deployment, because the
+# jobs hold no */register/action (the stacks set resource_provider_registrations = "none").
+provider "azurerm" {
+  alias = "environments"
+
+  subscription_id                 = local.environments_subscription_id
+  resource_provider_registrations = "none"
+  resource_providers_to_register  = local.environment_resource_providers
+  storage_use_azuread             = true
+
+  features {}
+}

@@ -42,7 +42,6 @@ variable "environment_resource_actions" {
     "Microsoft.Web/locations/*/read",
     "Microsoft.KeyVault/vaults/*",
     "Microsoft.KeyVault/locations/*/read",
-    "Microsoft.KeyVault/locations/deletedVaults/purge/action",
     "Microsoft.Insights/components/*",
     "Microsoft.Insights/diagnosticSettings/*",
     "Microsoft.OperationalInsights/workspaces/*",
@@ -55,6 +54,11 @@ variable "environment_resource_actions" {
   validation {
     condition     = !anytrue([for a in var.environment_resource_actions : a == "*" || startswith(a, "Microsoft.Authorization/roleAssignments") || startswith(a, "Microsoft.Authorization/roleDefinitions")])
     error_message = "Do not grant \"*\" or role assignment/definition actions here: role assignments go through the conditioned RBAC administrator assignment."
+  }
+
+  validation {
+    condition     = !anytrue([for a in var.environment_resource_actions : startswith(a, "Microsoft.Resources/") || strcontains(lower(a), "deletedvaults") || endswith(lower(a), "/register/action")])
+    error_message = "Do not grant resource-group, deleted-vault (purge) or provider-registration actions to the jobs: the sweeper deletes and purges, the orchestrator's deployment registers providers."
   }
 }
 
@@ -183,7 +187,50 @@ variable "key_vault_allowed_ips" {
 variable "operators_principal_id" {
   type        = string
   default     = null
-  description = "Object id of the operators' Entra group that manages step secrets, e.g. \"00000000-0000-0000-0000-000000000000\"; null: whoever applies."
+  description = "Object id of the operators' Entra group that manages step secrets and runs nightshift from a workstation, e.g. \"00000000-0000-0000-0000-000000000000\"; null: only whoever applies."
+}
+
+variable "deployer_principal_type" {
+  type        = string
+  default     = "User"
+  description = "Kind of the identity that applies this configuration (it gets Key Vault Secrets Officer to write servicebus-send-key), e.g. \"User\" (az login) or \"ServicePrincipal\" (a pipeline)."
+  nullable    = false
+
+  validation {
+    condition     = contains(["User", "ServicePrincipal"], var.deployer_principal_type)
+    error_message = "Use \"User\" or \"ServicePrincipal\"."
+  }
+}
+
+variable "step_secret_names" {
+  type        = set(string)
+  default     = ["sendgrid-api-key", "cloudflare-api-token"]
+  description = "Secrets of the orchestrator's vault that the catalog's steps name (`secrets:`), e.g. [\"sendgrid-api-key\"]: the jobs may read these, and no other (crates/app/tests/terraform_azure.rs checks the catalog against the default)."
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for n in var.step_secret_names : can(regex("^[0-9A-Za-z-]{1,127}$", n)) && !contains(["servicebus-send-key", "appinsights-connection-string"], n)])
+    error_message = "Key Vault secret names are 1 to 127 letters, digits and hyphens; servicebus-send-key and appinsights-connection-string are written by Terraform, not step secrets."
+  }
+}
+
+variable "state_version_retention_days" {
+  type        = number
+  default     = 30
+  description = "Days an old version of a Terraform state blob is kept (roll-back window) before the lifecycle policy deletes it, e.g. 30."
+  nullable    = false
+
+  validation {
+    condition     = var.state_version_retention_days >= 1 && var.state_version_retention_days <= 365
+    error_message = "Use 1 to 365 days, e.g. 30."
+  }
+}
+
+variable "lock_orchestrator_resource_group" {
+  type        = bool
+  default     = true
+  description = "Put a CanNotDelete lock on rg-<instance> (the jobs cannot remove locks), e.g. true; remove it by hand before a terraform destroy."
+  nullable    = false
 }
 
 variable "operators_principal_type" {

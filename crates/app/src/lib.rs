@@ -17,5 +17,6 @@ pub mod tools;
 pub mod usecases;
 pub mod wiring;
 
+pub use nightshift_azure::Need;
 pub use service::{App, Ports};
 pub use settings::{Mode, Settings};

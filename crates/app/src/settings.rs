@@ -4,7 +4,7 @@
 //! Vault names resolved at run time, and the few development credentials the Azure adapters accept
 //! (`NIGHTSHIFT_ARM_TOKEN`, `NIGHTSHIFT_STORAGE_KEY`) are wrapped so `Debug` prints `***`.
 
-use nightshift_azure::{AzureConfig, ConfigError};
+use nightshift_azure::{AzureConfig, ConfigError, Need};
 use nightshift_core::names::MAX_DURATION_SECS;
 use std::path::{Path, PathBuf};
 
@@ -143,8 +143,22 @@ impl Settings {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// The settings a command needs in Azure mode (`needs`), from the environment.
+    pub fn from_env_for(needs: &[Need]) -> Result<Self, SettingsError> {
+        Self::from_lookup_for(|k| std::env::var(k).ok(), needs)
+    }
+
     /// Reads settings through `lookup` (tests pass a map). An empty value counts as unset, as in the Azure portal.
+    /// In Azure mode every Azure setting is required (the handler, the runner).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        Self::from_lookup_for(lookup, Need::ALL)
+    }
+
+    /// As [`Settings::from_lookup`], requiring in Azure mode only the Azure settings of `needs`.
+    pub fn from_lookup_for(
+        lookup: impl Fn(&str) -> Option<String>,
+        needs: &[Need],
+    ) -> Result<Self, SettingsError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         let mode = match get("NIGHTSHIFT_MODE").as_deref() {
             None | Some("local") => Mode::Local,
@@ -214,18 +228,20 @@ impl Settings {
         };
         let azure = match mode {
             Mode::Local => None,
-            Mode::Azure => Some(AzureConfig::from_lookup(get).map_err(|e| match e {
-                ConfigError::Missing(name) => SettingsError {
-                    name,
-                    value: String::new(),
-                    why: "required when NIGHTSHIFT_MODE=azure (see docs/settings.md)".into(),
-                },
-                ConfigError::Invalid { name, why } => SettingsError {
-                    name,
-                    value: String::new(),
-                    why,
-                },
-            })?),
+            Mode::Azure => Some(
+                AzureConfig::from_lookup_for(get, needs).map_err(|e| match e {
+                    ConfigError::Missing(name) => SettingsError {
+                        name,
+                        value: String::new(),
+                        why: "required when NIGHTSHIFT_MODE=azure (see docs/settings.md)".into(),
+                    },
+                    ConfigError::Invalid { name, why } => SettingsError {
+                        name,
+                        value: String::new(),
+                        why,
+                    },
+                })?,
+            ),
         };
         let terraform = TerraformSettings {
             state_storage_account: opt("NIGHTSHIFT_TFSTATE_STORAGE_ACCOUNT")

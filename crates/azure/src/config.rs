@@ -35,6 +35,9 @@ pub enum TokenSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureConfig {
     pub subscription_id: String,
+    /// `NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID`: where the environments live (the sweep lists and deletes there);
+    /// `None`: the same subscription as the jobs' container groups.
+    pub environments_subscription_id: Option<String>,
     pub arm_endpoint: String,
     pub token_source: TokenSource,
     pub storage_account: String,
@@ -46,6 +49,51 @@ pub struct AzureConfig {
     pub servicebus_key_secret: String,
     pub key_vault_url: String,
     pub aci: AciSettings,
+}
+
+/// What a use of the configuration talks to: each command asks only for the settings of what it uses (a sweep needs
+/// ARM and the store, not the container-instance identity). The handler and the runner need everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Blob Storage: `NIGHTSHIFT_STORAGE_ACCOUNT`.
+    Store,
+    /// Azure Resource Manager (resource groups, deleted vaults): `NIGHTSHIFT_SUBSCRIPTION_ID`.
+    Arm,
+    /// Service Bus sends (the key is read from Key Vault): `NIGHTSHIFT_SERVICEBUS_NAMESPACE`, `NIGHTSHIFT_KEY_VAULT_URL`.
+    Bus,
+    /// Key Vault secrets: `NIGHTSHIFT_KEY_VAULT_URL`.
+    Secrets,
+    /// Container Instances jobs: `NIGHTSHIFT_SUBSCRIPTION_ID`, `NIGHTSHIFT_ACI_*`, `NIGHTSHIFT_RUNNER_IMAGE`,
+    /// `NIGHTSHIFT_KEY_VAULT_URL`.
+    Jobs,
+}
+
+impl Need {
+    /// Everything: the Functions handler and the runner.
+    pub const ALL: &'static [Need] =
+        &[Need::Store, Need::Arm, Need::Bus, Need::Secrets, Need::Jobs];
+
+    /// The settings this use requires.
+    pub fn settings(self) -> &'static [&'static str] {
+        match self {
+            Need::Store => &["NIGHTSHIFT_STORAGE_ACCOUNT"],
+            Need::Arm => &["NIGHTSHIFT_SUBSCRIPTION_ID"],
+            Need::Bus => &[
+                "NIGHTSHIFT_SERVICEBUS_NAMESPACE",
+                "NIGHTSHIFT_KEY_VAULT_URL",
+            ],
+            Need::Secrets => &["NIGHTSHIFT_KEY_VAULT_URL"],
+            Need::Jobs => &[
+                "NIGHTSHIFT_SUBSCRIPTION_ID",
+                "NIGHTSHIFT_KEY_VAULT_URL",
+                "NIGHTSHIFT_ACI_RESOURCE_GROUP",
+                "NIGHTSHIFT_ACI_LOCATION",
+                "NIGHTSHIFT_RUNNER_IMAGE",
+                "NIGHTSHIFT_ACI_IDENTITY_ID",
+                "NIGHTSHIFT_ACI_IDENTITY_CLIENT_ID",
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,14 +110,28 @@ impl AzureConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads variables through `lookup` (tests pass a map). Empty values count as unset.
+    /// Reads variables through `lookup` (tests pass a map), requiring every setting. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_for(lookup, Need::ALL)
+    }
+
+    /// Reads variables through `lookup`, requiring only the settings of `needs` (a missing one is an error naming
+    /// it). A setting that is not needed and not set stays empty: the caller does not use the adapters it feeds.
+    pub fn from_lookup_for(
+        lookup: impl Fn(&str) -> Option<String>,
+        needs: &[Need],
+    ) -> Result<Self, ConfigError> {
         let opt = |k: &str| {
             lookup(k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let req = |k: &'static str| opt(k).ok_or(ConfigError::Missing(k));
+        let required: Vec<&str> = needs.iter().flat_map(|n| n.settings()).copied().collect();
+        let req = |k: &'static str| match opt(k) {
+            Some(v) => Ok(v),
+            None if required.contains(&k) => Err(ConfigError::Missing(k)),
+            None => Ok(String::new()),
+        };
         let url = |name: &'static str, v: String| -> Result<String, ConfigError> {
             reqwest::Url::parse(&v).map_err(|e| ConfigError::Invalid {
                 name,
@@ -110,6 +172,7 @@ impl AzureConfig {
 
         Ok(Self {
             subscription_id: req("NIGHTSHIFT_SUBSCRIPTION_ID")?,
+            environments_subscription_id: opt("NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID"),
             arm_endpoint: url(
                 "NIGHTSHIFT_ARM_ENDPOINT",
                 opt("NIGHTSHIFT_ARM_ENDPOINT").unwrap_or_else(|| PUBLIC_ARM_ENDPOINT.into()),
@@ -127,7 +190,10 @@ impl AzureConfig {
                 .unwrap_or_else(|| "nightshift-send".into()),
             servicebus_key_secret: opt("NIGHTSHIFT_SERVICEBUS_KEY_SECRET")
                 .unwrap_or_else(|| "servicebus-send-key".into()),
-            key_vault_url: url("NIGHTSHIFT_KEY_VAULT_URL", req("NIGHTSHIFT_KEY_VAULT_URL")?)?,
+            key_vault_url: match req("NIGHTSHIFT_KEY_VAULT_URL")? {
+                v if v.is_empty() => v,
+                v => url("NIGHTSHIFT_KEY_VAULT_URL", v)?,
+            },
             aci: AciSettings {
                 resource_group: req("NIGHTSHIFT_ACI_RESOURCE_GROUP")?,
                 location: req("NIGHTSHIFT_ACI_LOCATION")?,
@@ -183,6 +249,9 @@ impl AzureConfig {
                 self.aci.identity_client_id.clone(),
             ),
         ];
+        if let Some(s) = &self.environments_subscription_id {
+            env.push(("NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID", s.clone()));
+        }
         if let Some(e) = &self.storage_endpoint {
             env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", e.clone()));
         }
@@ -239,6 +308,13 @@ impl AzureConfig {
         )
     }
 
+    /// The subscription the environments' resource groups live in (and the sweep works in).
+    pub fn environments_subscription(&self) -> &str {
+        self.environments_subscription_id
+            .as_deref()
+            .unwrap_or(&self.subscription_id)
+    }
+
     /// Builds every adapter; performs no network I/O.
     pub fn adapters(&self) -> AzureAdapters {
         let tokens = self.token_provider();
@@ -264,8 +340,12 @@ impl AzureConfig {
                 secrets.clone(),
                 transport,
             )),
-            jobs: Arc::new(AciJobs::new(arm.clone(), self.aci.clone())),
-            cloud: Arc::new(ArmCloud::new(arm)),
+            jobs: Arc::new(AciJobs::new(arm, self.aci.clone())),
+            cloud: Arc::new(ArmCloud::new(ArmClient::new(
+                &self.arm_endpoint,
+                self.environments_subscription(),
+                tokens.clone(),
+            ))),
             secrets,
         }
     }

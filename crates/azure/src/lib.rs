@@ -21,7 +21,8 @@
 //!
 //! | variable | required | meaning |
 //! | --- | --- | --- |
-//! | `NIGHTSHIFT_SUBSCRIPTION_ID` | yes | the subscription whose resource groups and container groups nightshift manages |
+//! | `NIGHTSHIFT_SUBSCRIPTION_ID` | yes | the subscription of the jobs' container groups, and of the environments unless set below |
+//! | `NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID` | no | the subscription of the environments' resource groups (sweep); default `NIGHTSHIFT_SUBSCRIPTION_ID` |
 //! | `NIGHTSHIFT_ARM_ENDPOINT` | no | ARM base URL; default `https://management.azure.com` (tests point it at a loopback server) |
 //! | `NIGHTSHIFT_CREDENTIAL` | no | `managed-identity` (default) or `azure-cli`: tokens from `az account get-access-token` (a workstation after `az login`, a pipeline logged in with OIDC) |
 //! | `NIGHTSHIFT_AZURE_CLI` | no | the Azure CLI executable for `azure-cli` (default `az` on `PATH`) |
@@ -66,7 +67,7 @@ pub use aci::{AciJobs, AciSettings};
 pub use arm::{ArmClient, ArmCloud, RetryPolicy};
 pub use azure_cli::AzureCli;
 pub use blob::{BlobAuth, BlobStore};
-pub use config::{AzureAdapters, AzureConfig, ConfigError, TokenSource};
+pub use config::{AzureAdapters, AzureConfig, ConfigError, Need, TokenSource};
 pub use github::GithubNotifier;
 pub use http::{HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, TransportError};
 pub use identity::{AccessToken, ManagedIdentity, StaticToken, TokenProvider};

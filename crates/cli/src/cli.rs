@@ -66,6 +66,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check the catalog and the files it names.
     Validate,
+    /// Check every setting, reachability and permission this mode needs; exit 1 on any failure.
+    Doctor(DoctorArgs),
+    /// Build the Functions zip (host.json, function folders, the static handler binary) that Terraform deploys.
+    Package(PackageArgs),
     /// Write a product's technical dossier (flow matrix, dependencies, diagram, requirements), or compare two builds.
     Dossier(DossierArgs),
     /// Run one step attempt (what a job executes; started by nightshift, not by hand).
@@ -193,6 +197,26 @@ pub struct BundleArgs {
     /// Where to write the bundle (a .tar.gz).
     #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
     pub output: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// The handler binary: a static Linux x86_64 build (target x86_64-unknown-linux-musl).
+    #[arg(long)]
+    pub handler: std::path::PathBuf,
+    /// Where host.json and function-definitions/ are.
+    #[arg(long, default_value = ".")]
+    pub root: std::path::PathBuf,
+    /// The zip to write.
+    #[arg(long, default_value = "nightshift-functions.zip")]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

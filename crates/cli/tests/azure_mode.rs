@@ -403,6 +403,93 @@ async fn status_in_azure_mode_reads_the_journal_from_blob_storage() {
     eprintln!("status in azure mode took {took:?}");
 }
 
+/// An `az` stand-in for `az account get-access-token --resource <r> --output json` (the documented answer), as an
+/// operator's workstation after `az login` has it: the token is the one the fake ARM accepts.
+fn az_stub(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        r#"#!/bin/sh
+[ "$1 $2" = "account get-access-token" ] || {{ echo "unexpected: $*" >&2; exit 2; }}
+now=$(date +%s)
+printf '{{"accessToken": "{ARM_TOKEN}", "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": %s, "subscription": "sub", "tenant": "tenant", "tokenType": "Bearer"}}\n' $((now + 3600))
+"#
+    );
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workstation_sweep_dry_run_needs_only_arm_and_store_settings_and_the_azure_cli_login() {
+    // Arrange: no job, Service Bus or Key Vault setting at all; the Azure CLI credential (a stub on loopback terms).
+    let fake = Arm {
+        groups: Arc::new(vec![(
+            "rg-shop-pr-1".to_string(),
+            managed("shop", "pr-1", "pull-request", Some("2026-03-01T00:00:00Z")),
+        )]),
+        ..Arm::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    *fake.base.lock().unwrap() = base.clone();
+    let app = axum::Router::new().fallback(arm).with_state(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let state = tempfile::tempdir().unwrap();
+    let env: Vec<(&'static str, String)> = vec![
+        ("NIGHTSHIFT_MODE", "azure".into()),
+        ("NIGHTSHIFT_INSTANCE", INSTANCE.into()),
+        ("NIGHTSHIFT_SUBSCRIPTION_ID", SUBSCRIPTION.into()),
+        ("NIGHTSHIFT_ARM_ENDPOINT", base.clone()),
+        ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore".into()),
+        ("NIGHTSHIFT_CREDENTIAL", "azure-cli".into()),
+        ("NIGHTSHIFT_AZURE_CLI", az_stub(state.path())),
+    ];
+
+    // Act
+    let (dry_run, status_without_store) = tokio::task::spawn_blocking({
+        let state = state.path().to_path_buf();
+        move || {
+            let dry = run_cli(
+                &env,
+                &[
+                    "sweep",
+                    "--dry-run",
+                    "--json",
+                    "--now",
+                    "2026-03-02T00:00:00Z",
+                ],
+                &state,
+            );
+            let no_store: Vec<_> = env
+                .iter()
+                .filter(|(k, _)| *k != "NIGHTSHIFT_STORAGE_ACCOUNT")
+                .cloned()
+                .collect();
+            (dry, run_cli(&no_store, &["status", "--json"], &state))
+        }
+    })
+    .await
+    .unwrap();
+
+    // Assert: the sweep ran with what it needs; status names the one setting it misses.
+    assert!(
+        dry_run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&dry_run.stdout),
+        String::from_utf8_lossy(&dry_run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&dry_run.stdout).expect("JSON report");
+    assert_eq!(report["items"][0]["action"], "would-delete", "{report:#}");
+    assert!(!status_without_store.status.success());
+    let err = String::from_utf8_lossy(&status_without_store.stderr);
+    assert!(err.contains("NIGHTSHIFT_STORAGE_ACCOUNT"), "{err}");
+    assert!(
+        !err.contains("NIGHTSHIFT_ACI_"),
+        "status must not ask for job settings: {err}"
+    );
+}
+
 #[test]
 fn release_in_azure_mode_sends_through_the_service_bus_adapter_not_the_local_queue() {
     // Every Azure target on a closed loopback port: the send must fail at the Service Bus adapter (its SAS key

@@ -543,8 +543,13 @@ pub fn reconcile(
             (StepStatus::Queued | StepStatus::Retrying, JobObservation::NotFound)
                 if waiting_since(s).is_some_and(|t| now - t >= policy.redispatch_after) =>
             {
-                commands.push(Command::Dispatch(StepMessage::new(
-                    &run.id, name, s.attempt,
+                // Numbered by the periods waited: each later watchdog pass sends a new MessageId (Service Bus
+                // would drop a repeat inside its duplicate-detection window), two instances of one pass the same.
+                let waited = waiting_since(s).map_or(0, |t| (now - t).num_seconds());
+                let period = policy.redispatch_after.num_seconds().max(1);
+                let n = u32::try_from(waited / period).unwrap_or(u32::MAX);
+                commands.push(Command::Dispatch(StepMessage::redispatched(
+                    &run.id, name, s.attempt, n,
                 )));
             }
             (StepStatus::Queued | StepStatus::Retrying, JobObservation::Running) => {
@@ -904,6 +909,37 @@ mod tests {
             dispatch(&done, &s("foundation"), 1),
             Dispatch::Ignore { .. }
         ));
+    }
+
+    #[test]
+    fn each_watchdog_redispatch_gets_a_message_id_service_bus_will_not_drop_as_a_duplicate() {
+        let run = apply(&new_run(), &Event::Start, t(0)).run;
+        let ids = |now| {
+            reconcile(&run, now, &BTreeMap::new(), WatchdogPolicy::default())
+                .1
+                .into_iter()
+                .filter_map(|c| match c {
+                    Command::Dispatch(m) => Some(m.message_id()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = StepMessage::new(&run.id, &s("foundation"), 1).message_id();
+        let (pass1, pass1_again, pass2) = (ids(t(120)), ids(t(121)), ids(t(180)));
+
+        assert_eq!(pass1.len(), 1);
+        assert_ne!(
+            pass1[0], first,
+            "the lost dispatch's id is still inside the window"
+        );
+        assert_eq!(
+            pass1, pass1_again,
+            "two instances of one pass send one message"
+        );
+        assert_ne!(
+            pass1, pass2,
+            "a later pass must not be dropped as a repeat of the earlier one"
+        );
     }
 
     #[test]

@@ -400,6 +400,14 @@ pub struct StepMessage {
     pub run_id: RunId,
     pub step: StepName,
     pub attempt: u32,
+    /// 0 for the first dispatch of an attempt; n for the watchdog's n-th re-dispatch of it, which needs a MessageId
+    /// of its own: Service Bus duplicate detection would drop a repeat of the first one inside its window.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redispatch: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl StepMessage {
@@ -409,6 +417,14 @@ impl StepMessage {
             run_id: run.clone(),
             step: step.clone(),
             attempt,
+            redispatch: 0,
+        }
+    }
+    /// The watchdog's `n`-th re-dispatch (n >= 1) of an attempt whose dispatch was lost.
+    pub fn redispatched(run: &RunId, step: &StepName, attempt: u32, n: u32) -> Self {
+        Self {
+            redispatch: n.max(1),
+            ..Self::new(run, step, attempt)
         }
     }
     pub fn decode(body: &str) -> Result<Self, Rejection> {
@@ -418,9 +434,15 @@ impl StepMessage {
         }
         Ok(m)
     }
-    /// Deterministic, so Service Bus duplicate detection drops a repeat.
+    /// Deterministic, so Service Bus duplicate detection drops a repeat; a re-dispatch has its own.
     pub fn message_id(&self) -> String {
-        format!("{}/{}/{}/dispatch", self.run_id, self.step, self.attempt)
+        match self.redispatch {
+            0 => format!("{}/{}/{}/dispatch", self.run_id, self.step, self.attempt),
+            n => format!(
+                "{}/{}/{}/redispatch/{n}",
+                self.run_id, self.step, self.attempt
+            ),
+        }
     }
 }
 
@@ -686,5 +708,33 @@ mod tests {
         let back = StepMessage::decode(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back, m);
         assert_eq!(m.message_id(), "shop.nightly.n20261121/db/2/dispatch");
+        assert!(
+            !serde_json::to_string(&m).unwrap().contains("redispatch"),
+            "a first dispatch keeps the body it always had"
+        );
+    }
+
+    #[test]
+    fn a_redispatch_has_its_own_message_id_per_attempt_and_count_and_round_trips() {
+        let run = RunId::parse("shop.nightly.n20261121").unwrap();
+        let step = StepName::parse("db").unwrap();
+        let first = StepMessage::new(&run, &step, 2);
+        let again = StepMessage::redispatched(&run, &step, 2, 1);
+        let third = StepMessage::redispatched(&run, &step, 2, 2);
+
+        assert_eq!(
+            again.message_id(),
+            "shop.nightly.n20261121/db/2/redispatch/1"
+        );
+        let ids: std::collections::BTreeSet<String> = [&first, &again, &third]
+            .iter()
+            .map(|m| m.message_id())
+            .collect();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        let back = StepMessage::decode(&serde_json::to_string(&third).unwrap()).unwrap();
+        assert_eq!(back, third);
+        let old_body = r#"{"schema":"nightshift.step/v1","run_id":"shop.nightly.n20261121","step":"db","attempt":2}"#;
+        let m = StepMessage::decode(old_body).unwrap();
+        assert_eq!(m, first, "a body without the field is a first dispatch");
     }
 }

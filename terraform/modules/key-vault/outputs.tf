@@ -6,11 +6,17 @@ output "name" {
 output "resource_id" {
   description = "Resource id of the vault."
   value       = azurerm_key_vault.this.id
+
+  # Known only once the role assignments have propagated: secrets written with it do not get 403.
+  depends_on = [time_sleep.wait_for_rbac_before_secret_operations]
 }
 
 output "uri" {
   description = "Data-plane URI of the vault, e.g. https://kv-orthensepr123-1a2b3c.vault.azure.net/."
   value       = azurerm_key_vault.this.vault_uri
+
+  # Known only once the role assignments have propagated: secrets written with it do not get 403.
+  depends_on = [time_sleep.wait_for_rbac_before_secret_operations]
 }
 
 output "role_assignment_ids" {

@@ -133,3 +133,24 @@ variable "tags" {
   description = "Tags of the vault, e.g. { \"nightshift-product\" = \"orthense\" }."
   nullable    = false
 }
+
+variable "deployer_principal_type" {
+  type        = string
+  default     = "ServicePrincipal"
+  description = "Kind of the identity that applies the configuration (it always gets Secrets Officer), e.g. \"ServicePrincipal\" for nightshift's jobs, \"User\" for an operator's az login."
+  nullable    = false
+
+  validation {
+    condition     = contains(["User", "ServicePrincipal"], var.deployer_principal_type)
+    error_message = "Use \"ServicePrincipal\" (managed identity, CI) or \"User\" (az login)."
+  }
+}
+
+variable "wait_for_rbac_before_secret_operations" {
+  type = object({
+    create = optional(string, "60s")
+  })
+  default     = {}
+  description = "How long to wait after the role assignments before secrets are written (RBAC propagation), e.g. { create = \"60s\" }."
+  nullable    = false
+}

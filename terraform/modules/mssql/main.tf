@@ -11,7 +11,8 @@ resource "azurerm_mssql_server" "this" {
   resource_group_name                      = var.resource_group_name
   version                                  = "12.0"
   administrator_login                      = var.sql_administrator.login
-  administrator_login_password             = random_password.administrator.result
+  administrator_login_password_wo          = ephemeral.random_password.administrator.result
+  administrator_login_password_wo_version  = var.sql_administrator.password_version
   connection_policy                        = "Default"
   express_vulnerability_assessment_enabled = var.express_vulnerability_assessment_enabled
   minimum_tls_version                      = "1.2"
@@ -23,7 +24,7 @@ resource "azurerm_mssql_server" "this" {
     login_username = var.entra_administrator.login_username
     object_id      = var.entra_administrator.object_id
     # Not Entra-only, on purpose: the seeds load data with community.general.mssql_script, whose driver (pymssql)
-    # has no Entra authentication, so they log in as the SQL admin. Its password is generated (random_password),
+    # has no Entra authentication, so they log in as the SQL admin. Its password is generated (ephemeral random_password),
     # written only to Key Vault and read there at run time; people, groups and the apps' managed identities still
     # authenticate with Entra (this administrator, and contained users created from the identities).
     azuread_authentication_only = false

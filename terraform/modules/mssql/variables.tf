@@ -45,11 +45,13 @@ variable "sql_administrator" {
     key_vault_id           = string
     secret_name            = optional(string, "sql-admin-password")
     secret_expiration_date = optional(string, null)
+    password_version       = optional(number, 1)
   })
   description = <<-EOT
     The SQL administrator, besides the Entra one: its login, and the Key Vault that receives its generated password
-    as a secret (never an input: no password exists outside that vault and the state), e.g.
-    { key_vault_id = module.key_vault.resource_id } (login "sqladmin", secret "sql-admin-password").
+    as a secret (never an input, never in the state: write-only arguments), e.g.
+    { key_vault_id = module.key_vault.resource_id } (login "sqladmin", secret "sql-admin-password"); raise
+    password_version (1 by default) to rotate the password.
   EOT
   nullable    = false
 

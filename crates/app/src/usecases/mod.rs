@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod dispatch;
+pub mod doctor;
 pub mod dossier;
 pub mod envelope;
 pub mod expiry_warning;
@@ -13,4 +14,5 @@ pub mod release;
 pub mod status;
 pub mod step_event;
 pub mod sweep;
+pub mod sweep_pending;
 pub mod watchdog;

@@ -2,6 +2,7 @@
 
 use crate::service::{App, AppError, SWEEP_CONCURRENCY};
 use crate::telemetry;
+use crate::usecases::sweep_pending::PendingDeletion;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use nightshift_core::catalog::{Catalog, EnvironmentKind};
@@ -10,6 +11,9 @@ use nightshift_core::ports::{Deletion, PortError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+/// The vaults a group's deletion purged, or why the purge is pending.
+type Purged = Result<Vec<String>, PortError>;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepItem {
@@ -90,6 +94,14 @@ impl App {
             .cloud
             .list_managed(&self.settings.instance)
             .await?;
+        // Deletions an earlier pass could not finish (still running, vault not purged): finish those whose group
+        // is gone. A dry run changes nothing.
+        let pending_items = if dry_run {
+            Vec::new()
+        } else {
+            let listed = groups.iter().map(|g| g.name.clone()).collect();
+            self.finish_pending_deletions(&listed, now).await?
+        };
         let plan: SweepPlan = expiry::plan_sweep(
             groups,
             &self.settings.instance,
@@ -145,19 +157,19 @@ impl App {
                 let name = d.group.name.clone();
                 let result = async {
                     let deletion = self.ports.cloud.delete_group(&name).await?;
-                    // A vault purge that fails leaves the name taken for its retention: worth a warning, not a
-                    // failed sweep.
-                    let purged = match self.ports.cloud.purge_deleted_vaults(&name).await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
-                            Vec::new()
-                        }
-                    };
+                    // A vault purge that fails leaves the name taken: recorded as a pending deletion below and
+                    // finished on a later pass (sweep_pending), not a failed sweep.
+                    let purged: Purged = self.ports.cloud.purge_deleted_vaults(&name).await;
                     Ok::<_, PortError>((deletion, purged))
                 }
                 .await;
-                let action = match &result {
+                // What is left to finish on a later pass: a deletion that failed or outlasted the poll (it may go
+                // on in Azure), or a vault purge that failed.
+                let unfinished = match &result {
+                    Err(e) | Ok((_, Err(e))) => Some(e.to_string()),
+                    Ok((_, Ok(_))) => None,
+                };
+                let mut action = match &result {
                     Ok((deletion, purged)) => {
                         let what = if *deletion == Deletion::AlreadyGone {
                             "already-gone"
@@ -165,10 +177,13 @@ impl App {
                             "deleted"
                         };
                         tracing::info!(group = %name, "resource group {what}");
-                        if purged.is_empty() {
-                            what.to_string()
-                        } else {
-                            format!("{what}, purged {}", purged.join(", "))
+                        match purged {
+                            Ok(p) if p.is_empty() => what.to_string(),
+                            Ok(p) => format!("{what}, purged {}", p.join(", ")),
+                            Err(e) => {
+                                tracing::warn!(group = %name, error = %e, "soft-deleted vaults not purged");
+                                format!("{what}, vault purge pending: {e}")
+                            }
                         }
                     }
                     Err(e) => {
@@ -176,6 +191,22 @@ impl App {
                         format!("error: {e}")
                     }
                 };
+                let mut recorded = true;
+                if let Some(last_error) = unfinished {
+                    let pending = PendingDeletion {
+                        resource_group: name.clone(),
+                        product: d.group.tags.get(expiry::tags::PRODUCT).cloned(),
+                        environment: d.group.tags.get(expiry::tags::ENVIRONMENT).cloned(),
+                        reason: d.verdict.reason().to_string(),
+                        since: now,
+                        last_error,
+                    };
+                    if let Err(e) = self.record_pending_deletion(&pending).await {
+                        recorded = false;
+                        action = format!("{action}; not recorded as a pending deletion: {e}");
+                    }
+                }
+                let purge_pending = matches!(&result, Ok((_, Err(_))));
                 telemetry::emit(
                     telemetry::ENVIRONMENT_DELETED,
                     serde_json::json!({
@@ -190,7 +221,8 @@ impl App {
                     let mut envs = envs.lock().expect("sweep lock");
                     let e = envs.get_mut(&key)?;
                     e.remaining -= 1;
-                    e.failed |= result.is_err();
+                    // A pending purge keeps the environment (and its state) for the pass that finishes it.
+                    e.failed |= result.is_err() || purge_pending;
                     (e.remaining == 0 && !e.failed).then(|| (key, e.reason.clone()))
                 });
                 let forgotten = match forget {
@@ -204,7 +236,7 @@ impl App {
                 (
                     name,
                     Deleted {
-                        ok: result.is_ok(),
+                        ok: result.is_ok() && recorded,
                         action,
                         forgotten,
                     },
@@ -257,6 +289,7 @@ impl App {
                 action,
             });
         }
+        report.items.extend(pending_items);
         Ok(report)
     }
 

@@ -16,6 +16,7 @@ mod azurite;
 #[path = "../../../azure/tests/azure/fake_arm.rs"]
 mod fake_arm;
 
+mod doctor;
 mod job_exit;
 mod journal;
 mod sweep;

@@ -367,3 +367,78 @@ async fn a_dry_run_sweep_sends_no_delete_at_all() {
     assert_eq!(would, sub.expired.keys().collect());
     assert_eq!(sub.remaining().len(), 3001);
 }
+
+/// REST contract (no ARM emulator exists): a group deletion that outlasts the sweep's poll (Cosmos DB or SQL take 5
+/// to 15 minutes) is recorded as pending; on the next pass the group is no longer listed, and the sweep still purges
+/// its soft-deleted vault and drops the environment's state, then forgets the record.
+#[tokio::test]
+async fn a_deletion_that_outlasts_the_sweep_is_finished_on_the_next_pass_vault_purge_and_state_included(
+) {
+    // Arrange: one expired group; its DELETE is accepted, but the operation's Retry-After (1 s) is beyond this
+    // sweep's operation deadline (100 ms here, 8 minutes in production), so this pass cannot see it finish.
+    let fake = spawn_fake_arm().await;
+    fake.set(|s| s.lro_retry_after = 1);
+    let expired = group_tags(
+        Some(INSTANCE),
+        "pr-1",
+        "pull-request",
+        Some(tags::format_time(now() - Duration::minutes(5))),
+    );
+    let t_: Vec<(&str, &str)> = expired.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fake.add_group("rg-shop-pr-1", &t_);
+    let arm = arm_client(&fake).with_retry_policy(nightshift_azure::RetryPolicy {
+        operation_deadline: std::time::Duration::from_millis(100),
+        ..crate::quick_policy()
+    });
+    let t = spawn_app(CATALOG, &[], |ports| {
+        ports.cloud = Arc::new(ArmCloud::new(arm));
+    });
+    let state = t.app.settings.terraform_dir().join("shop").join("pr-1");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("app.tfstate"), "{}").unwrap();
+
+    // Act 1
+    let first = t.app.sweep(Some(now()), false, 10).await.unwrap();
+
+    // Assert 1: not finished, recorded, nothing forgotten yet.
+    let item = &first.items[0];
+    assert!(item.action.contains("still running"), "{}", item.action);
+    assert_eq!(t.app.pending_deletions().await.unwrap().len(), 1);
+    assert!(state.exists(), "the state is kept while the deletion runs");
+
+    // Meanwhile Azure finishes: the group is gone (the fake unlisted it at DELETE) and its vault is soft-deleted.
+    let vault_id = format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-shop-pr-1/providers/Microsoft.KeyVault/vaults/kv-shoppr1-abc123"
+    );
+    fake.set(|s| {
+        s.deleted_vaults
+            .push(("kv-shoppr1-abc123".into(), vault_id, "westeurope".into()))
+    });
+
+    // Act 2
+    let second = t
+        .app
+        .sweep(Some(now() + Duration::minutes(10)), false, 10)
+        .await
+        .unwrap();
+
+    // Assert 2: purged, state dropped, record gone.
+    let finished: Vec<&str> = second.items.iter().map(|i| i.action.as_str()).collect();
+    assert_eq!(finished, ["finished, purged kv-shoppr1-abc123"]);
+    assert_eq!(
+        fake.requests_to("POST", "/deletedVaults/kv-shoppr1-abc123/purge")
+            .len(),
+        1
+    );
+    assert!(fake.state.lock().unwrap().deleted_vaults.is_empty());
+    assert!(!state.exists(), "the environment's state is dropped");
+    assert!(t.app.pending_deletions().await.unwrap().is_empty());
+
+    // A third pass has nothing left to do.
+    let third = t
+        .app
+        .sweep(Some(now() + Duration::minutes(20)), false, 10)
+        .await
+        .unwrap();
+    assert!(third.items.is_empty(), "{:?}", third.items);
+}

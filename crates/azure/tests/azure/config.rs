@@ -111,3 +111,84 @@ async fn contract_building_every_adapter_performs_no_network_io() {
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
     drop(adapters);
 }
+
+#[tokio::test]
+async fn contract_the_sweep_lists_groups_in_the_environments_subscription_not_the_jobs_one() {
+    // The fake ARM serves one subscription only (fake_arm::SUBSCRIPTION): the environments'. The jobs' container
+    // groups live in another one, as when terraform/orchestrator sets environments_subscription_id.
+    use nightshift_core::ports::Cloud;
+    let fake = spawn_fake_arm().await;
+    fake.add_group(
+        "rg-orthense-pr-1",
+        &[(nightshift_core::expiry::tags::MANAGED_BY, "nightshift")],
+    );
+    let v = vars(&[
+        (
+            "NIGHTSHIFT_SUBSCRIPTION_ID",
+            "11111111-1111-1111-1111-111111111111",
+        ),
+        (
+            "NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID",
+            crate::fake_arm::SUBSCRIPTION,
+        ),
+        ("NIGHTSHIFT_ARM_ENDPOINT", fake.base.as_str()),
+        ("NIGHTSHIFT_ARM_TOKEN", crate::ARM_TOKEN),
+    ]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+
+    let groups = config
+        .adapters()
+        .cloud
+        .list_managed("nightshift")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["rg-orthense-pr-1"]
+    );
+    let env: HashMap<String, String> = config.job_env().into_iter().collect();
+    assert_eq!(
+        env["NIGHTSHIFT_ENVIRONMENTS_SUBSCRIPTION_ID"],
+        crate::fake_arm::SUBSCRIPTION,
+        "a runner rebuilds the same configuration"
+    );
+}
+
+#[test]
+fn config_requires_only_the_settings_of_what_a_command_uses() {
+    use nightshift_azure::Need;
+    // A workstation running `nightshift sweep`: ARM and the store, nothing about jobs, Service Bus or Key Vault.
+    let v: HashMap<String, String> = [
+        ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+        ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+        ("NIGHTSHIFT_CREDENTIAL", "azure-cli"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+
+    let everything = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    let sweep = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Store, Need::Arm]);
+    let status = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Store]);
+    let release = AzureConfig::from_lookup_for(|k| v.get(k).cloned(), &[Need::Bus]).unwrap_err();
+
+    assert!(
+        matches!(everything, ConfigError::Missing(n) if n.starts_with("NIGHTSHIFT_")),
+        "the handler still needs everything: {everything}"
+    );
+    let sweep = sweep.expect("a sweep needs only ARM and the store");
+    assert_eq!(sweep.subscription_id, "sub-1");
+    assert!(status.is_ok());
+    assert_eq!(
+        release,
+        ConfigError::Missing("NIGHTSHIFT_SERVICEBUS_NAMESPACE")
+    );
+    let mut no_store = v.clone();
+    no_store.remove("NIGHTSHIFT_STORAGE_ACCOUNT");
+    assert_eq!(
+        AzureConfig::from_lookup_for(|k| no_store.get(k).cloned(), &[Need::Store, Need::Arm])
+            .unwrap_err(),
+        ConfigError::Missing("NIGHTSHIFT_STORAGE_ACCOUNT")
+    );
+}

@@ -192,3 +192,99 @@ async fn contract_a_throttled_send_is_transient_and_a_401_rereads_the_key() {
     );
     assert_eq!(fake.requests_to("GET", "/secrets/sb-send-key").len(), 2);
 }
+
+/// A queue with duplicate detection, as documented: every send is accepted (201), and a message whose
+/// BrokerProperties.MessageId was already accepted inside the window is dropped.
+#[derive(Default)]
+struct DeduplicatingQueue {
+    seen: Mutex<Vec<String>>,
+    delivered: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl HttpTransport for DeduplicatingQueue {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let props: serde_json::Value = serde_json::from_str(
+            request
+                .header("brokerproperties")
+                .expect("BrokerProperties"),
+        )
+        .expect("BrokerProperties is JSON");
+        let id = props["MessageId"]
+            .as_str()
+            .expect("a MessageId")
+            .to_string();
+        let mut seen = self.seen.lock().unwrap();
+        if !seen.contains(&id) {
+            seen.push(id);
+            self.delivered
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(request.body.clone()).unwrap());
+        }
+        Ok(HttpResponse::new(201))
+    }
+}
+
+#[tokio::test]
+async fn contract_the_watchdogs_redispatch_is_not_dropped_by_duplicate_detection() {
+    use nightshift_core::messages::StepMessage;
+    use nightshift_core::{RunId, StepName};
+    let fake = spawn_fake_arm().await;
+    fake.set(|s| {
+        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
+    });
+    let queue = Arc::new(DeduplicatingQueue::default());
+    let secrets = Arc::new(KeyVaultSecrets::new(
+        &fake.base,
+        Arc::new(StaticToken::new("t")),
+    ));
+    let bus = ServiceBusBus::new(
+        "contoso-ns",
+        "nightshift-send",
+        "sb-send-key",
+        secrets,
+        queue.clone(),
+    );
+    let run = RunId::parse("orthense.nightly.n20250102").unwrap();
+    let step = StepName::parse("seed-sql").unwrap();
+    let send = |m: StepMessage| OutboundMessage {
+        queue: "steps".into(),
+        body: serde_json::to_string(&m).unwrap(),
+        message_id: m.message_id(),
+        correlation_id: Some(run.to_string()),
+        scheduled_at: None,
+    };
+
+    // The retry's scheduled dispatch (accepted, then lost), a repeat of it, and two watchdog passes.
+    bus.send(send(StepMessage::new(&run, &step, 2)))
+        .await
+        .unwrap();
+    bus.send(send(StepMessage::new(&run, &step, 2)))
+        .await
+        .unwrap();
+    bus.send(send(StepMessage::redispatched(&run, &step, 2, 1)))
+        .await
+        .unwrap();
+    bus.send(send(StepMessage::redispatched(&run, &step, 2, 2)))
+        .await
+        .unwrap();
+
+    let delivered = queue.delivered.lock().unwrap().clone();
+    assert_eq!(
+        delivered.len(),
+        3,
+        "the repeat is dropped, each re-dispatch is delivered: {delivered:?}"
+    );
+    let redispatches: Vec<StepMessage> = delivered[1..]
+        .iter()
+        .map(|b| StepMessage::decode(b).unwrap())
+        .collect();
+    assert_eq!(
+        redispatches
+            .iter()
+            .map(|m| m.redispatch)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+}

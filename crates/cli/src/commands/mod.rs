@@ -1,10 +1,12 @@
 //! One module per command.
 
 pub mod bundle;
+pub mod doctor;
 pub mod dossier;
 pub mod environments;
 pub mod lifecycle;
 pub mod logs;
+pub mod package;
 pub mod plan;
 pub mod serve;
 pub mod status;
@@ -74,6 +76,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Sweep(a) => sweep::run(&cli.global, a).await,
         Command::Plan(a) => plan::run(&cli.global, a).await,
         Command::Validate => validate::run(&cli.global).await,
+        Command::Doctor(a) => doctor::run(&cli.global, a).await,
+        Command::Package(a) => package::run(&cli.global, a).await,
         Command::Dossier(a) => dossier::run(&cli.global, a).await,
         Command::Runner => runner().await,
         Command::Handler => handler().await,
@@ -82,7 +86,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Settings from the environment, with the command line's paths on top, made absolute.
 pub fn settings(g: &Global) -> anyhow::Result<Settings> {
-    let mut s = Settings::from_env()?;
+    settings_for(g, nightshift_app::Need::ALL)
+}
+
+/// As [`settings`], requiring in Azure mode only the Azure settings of what the command uses.
+pub fn settings_for(g: &Global, needs: &[nightshift_app::Need]) -> anyhow::Result<Settings> {
+    let mut s = Settings::from_env_for(needs)?;
     s.state_dir = g.state_dir.clone();
     s.catalog_dir = g.catalog.clone();
     Ok(s.absolutize())

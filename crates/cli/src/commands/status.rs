@@ -2,9 +2,11 @@
 
 use crate::cli::{Global, StatusArgs};
 use crate::output::{self, secs, status_mark, time};
+use nightshift_app::Need;
 
 pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
-    let app = super::app(super::settings(g)?).await?;
+    // Runs, environments and rejections are in the store: that is all status asks for.
+    let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let report = app.status().await?;
     if a.json {
         output::print_json(&report);

@@ -2,9 +2,11 @@
 
 use crate::cli::{Global, SweepArgs};
 use crate::output;
+use nightshift_app::Need;
 
 pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
-    let app = super::app(super::settings(g)?).await?;
+    // The resource groups (ARM) and the store (environments, pending deletions, state): no job settings.
+    let app = super::app(super::settings_for(g, &[Need::Store, Need::Arm])?).await?;
     let cap = a.cap.unwrap_or(app.settings.sweep_cap);
     let dry_run = a.dry_run || app.settings.sweep_dry_run;
     let report = match app.sweep(a.now, dry_run, cap).await {

@@ -17,6 +17,12 @@ variable "nightshift_tags" {
     condition     = contains(["nightly", "pull-request", "persistent"], lookup(var.nightshift_tags, "nightshift-kind", ""))
     error_message = "nightshift_tags must hold nightshift-kind (nightly, pull-request or persistent); run the stack through nightshift or pass the tags it would pass."
   }
+
+  validation {
+    # The instance goes into the hash of every globally unique name (terraform/modules/naming).
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}[a-z0-9]$", lookup(var.nightshift_tags, "nightshift-managed-by", "")))
+    error_message = "nightshift_tags must hold nightshift-managed-by, the nightshift instance (4 to 22 lowercase letters, digits, hyphens); run the stack through nightshift or pass the tags it would pass."
+  }
 }
 
 variable "environment" {
@@ -25,8 +31,9 @@ variable "environment" {
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,39}$", var.environment)) && !endswith(var.environment, "-")
-    error_message = "Use 1 to 40 lowercase letters, digits and hyphens, starting with a letter, e.g. \"pr-123\"."
+    # EnvironmentName in crates/core/src/names.rs: 2 to 32 characters (the naming module is tested for 32).
+    condition     = can(regex("^[a-z][a-z0-9-]{1,31}$", var.environment)) && !endswith(var.environment, "-")
+    error_message = "Use 2 to 32 lowercase letters, digits and hyphens, starting with a letter, e.g. \"pr-123\"."
   }
 }
 

@@ -1,5 +1,5 @@
 locals {
-  app_name = "app-${trimsuffix(substr(local.base_name, 0, 40), "-")}-acc-${local.name_hash}"
+  app_name = module.naming.app_accounts
   issuer   = "https://${local.app_name}.azurewebsites.net"
 
   # No secret in it: the API authenticates to SQL with its managed identity.

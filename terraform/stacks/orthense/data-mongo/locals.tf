@@ -1,4 +1,4 @@
 locals {
-  # 7 + up to 30 + 1 + 6 <= 44 characters (Cosmos DB account names are 3 to 44, globally unique).
-  cosmos_account_name = "cosmos-${trimsuffix(substr(local.base_name, 0, 30), "-")}-${local.name_hash}"
+  # Globally unique, 3 to 44 characters (terraform/modules/naming checks the limit).
+  cosmos_account_name = module.naming.cosmos_account
 }

@@ -1,3 +1,3 @@
 locals {
-  sql_server_name = "sql-${trimsuffix(substr(local.base_name, 0, 40), "-")}-${local.name_hash}"
+  sql_server_name = module.naming.sql_server
 }

@@ -3,7 +3,7 @@
 #   managed identity, whose database user the seed creates) authenticate with Entra.
 # - SQL login "sqladmin": the seed-sql step's community.general.mssql_script (pymssql) cannot use Entra, so the server
 #   is not Entra-only (see azuread_authentication_only in terraform/modules/mssql/main.tf). The password is generated
-#   by random_password and written only to the environment's Key Vault as secret "sql-admin-password"; the seed reads
+#   by an ephemeral random_password and written (write-only) only to the environment's Key Vault as secret "sql-admin-password"; the seed reads
 #   it there at run time (key_vault_name from foundation, the login and secret name from this layer's outputs).
 data "azurerm_client_config" "current" {}
 

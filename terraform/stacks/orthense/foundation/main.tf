@@ -6,7 +6,7 @@ module "resource_group" {
   source = "../../../modules/resource-group"
 
   location     = var.location
-  name         = "rg-${local.base_name}"
+  name         = module.naming.resource_group
   lock_enabled = var.lock_resource_group
   tags         = merge(var.extra_tags, var.nightshift_tags)
 }
@@ -24,13 +24,10 @@ module "key_vault" {
   soft_delete_retention_days = local.ephemeral ? 7 : 90
   # The APIs have no virtual network: App Service resolves Key Vault references over the public endpoint.
   network_acls = { default_action = var.key_vault_default_action }
+  # The module always makes the deployer Secrets Officer (it writes this environment's secrets) and waits for RBAC
+  # propagation before any secret is written.
+  deployer_principal_type = var.deployer_principal_type
   role_assignments = {
-    deployer = {
-      principal_id         = data.azurerm_client_config.current.object_id
-      principal_type       = var.deployer_principal_type
-      role_definition_name = "Key Vault Secrets Officer"
-      description          = "The identity that runs this environment's Terraform steps writes its secrets."
-    }
     deployer_keys = {
       principal_id         = data.azurerm_client_config.current.object_id
       principal_type       = var.deployer_principal_type
@@ -45,7 +42,7 @@ module "monitoring" {
   source = "../../../modules/monitoring"
 
   location            = module.resource_group.location
-  name                = "log-${local.base_name}"
+  name                = module.naming.log_analytics_workspace
   resource_group_name = module.resource_group.name
   daily_quota_gb      = local.ephemeral ? 1 : -1
   retention_in_days   = local.ephemeral ? 30 : 90

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.9"
+  # Write-only arguments (modules/sendgrid-secret) need Terraform 1.11.
+  required_version = ">= 1.11"
 
   required_providers {
     azurerm = {

@@ -4,7 +4,7 @@ module "spa" {
   for_each = var.spas
 
   location            = var.static_web_app_location
-  name                = "stapp-${each.key}-${trimsuffix(substr(local.base_name, 0, 24), "-")}"
+  name                = module.naming.static_web_apps[each.key]
   resource_group_name = var.resource_group_name
   sku                 = local.ephemeral ? "Free" : each.value.persistent_sku
   tags                = merge(local.resource_tags, { "orthense-spa" = each.value.display_name })
