@@ -49,13 +49,16 @@ resource "azurerm_role_definition" "sweeper" {
   name              = "nightshift-sweeper (${local.role_name_suffix})"
   scope             = local.environments_scope
   assignable_scopes = [local.environments_scope]
-  description       = "nightshift sweep: read and delete resource groups, purge soft-deleted Key Vaults of deleted environments."
+  description       = "nightshift sweep and lifecycle: read, re-tag (expiry) and delete resource groups, purge soft-deleted Key Vaults of deleted environments."
 
   permissions {
     actions = concat([
       "Microsoft.Resources/subscriptions/resourceGroups/read",
       "Microsoft.Resources/subscriptions/resourceGroups/delete",
       "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+      # extend, keep, on_failure: PATCH {group}/providers/Microsoft.Resources/tags/default (Merge) moves an
+      # environment's nightshift-expires-at tag.
+      "Microsoft.Resources/tags/write",
       # Deleting a group needs delete permission on every resource in it (Azure checks each one).
       # GET /subscriptions/{s}/providers/Microsoft.KeyVault/deletedVaults: list the soft-deleted vaults.
       "Microsoft.KeyVault/deletedVaults/read",

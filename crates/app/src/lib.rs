@@ -6,6 +6,7 @@
 
 pub mod catalog_files;
 pub mod dossier;
+pub mod environments;
 pub mod notify_settings;
 pub mod repo;
 pub mod runner;

@@ -9,6 +9,7 @@ use nightshift_core::ports::{PortError, Precondition, Store};
 use nightshift_core::run::Run;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn run_key(id: &RunId) -> String {
@@ -30,6 +31,62 @@ pub fn active_key(id: &RunId) -> String {
 /// Which run builds an environment now (its content is the run id); free once that run has finished.
 pub fn lease_key(product: &str, env: &str) -> String {
     format!("leases/{product}/{env}")
+}
+
+/// Where the outcome of a `releases` message is journaled: one key per Service Bus MessageId, hashed so any id is
+/// a safe key and two ids never share one.
+pub fn action_key(message_id: &str) -> String {
+    let digest = Sha256::digest(message_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("actions/{hex}.json")
+}
+
+/// Whether an action message applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionOutcome {
+    Applied,
+    Rejected,
+}
+
+/// The outcome of one `releases` message (docs/messages.md), written once by the handler: what `--wait` polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub message_id: String,
+    /// `deploy`, `close`, `destroy`, `extend`, `keep`; null when the message could not be read that far.
+    pub action: Option<String>,
+    pub product: Option<String>,
+    pub environment: Option<String>,
+    pub requested_by: Option<String>,
+    pub at: DateTime<Utc>,
+    pub outcome: ActionOutcome,
+    /// Why it was rejected, or a note on how it applied (e.g. a teardown deferred until a build ends).
+    pub reason: Option<String>,
+    /// Deploy: the run it started (or joined).
+    pub run_id: Option<String>,
+    /// Deploy, extend, keep: the environment's expiry afterwards.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A close or destroy that arrived while a run was building the environment: done when that run finishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingTeardown {
+    pub message_id: String,
+    /// The reason the environment will be recorded destroyed with (`closed by alice`).
+    pub reason: String,
+    #[serde(default)]
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// The time from a failure to the environment ready again (for the metrics issue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub failed_run: String,
+    pub failed_at: DateTime<Utc>,
+    pub recovered_by_run: String,
+    pub ready_at: DateTime<Utc>,
+    pub seconds: i64,
 }
 
 /// Where a rejected message is recorded: a readable prefix of its id, then a digest of the whole id and body. Ids
@@ -82,17 +139,54 @@ pub struct Rejected {
     pub body: String,
 }
 
-/// The last known state of an environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The last known state of an environment. Fields after `destroyed_reason` came with the lifecycle actions; records
+/// written before read them as absent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
     pub product: String,
     pub environment: String,
     pub kind: String,
     pub last_run: String,
+    /// `building`, `ready`, `failed`, `destroying`, `destroyed`.
     pub status: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub destroyed_at: Option<DateTime<Utc>>,
     pub destroyed_reason: Option<String>,
+    /// Why it expires when it does: `lifetime`, `extended`, `kept`, `failed` (moved by `on_failure: destroy`);
+    /// null for a persistent environment.
+    #[serde(default)]
+    pub expiry_reason: Option<String>,
+    #[serde(default)]
+    pub kept_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub keep_reason: Option<String>,
+    /// The version last deployed (`nightly` for a nightly run).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Name -> URL, from the last successful run's outputs.
+    #[serde(default)]
+    pub urls: BTreeMap<String, String>,
+    #[serde(default)]
+    pub last_success_run: Option<String>,
+    /// Since when the environment is failed (the start of the recovery clock); null once ready again.
+    #[serde(default)]
+    pub failed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub failed_run: Option<String>,
+    #[serde(default)]
+    pub last_recovery: Option<Recovery>,
+    /// The message id of the action that last moved the expiry: a redelivery of it moves nothing again.
+    #[serde(default)]
+    pub expiry_set_by: Option<String>,
+    #[serde(default)]
+    pub pending_teardown: Option<PendingTeardown>,
+}
+
+impl EnvironmentRecord {
+    /// Neither destroyed nor being destroyed.
+    pub fn is_live(&self) -> bool {
+        !matches!(self.status.as_str(), "destroyed" | "destroying")
+    }
 }
 
 #[derive(Clone)]
@@ -320,6 +414,57 @@ impl Repo {
             .get_json(&environment_key(product, env))
             .await?
             .map(|(r, _)| r))
+    }
+
+    /// Read-modify-write of an environment record with a conditional write, re-applied on a lost race. `change`
+    /// gets the record as stored (or `None`) and returns the record to write, or `None` to write nothing.
+    pub async fn update_environment(
+        &self,
+        product: &str,
+        env: &str,
+        mut change: impl FnMut(Option<EnvironmentRecord>) -> Option<EnvironmentRecord>,
+    ) -> Result<Option<EnvironmentRecord>, PortError> {
+        let key = environment_key(product, env);
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let (current, pre) = match self.get_json::<EnvironmentRecord>(&key).await? {
+                Some((r, v)) => (Some(r), Precondition::Version(v)),
+                None => (None, Precondition::Absent),
+            };
+            let Some(next) = change(current.clone()) else {
+                return Ok(current);
+            };
+            if Some(&next) == current.as_ref() {
+                return Ok(current);
+            }
+            match self.put_json(&key, &next, pre).await {
+                Ok(_) => return Ok(Some(next)),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Transient(format!(
+            "{key}: too many concurrent writers"
+        )))
+    }
+
+    /// The outcome of a `releases` message, once the handler has journaled it.
+    pub async fn action(&self, message_id: &str) -> Result<Option<ActionRecord>, PortError> {
+        Ok(self
+            .get_json(&action_key(message_id))
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    /// Journals an action's outcome once: `Ok(false)` when a record was there already (a redelivery), which is kept.
+    pub async fn record_action(&self, rec: &ActionRecord) -> Result<bool, PortError> {
+        match self
+            .put_json(&action_key(&rec.message_id), rec, Precondition::Absent)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(PortError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn environments(&self) -> Result<Vec<EnvironmentRecord>, PortError> {

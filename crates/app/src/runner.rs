@@ -323,8 +323,17 @@ async fn execute_step(
     match &step.def.action {
         Action::Terraform { stack, vars } => {
             let tf = tools::terraform().map_err(|e| Failure::permanent(e.to_string()))?;
-            let dir = resolve_in_repo(&root, stack, Kind::Directory)
-                .map_err(|e| Failure::permanent(format!("stack: {e}")))?;
+            // A removed layer's old definition may name a directory that went with the layer: say what to do.
+            let dir = resolve_in_repo(&root, stack, Kind::Directory).map_err(|e| {
+                Failure::permanent(match &step.teardown {
+                    Some(built_by) => format!(
+                        "layer {} was removed from the catalog, but its stack cannot be used ({e}): restore it for \
+                         one release so the layer built by {built_by} can be destroyed, or destroy the environment",
+                        a.step
+                    ),
+                    None => format!("stack: {e}"),
+                })
+            })?;
             let state_base = s
                 .terraform_dir()
                 .join(run.product.as_str())
@@ -351,6 +360,8 @@ async fn execute_step(
             for (k, v) in vars {
                 env.push((format!("TF_VAR_{k}"), json_text(&render(v)?)));
             }
+            // A layer removed from the catalog: destroyed from its own state, which then goes.
+            let teardown = step.teardown.is_some();
             let backend: Vec<String> = match s.mode {
                 Mode::Local => {
                     std::fs::create_dir_all(&state_base)
@@ -386,6 +397,23 @@ async fn execute_step(
                 "terraform init",
             )
             .await?;
+            if teardown {
+                let destroy =
+                    ["destroy", "-auto-approve", "-input=false", "-no-color"].map(String::from);
+                run_child(
+                    log,
+                    &tf,
+                    &destroy,
+                    &dir,
+                    &env,
+                    &secret_values,
+                    "terraform destroy",
+                )
+                .await?;
+                forget_layer_state(app, &run, a.step.as_str(), &state_base).await?;
+                log.line(&format!("layer {} destroyed and its state removed", a.step));
+                return Ok(BTreeMap::new());
+            }
             let apply = ["apply", "-auto-approve", "-input=false", "-no-color"].map(String::from);
             run_child(
                 log,
@@ -514,6 +542,39 @@ async fn execute_step(
 
 /// The step's secrets, `ENV_VAR -> Key Vault secret name`: the run journal's, plus any
 /// `NIGHTSHIFT_SECRET_<VAR>=<name>` the job platform set (the ACI adapter does); the journal wins on a clash.
+/// After a removed layer's `terraform destroy`: its state (the local file and Terraform's data directory, or the
+/// state blob) describes nothing any more.
+async fn forget_layer_state(
+    app: &App,
+    run: &Run,
+    layer: &str,
+    state_base: &std::path::Path,
+) -> Result<(), Failure> {
+    match &app.ports.tfstate {
+        Some(store) => store
+            .delete(&format!(
+                "{}/{}/{layer}.tfstate",
+                run.product, run.environment
+            ))
+            .await
+            .map_err(|e| Failure::retryable(format!("removing the state of {layer}: {e}"))),
+        None => {
+            for path in [
+                state_base.join(format!("{layer}.tfstate")),
+                state_base.join(format!("{layer}.tfstate.backup")),
+            ] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Failure::retryable(format!("{}: {e}", path.display()))),
+                }
+            }
+            let _ = std::fs::remove_dir_all(state_base.join(layer));
+            Ok(())
+        }
+    }
+}
+
 fn secret_names(
     journal: &BTreeMap<String, String>,
     process_env: impl Iterator<Item = (String, String)>,

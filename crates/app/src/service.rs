@@ -8,7 +8,7 @@
 //! acknowledged; only what a retry can fix is an error.
 
 use crate::catalog_files;
-use crate::repo::{EnvironmentRecord, Rejected, Repo};
+use crate::repo::{Rejected, Repo};
 use crate::settings::{Mode, Settings};
 use crate::telemetry;
 use chrono::{DateTime, Utc};
@@ -173,34 +173,13 @@ impl App {
         Ok(())
     }
 
-    pub(crate) async fn record_environment(&self, run: &Run) -> Result<(), AppError> {
-        if run.status == RunStatus::Waiting {
-            // The environment belongs to the run it waits for until then.
-            return Ok(());
-        }
-        let rec = EnvironmentRecord {
-            product: run.product.to_string(),
-            environment: run.environment.to_string(),
-            kind: run.kind.as_str().to_string(),
-            last_run: run.id.to_string(),
-            status: match run.status {
-                RunStatus::Running | RunStatus::Waiting => "building",
-                RunStatus::Succeeded => "ready",
-                RunStatus::Failed => "failed",
-            }
-            .to_string(),
-            expires_at: run.expires_at,
-            destroyed_at: None,
-            destroyed_reason: None,
-        };
-        self.repo.put_environment(&rec).await?;
-        Ok(())
-    }
-
     /// Creates a run unless it exists, and starts it. A repeat (two firings, a redelivered release) starts nothing
     /// new; it starts a run that was created but never started (its creator died in between), or re-sends the
     /// dispatches of steps still queued, in case the first outputs were lost.
-    pub(crate) async fn start_run(&self, run: Run, out: &mut Outputs) -> Result<(), AppError> {
+    pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
+        if self.repo.run(&run.id).await?.is_none() {
+            self.continue_environment(&mut run, out).await?;
+        }
         if self.repo.create_run(&run).await? {
             out.log(format!(
                 "run {} created ({} steps, expires {})",
@@ -215,26 +194,36 @@ impl App {
         let Some(existing) = self.repo.run(&run.id).await? else {
             return Ok(());
         };
+        self.rejoin_run(&existing, out).await
+    }
+
+    /// A trigger that arrived again for a run that exists (a second firing, a redelivered release): nothing new
+    /// starts; a run whose first start was cut short starts, and dispatches of steps still queued are sent again
+    /// in case the first outputs were lost (their deterministic ids make the repeat harmless).
+    pub(crate) async fn rejoin_run(
+        &self,
+        existing: &Run,
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
         match existing.status {
             RunStatus::Waiting => {
-                out.log(format!("run {} exists already and waits", run.id));
+                out.log(format!("run {} exists already and waits", existing.id));
                 self.start_next_waiting(&existing.product, &existing.environment, out)
                     .await
             }
-            RunStatus::Running if never_started(&existing) => {
+            RunStatus::Running if never_started(existing) => {
                 out.log(format!(
                     "run {} exists but never started (its first start was cut short): starting it",
-                    run.id
+                    existing.id
                 ));
-                self.ensure_started(&existing, out).await
+                self.ensure_started(existing, out).await
             }
             status => {
                 out.log(format!(
                     "run {} exists already ({status:?}): not started again",
-                    run.id
+                    existing.id
                 ));
-                self.execute(engine::redispatch_queued(&existing), out)
-                    .await
+                self.execute(engine::redispatch_queued(existing), out).await
             }
         }
     }
@@ -266,7 +255,7 @@ impl App {
             telemetry::RUN_FINISHED,
             telemetry::run_finished(run, self.now()),
         );
-        self.record_environment(run).await?;
+        let rec = self.record_environment(run).await?;
         // The environment's technical dossier (docs/dossier.md): a failure to generate it never fails the run.
         match self.store_dossier(run).await {
             Ok(Some(key)) => out.log(format!("dossier of {} stored at {key}", run.id)),
@@ -274,6 +263,11 @@ impl App {
             Err(e) => tracing::warn!("dossier of {} not generated: {e}", run.id),
         }
         self.repo.clear_active(&run.id).await?;
+        // The lifecycle after a build: a close that waited for it, the expiry someone moved during it (the build's
+        // Terraform re-applied its own tags), and the failure policy.
+        if let Some(rec) = rec {
+            self.after_build(run, &rec, out).await?;
+        }
         self.start_next_waiting(&run.product, &run.environment, out)
             .await
     }

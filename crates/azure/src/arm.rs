@@ -5,7 +5,7 @@
 use crate::identity::{TokenProvider, ARM_RESOURCE};
 use async_trait::async_trait;
 use nightshift_core::expiry::{tags, ResourceGroup};
-use nightshift_core::ports::{Cloud, Deletion, PortError};
+use nightshift_core::ports::{Cloud, Deletion, PortError, TagUpdate};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -359,6 +359,30 @@ impl Cloud for ArmCloud {
         }
     }
 
+    /// The Tags API at the group's scope with `operation: Merge`: the given tags are set, the others stay (a PUT
+    /// of the group would need its location and replace every tag). 404 means the group is gone.
+    #[tracing::instrument(skip_all, fields(group))]
+    async fn merge_tags(
+        &self,
+        group: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<TagUpdate, PortError> {
+        let url = self.arm.subscription_url(&format!(
+            "/resourcegroups/{group}/providers/Microsoft.Resources/tags/default?api-version={TAGS_API}"
+        ));
+        let body = serde_json::json!({ "operation": "Merge", "properties": { "tags": tags } });
+        let response = self.arm.send(Method::PATCH, &url, Some(&body)).await?;
+        match response.status.as_u16() {
+            200 | 201 => Ok(TagUpdate::Updated),
+            202 => {
+                self.arm.follow(&response).await?;
+                Ok(TagUpdate::Updated)
+            }
+            404 => Ok(TagUpdate::GroupGone),
+            _ => Err(classify(&Method::PATCH, &url, &response)),
+        }
+    }
+
     /// Lists the subscription's soft-deleted vaults (every page) and purges those that lived in `group`. The purge
     /// is accepted (202) and completes in the background: the sweep does not wait for it.
     #[tracing::instrument(skip_all, fields(group))]
@@ -408,6 +432,8 @@ impl Cloud for ArmCloud {
 }
 
 pub(crate) const KEY_VAULT_API: &str = "2022-07-01";
+/// The Tags API (`Microsoft.Resources/tags`).
+pub(crate) const TAGS_API: &str = "2021-04-01";
 
 #[derive(Deserialize)]
 struct DeletedVaultPage {

@@ -366,6 +366,7 @@ async fn status_in_azure_mode_reads_the_journal_from_blob_storage() {
         expires_at: Some("2026-03-09T00:00:00Z".parse().unwrap()),
         destroyed_at: None,
         destroyed_reason: None,
+        ..Default::default()
     };
     nightshift_app::repo::Repo::new(store)
         .put_environment(&record)

@@ -147,7 +147,26 @@ pub struct EnvironmentDef {
     #[serde(default)]
     pub warn_before: Option<Ttl>,
     pub vars: BTreeMap<String, String>,
+    /// What happens to the environment when a run of it fails.
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
 }
+
+/// What a failed run leaves behind (`on_failure` in the catalog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// The environment stays, marked failed, until its expiry (`keep` can pin it longer).
+    #[default]
+    Keep,
+    /// Torn down `grace` after the failure (throw-away environments only).
+    Destroy { grace: Ttl },
+    /// The last version that succeeded is deployed again (persistent environments only).
+    Rollback,
+}
+
+/// The grace before a failed environment with `on_failure: destroy` is torn down, unless the catalog says.
+pub const DEFAULT_FAILURE_GRACE_SECS: u64 = 2 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
@@ -310,6 +329,8 @@ struct RawEnvironment {
     warn_before: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    on_failure: Option<String>,
+    grace: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -596,6 +617,44 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 ));
             }
         }
+        let grace = ttl("grace", &e.grace)?;
+        let on_failure = match (e.on_failure.as_deref(), e.kind) {
+            (None | Some("keep"), _) if grace.is_some() => {
+                return Err(err(
+                    at("grace"),
+                    "grace is the delay before `on_failure: destroy` tears down: set on_failure: destroy or remove grace".into(),
+                ))
+            }
+            (None | Some("keep"), _) => FailurePolicy::Keep,
+            (Some("destroy"), EnvironmentKind::Persistent) => {
+                return Err(err(
+                    at("on_failure"),
+                    "a persistent environment is never destroyed by nightshift: use keep or rollback".into(),
+                ))
+            }
+            (Some("destroy"), _) => FailurePolicy::Destroy {
+                grace: grace.unwrap_or(Ttl::from_secs(DEFAULT_FAILURE_GRACE_SECS)),
+            },
+            (Some("rollback"), EnvironmentKind::Persistent) if grace.is_some() => {
+                return Err(err(at("grace"), "grace applies to on_failure: destroy only".into()))
+            }
+            (Some("rollback"), EnvironmentKind::Persistent) => FailurePolicy::Rollback,
+            (Some("rollback"), kind) => {
+                return Err(err(
+                    at("on_failure"),
+                    format!(
+                        "rollback is for persistent environments (this one is {}): use keep or destroy",
+                        kind.as_str()
+                    ),
+                ))
+            }
+            (Some(other), _) => {
+                return Err(err(
+                    at("on_failure"),
+                    format!("{other:?} is not a failure policy: use keep, destroy or rollback"),
+                ))
+            }
+        };
         environments.insert(
             env_name.clone(),
             EnvironmentDef {
@@ -606,6 +665,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 max_lifetime,
                 warn_before,
                 vars: e.vars.clone(),
+                on_failure,
             },
         );
     }
@@ -882,6 +942,86 @@ environments:
                 assert_eq!(tiers, &vec![DataTier::Reference, DataTier::Test])
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_failure_policy_defaults_to_keep_and_destroy_takes_a_grace_of_two_hours_by_default() {
+        let p = parse(DEMO).unwrap().products[0].clone();
+        assert!(p
+            .environments
+            .values()
+            .all(|e| e.on_failure == FailurePolicy::Keep));
+        let c = parse(&DEMO.replace(
+            "pr: { kind: pull-request }",
+            "pr: { kind: pull-request, on_failure: destroy }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.products[0].environments[1].on_failure,
+            FailurePolicy::Destroy {
+                grace: Ttl::from_secs(7200)
+            }
+        );
+        let c = parse(&DEMO.replace(
+            "pr: { kind: pull-request }",
+            "pr: { kind: pull-request, on_failure: destroy, grace: 30m }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.products[0].environments[1].on_failure,
+            FailurePolicy::Destroy {
+                grace: Ttl::from_secs(1800)
+            }
+        );
+        let c = parse(&DEMO.replace(
+            "main: { kind: persistent }",
+            "main: { kind: persistent, on_failure: rollback }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.products[0].environments[2].on_failure,
+            FailurePolicy::Rollback
+        );
+    }
+
+    #[test]
+    fn a_failure_policy_that_does_not_fit_the_environment_is_refused_naming_the_field() {
+        for (from, to, field, needle) in [
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: rollback }",
+                "environments.pr.on_failure",
+                "persistent environments",
+            ),
+            (
+                "main: { kind: persistent }",
+                "main: { kind: persistent, on_failure: destroy }",
+                "environments.main.on_failure",
+                "never destroyed",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: explode }",
+                "environments.pr.on_failure",
+                "keep, destroy or rollback",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, grace: 1h }",
+                "environments.pr.grace",
+                "on_failure: destroy",
+            ),
+            (
+                "pr: { kind: pull-request }",
+                "pr: { kind: pull-request, on_failure: destroy, grace: soon }",
+                "environments.pr.grace",
+                "duration",
+            ),
+        ] {
+            let e = parse(&DEMO.replace(from, to)).unwrap_err();
+            assert_eq!(e.field, field, "{to}: {e}");
+            assert!(e.message.contains(needle), "{to}: {e}");
         }
     }
 

@@ -380,6 +380,12 @@ fn advance(run: &mut Run, now: DateTime<Utc>, commands: &mut Vec<Command>) {
                 .iter()
                 .all(|n| run.steps[n].status.satisfies_dependents())
             {
+                if let Some(why) = run.steps[&name].skip.clone() {
+                    // Its dependencies are done: only now does it count as done for its dependents.
+                    set_status(run, &name, StepStatus::Skipped, now, Some(why));
+                    progressed = true;
+                    continue;
+                }
                 let s = run.steps.get_mut(&name).expect("exists");
                 s.attempt = 1;
                 s.queued_at = Some(now);

@@ -11,14 +11,16 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error(
-        "environment {environment:?} is not in product {product:?} (catalog entries: {known})"
-    )]
+    #[error("environment {environment:?} is not in product {product:?} (accepted names: {known})")]
     UnknownEnvironment {
         product: String,
         environment: String,
         known: String,
     },
+    #[error(
+        "{entry:?} is the pull-request catalog entry of product {product:?}, not an environment: name the pull request's environment {entry}-<suffix>, e.g. {entry}-42"
+    )]
+    BarePullRequest { product: String, entry: String },
     #[error("ttl {ttl} is longer than the {max} this environment allows")]
     TtlTooLong { ttl: Ttl, max: Ttl },
     #[error("environment {0:?} is persistent: it takes no ttl")]
@@ -56,6 +58,16 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
             let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
             format!("r{version}-{short}")
         }
+        // One rollback per failed run, whoever notices the failure first.
+        Trigger::Rollback {
+            version,
+            failed_run,
+            ..
+        } => {
+            let digest = sha2::Sha256::digest(failed_run.as_str().as_bytes());
+            let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            format!("rollback{version}-{short}")
+        }
     };
     RunId::new(
         &req.product.name,
@@ -75,20 +87,41 @@ pub fn nightly_rebuild_of(run: &str, first: &RunId) -> Option<u32> {
     n.checked_sub(1).filter(|r| *r > 0)
 }
 
-pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
-    let product = req.product;
-    let env: &EnvironmentDef = product
-        .resolve_environment(req.environment)
-        .ok_or_else(|| PlanError::UnknownEnvironment {
+/// The catalog entry of a concrete environment name: an exact nightly or persistent entry, or `<entry>-<suffix>`
+/// for a pull-request entry. The bare pull-request entry (`pr`) is not an environment.
+pub fn environment<'p>(
+    product: &'p Product,
+    name: &EnvironmentName,
+) -> Result<&'p EnvironmentDef, PlanError> {
+    match product.resolve_environment(name) {
+        Some(def) if def.kind == EnvironmentKind::PullRequest && &def.name == name => {
+            Err(PlanError::BarePullRequest {
+                product: product.name.to_string(),
+                entry: def.name.to_string(),
+            })
+        }
+        Some(def) => Ok(def),
+        None => Err(PlanError::UnknownEnvironment {
             product: product.name.to_string(),
-            environment: req.environment.to_string(),
+            environment: name.to_string(),
             known: product
                 .environments
-                .keys()
-                .map(|k| k.to_string())
+                .values()
+                .map(|e| match e.kind {
+                    EnvironmentKind::PullRequest => {
+                        format!("{}-<suffix> (e.g. {}-42)", e.name, e.name)
+                    }
+                    _ => e.name.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
-        })?;
+        }),
+    }
+}
+
+pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
+    let product = req.product;
+    let env: &EnvironmentDef = environment(product, req.environment)?;
     let lifetime = match (env.kind, req.ttl) {
         (EnvironmentKind::Persistent, Some(_)) => {
             return Err(PlanError::TtlOnPersistent(req.environment.to_string()))
@@ -144,20 +177,19 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             let step = StepRun {
                 def: def.clone(),
                 tiers,
-                status: if skipped {
-                    StepStatus::Skipped
-                } else {
-                    StepStatus::Pending
-                },
+                // Skipped only when its dependencies are done (the engine does it): a skip is not a shortcut.
+                status: StepStatus::Pending,
                 attempt: 0,
                 max_attempts: def.retries + 1,
                 queued_at: None,
                 not_before: None,
                 started_at: None,
                 finished_at: None,
-                reason: skipped.then(|| "no data tier to load in this environment".to_string()),
+                reason: None,
                 outputs: BTreeMap::new(),
                 attempts: Vec::new(),
+                skip: skipped.then(|| "no data tier to load in this environment".to_string()),
+                teardown: None,
             };
             (name.clone(), step)
         })
@@ -187,6 +219,19 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             reason: Some("run planned".into()),
         }],
     })
+}
+
+/// A new run of a live environment never brings its expiry closer: a re-release, or a nightly run of an environment
+/// someone extended or kept, keeps the later of its own expiry and `at_least` (tags included). Persistent runs
+/// have no expiry and stay so.
+pub fn carry_expiry(run: &mut Run, at_least: Option<DateTime<Utc>>) {
+    if let (Some(mine), Some(floor)) = (run.expires_at, at_least) {
+        if floor > mine {
+            run.expires_at = Some(floor);
+            run.tags
+                .insert(tags::EXPIRES_AT.to_string(), tags::format_time(floor));
+        }
+    }
 }
 
 /// `test` data is for throw-away environments only.
@@ -384,7 +429,68 @@ mod tests {
         let p = product();
         let env = EnvironmentName::parse("staging").unwrap();
         let e = plan(req(&p, &env, None)).unwrap_err();
-        assert!(e.to_string().contains("nightly, pr, main"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("accepted names: nightly, pr-<suffix> (e.g. pr-42), main"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_re_release_pushes_the_expiry_out_and_never_brings_it_closer() {
+        let p = product();
+        let env = EnvironmentName::parse("pr-1").unwrap();
+        let mut run = plan(req(&p, &env, None)).unwrap();
+        let planned = run.expires_at.unwrap();
+        carry_expiry(&mut run, Some(planned - chrono::Duration::days(1)));
+        assert_eq!(
+            run.expires_at,
+            Some(planned),
+            "an earlier expiry does not shorten"
+        );
+        let later = planned + chrono::Duration::days(3);
+        carry_expiry(&mut run, Some(later));
+        assert_eq!(run.expires_at, Some(later));
+        assert_eq!(run.tags["nightshift-expires-at"], tags::format_time(later));
+        let main = EnvironmentName::parse("main").unwrap();
+        let mut persistent = plan(req(&p, &main, None)).unwrap();
+        carry_expiry(&mut persistent, Some(later));
+        assert_eq!(persistent.expires_at, None);
+    }
+
+    #[test]
+    fn a_rollback_run_id_derives_from_the_failed_run() {
+        let p = product();
+        let env = EnvironmentName::parse("main").unwrap();
+        let rollback = |failed: &str| {
+            let mut r = req(&p, &env, None);
+            r.trigger = Trigger::Rollback {
+                version: "1.4.1".into(),
+                failed_run: RunId::parse(failed).unwrap(),
+                requested_by: "nightshift (on_failure: rollback)".into(),
+            };
+            run_id(&r)
+        };
+        assert_eq!(
+            rollback("shop.main.r1-4-2-aa"),
+            rollback("shop.main.r1-4-2-aa")
+        );
+        assert_ne!(
+            rollback("shop.main.r1-4-2-aa"),
+            rollback("shop.main.r1-4-3-bb")
+        );
+        assert!(rollback("shop.main.r1-4-2-aa")
+            .as_str()
+            .starts_with("shop.main.rollback1-4-1-"));
+    }
+
+    #[test]
+    fn a_release_to_the_bare_pull_request_entry_is_refused_saying_to_add_a_suffix() {
+        let p = product();
+        let env = EnvironmentName::parse("pr").unwrap();
+        let e = plan(req(&p, &env, None)).unwrap_err();
+        assert!(matches!(e, PlanError::BarePullRequest { .. }));
+        assert!(e.to_string().contains("pr-<suffix>"), "{e}");
     }
 
     #[test]

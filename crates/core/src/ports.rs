@@ -129,6 +129,14 @@ pub enum Deletion {
     AlreadyGone,
 }
 
+/// What a tag update found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagUpdate {
+    Updated,
+    /// The group does not exist (deleted meanwhile): nothing to tag.
+    GroupGone,
+}
+
 /// Resource groups (local directories, or Azure Resource Manager).
 #[async_trait]
 pub trait Cloud: Send + Sync {
@@ -140,6 +148,17 @@ pub trait Cloud: Send + Sync {
     /// nothing to do.
     async fn purge_deleted_vaults(&self, _group: &str) -> Result<Vec<String>, PortError> {
         Ok(Vec::new())
+    }
+    /// Sets these tags on a group, leaving its other tags as they are (ARM's Tags API `Merge`): how extending or
+    /// keeping an environment moves its `nightshift-expires-at`. A cloud that cannot do it refuses (fail closed).
+    async fn merge_tags(
+        &self,
+        group: &str,
+        _tags: &BTreeMap<String, String>,
+    ) -> Result<TagUpdate, PortError> {
+        Err(PortError::Permanent(format!(
+            "this cloud cannot update the tags of resource group {group}"
+        )))
     }
 }
 

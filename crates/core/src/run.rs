@@ -28,6 +28,12 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         commit_time: Option<DateTime<Utc>>,
     },
+    /// `on_failure: rollback`: the last version that succeeded, deployed again after `failed_run` failed.
+    Rollback {
+        version: String,
+        failed_run: RunId,
+        requested_by: String,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -38,8 +44,11 @@ impl Trigger {
     pub fn version(&self) -> &str {
         match self {
             Self::Nightly { .. } => "nightly",
-            Self::Release { version, .. } => version,
+            Self::Release { version, .. } | Self::Rollback { version, .. } => version,
         }
+    }
+    pub fn is_rollback(&self) -> bool {
+        matches!(self, Self::Rollback { .. })
     }
 }
 
@@ -128,6 +137,14 @@ pub struct StepRun {
     pub reason: Option<String>,
     pub outputs: BTreeMap<String, Value>,
     pub attempts: Vec<Attempt>,
+    /// Nothing to do in this environment (why): the step stays pending and is marked skipped only once its own
+    /// dependencies are satisfied, so its dependents wait for the whole chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
+    /// A layer the catalog no longer has: this step destroys it (`terraform destroy` of the definition the run
+    /// named here built, its variables rendered from that run's outputs) instead of applying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<RunId>,
 }
 
 impl StepRun {
@@ -184,9 +201,93 @@ impl Run {
             .collect()
     }
 
+    /// The environment's URLs from its steps' outputs: a `url` output (named after its step), a `<name>_url`
+    /// output (named `<step>.<name>`), and the entries of a `urls` map (named by their key, the map given as an
+    /// object or as JSON text). Only `http://` and `https://` values count.
+    pub fn urls(&self) -> BTreeMap<String, String> {
+        let web = |v: &Value| {
+            v.as_str()
+                .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+                .map(str::to_string)
+        };
+        let mut out = BTreeMap::new();
+        for (step, s) in &self.steps {
+            for (key, value) in &s.outputs {
+                if key == "url" {
+                    out.extend(web(value).map(|u| (step.to_string(), u)));
+                } else if let Some(name) = key.strip_suffix("_url") {
+                    out.extend(web(value).map(|u| (format!("{step}.{name}"), u)));
+                } else if key == "urls" {
+                    let map = match value {
+                        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                        other => other.clone(),
+                    };
+                    if let Value::Object(entries) = map {
+                        out.extend(
+                            entries
+                                .iter()
+                                .filter_map(|(k, v)| web(v).map(|u| (k.clone(), u))),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Run time so far, or in total once finished.
     pub fn duration_secs(&self, now: DateTime<Utc>) -> f64 {
         let end = self.finished_at.unwrap_or(now);
         (end - self.created_at).num_milliseconds() as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::{tests::DEMO, Catalog};
+    use crate::names::{EnvironmentName, StepName};
+    use crate::planner::{plan, PlanRequest};
+    use crate::run::Trigger;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn the_environment_urls_come_from_url_outputs_and_urls_maps_and_only_web_addresses_count() {
+        let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
+        let mut run = plan(PlanRequest {
+            product: &c.products[0],
+            environment: &EnvironmentName::parse("pr-1").unwrap(),
+            trigger: Trigger::Nightly {
+                night: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                rebuild: 0,
+            },
+            ttl: None,
+            instance: "nightshift",
+            now: chrono::Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
+        })
+        .unwrap();
+        let mut set = |step: &str, k: &str, v: serde_json::Value| {
+            run.steps
+                .get_mut(&StepName::parse(step).unwrap())
+                .unwrap()
+                .outputs
+                .insert(k.into(), v);
+        };
+        set("app", "url", json!("https://app.example.test"));
+        set("app", "admin_url", json!("http://admin.example.test"));
+        set("app", "database_path", json!("/tmp/x.sqlite"));
+        set("db", "url", json!("postgres://db"));
+        set(
+            "smoke",
+            "urls",
+            json!(r#"{"patient":"https://p.example.test","n":3}"#),
+        );
+        set("seed", "urls", json!({"pro": "https://pro.example.test"}));
+
+        let urls = run.urls();
+
+        let names: Vec<&str> = urls.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["app", "app.admin", "patient", "pro"]);
+        assert_eq!(urls["app.admin"], "http://admin.example.test");
     }
 }

@@ -7,7 +7,7 @@ mod fuzz;
 use fuzz::Outcome;
 use nightshift_core::json::parse_strict;
 use nightshift_core::messages::{
-    bounded_text, check_envelope, Release, StepEventMessage, StepMessage, MAX_BODY_BYTES,
+    bounded_text, check_envelope, Release, Request, StepEventMessage, StepMessage, MAX_BODY_BYTES,
     MAX_REQUESTED_BY_CHARS,
 };
 use nightshift_core::names::{EnvironmentName, ProductName, MAX_DURATION_SECS};
@@ -223,13 +223,18 @@ fn release_body() -> impl Strategy<Value = String> {
         .prop_map(|f| render(&f))
 }
 
-const RELEASE_FIELDS: [&str; 6] = [
+const RELEASE_FIELDS: [&str; 11] = [
     "schema",
+    "action",
     "product",
     "environment",
     "version",
     "requested_by",
     "ttl",
+    "by",
+    "until",
+    "for",
+    "reason",
 ];
 
 /// What an accepted release guarantees, checked on the body it came from.
@@ -245,14 +250,18 @@ fn release_breaks(body: &str, r: &Release) -> Option<String> {
     {
         return Some("accepted an invalid name".into());
     }
-    if r.version.is_empty() || r.version.len() > 40 {
+    let (version, ttl) = match &r.request {
+        Request::Deploy { version, ttl, .. } => (version.as_str(), *ttl),
+        _ => ("-", None),
+    };
+    if version.is_empty() || version.len() > 40 {
         return Some("accepted an unbounded version".into());
     }
     let by = r.requested_by.chars().count();
     if by == 0 || by > MAX_REQUESTED_BY_CHARS || r.requested_by.chars().any(char::is_control) {
         return Some("accepted an unbounded requested_by".into());
     }
-    if let Some(t) = r.ttl {
+    if let Some(t) = ttl {
         let secs = t.as_duration().as_secs();
         if secs == 0 || secs > MAX_DURATION_SECS {
             return Some("accepted an unbounded ttl".into());

@@ -4,7 +4,7 @@
 use crate::fsutil::{blocking, check_segment, io_error, write_atomic};
 use async_trait::async_trait;
 use nightshift_core::expiry::{tags, ResourceGroup};
-use nightshift_core::ports::{Cloud, Deletion, PortError};
+use nightshift_core::ports::{Cloud, Deletion, PortError, TagUpdate};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,39 @@ impl Cloud for LocalCloud {
         })
         .await
     }
+
+    /// Rewrites `tags.json` with these tags merged in (atomically: a reader sees the old tags or the new ones).
+    async fn merge_tags(
+        &self,
+        group: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<TagUpdate, PortError> {
+        check_segment("resource group name", group)?;
+        let dir = self.groups_dir().join(group);
+        let (group, tags) = (group.to_string(), tags.clone());
+        blocking(move || {
+            if !dir.is_dir() {
+                return Ok(TagUpdate::GroupGone);
+            }
+            let path = dir.join("tags.json");
+            // Unreadable tags are not guessed at: the sweep keeps such a group, and so does this.
+            let mut current = match read_tags(&path) {
+                Ok(t) => t,
+                Err(why) => {
+                    return Err(PortError::Permanent(format!(
+                        "resource group {group}: tags not updated: {why}"
+                    )))
+                }
+            };
+            current.extend(tags);
+            let bytes = serde_json::to_vec_pretty(&current)
+                .map_err(|e| PortError::Permanent(format!("serializing tags: {e}")))?;
+            write_atomic(&path, &bytes)
+                .map_err(|e| io_error(format!("tagging resource group {group}"), e))?;
+            Ok(TagUpdate::Updated)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +219,33 @@ mod tests {
             .unwrap()
             .contains("not a string"));
         assert!(by_name("rg-case").unreadable.is_none());
+    }
+
+    #[tokio::test]
+    async fn merging_tags_rewrites_only_the_given_tags_and_a_missing_group_is_reported_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = LocalCloud::new(dir.path());
+        let mut t = tagged("me");
+        t.insert(tags::EXPIRES_AT.into(), "2026-11-22T00:00:00Z".into());
+        cloud.create_group("rg-a", &t).unwrap();
+        let update = BTreeMap::from([(
+            tags::EXPIRES_AT.to_string(),
+            "2026-11-30T00:00:00Z".to_string(),
+        )]);
+
+        assert_eq!(
+            cloud.merge_tags("rg-a", &update).await.unwrap(),
+            TagUpdate::Updated
+        );
+
+        let groups = cloud.list_managed("me").await.unwrap();
+        assert_eq!(groups[0].tags[tags::EXPIRES_AT], "2026-11-30T00:00:00Z");
+        assert_eq!(groups[0].tags[tags::MANAGED_BY], "me", "other tags stay");
+        assert_eq!(
+            cloud.merge_tags("rg-gone", &update).await.unwrap(),
+            TagUpdate::GroupGone
+        );
+        assert!(cloud.merge_tags("../etc", &update).await.is_err());
     }
 
     #[tokio::test]

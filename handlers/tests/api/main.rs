@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod helpers;
 mod invocations_fuzz;
+mod lifecycle_actions;
 mod network;
 mod readiness;
 mod release_intake;

@@ -227,7 +227,7 @@ impl App {
                 });
                 let forgotten = match forget {
                     Some(((product, env), reason)) => Some(
-                        self.forget_environment(&product, &env, now, &reason)
+                        self.forget_environment(&product, &env, now, &reason, "the expiry sweep")
                             .await
                             .map_err(|e| format!("environment {product}/{env} not marked destroyed: {e}")),
                     ),
@@ -301,6 +301,7 @@ impl App {
         env: &str,
         now: DateTime<Utc>,
         reason: &str,
+        by: &str,
     ) -> Result<(), AppError> {
         match &self.ports.tfstate {
             Some(store) => {
@@ -320,10 +321,10 @@ impl App {
             rec.status = "destroyed".into();
             rec.destroyed_at = Some(now);
             rec.destroyed_reason = Some(reason.to_string());
+            rec.pending_teardown = None;
             self.repo.put_environment(&rec).await?;
             if !already {
-                self.notify_destroyed(&rec, "the expiry sweep", reason, now)
-                    .await;
+                self.notify_destroyed(&rec, by, reason, now).await;
             }
         }
         Ok(())

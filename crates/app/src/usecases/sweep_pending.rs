@@ -91,7 +91,7 @@ impl App {
                 if let (Some(product), Some(env)) = (&p.product, &p.environment) {
                     let key = (p.product.clone(), p.environment.clone());
                     if !still_pending.contains(&key) {
-                        self.forget_environment(product, env, now, &p.reason)
+                        self.forget_environment(product, env, now, &p.reason, "the expiry sweep")
                             .await
                             .map_err(|e| PortError::Transient(e.to_string()))?;
                     }

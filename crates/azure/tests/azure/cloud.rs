@@ -4,7 +4,8 @@ use crate::fake_arm::{spawn_fake_arm, FakeArm, Scripted, SUBSCRIPTION};
 use crate::{arm_client, ARM_TOKEN};
 use nightshift_azure::ArmCloud;
 use nightshift_core::expiry::tags::MANAGED_BY;
-use nightshift_core::ports::{Cloud, Deletion, PortError};
+use nightshift_core::ports::{Cloud, Deletion, PortError, TagUpdate};
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -216,4 +217,74 @@ async fn contract_after_a_group_is_deleted_its_soft_deleted_vaults_are_purged_an
         .collect();
     assert_eq!(left, vec!["kv-other".to_string(), "kv-c".to_string()]);
     assert_eq!(fake.requests_to("POST", "/purge").len(), 2);
+}
+
+#[tokio::test]
+async fn contract_extending_an_environment_merges_its_expiry_tag_through_the_tags_api_and_keeps_the_others(
+) {
+    let fake = spawn_fake_arm().await;
+    fake.add_group(
+        "rg-shop-pr-7",
+        &[
+            (MANAGED_BY, "prod"),
+            ("nightshift-expires-at", "2026-11-28T01:00:00Z"),
+        ],
+    );
+    let cloud = ArmCloud::new(arm_client(&fake));
+    let update = BTreeMap::from([(
+        "nightshift-expires-at".to_string(),
+        "2026-11-30T01:00:00Z".to_string(),
+    )]);
+
+    let outcome = cloud.merge_tags("rg-shop-pr-7", &update).await.unwrap();
+
+    assert_eq!(outcome, TagUpdate::Updated);
+    let patches = fake.requests_to("PATCH", "/providers/Microsoft.Resources/tags/default");
+    assert_eq!(patches.len(), 1);
+    assert!(patches[0].path.contains("/resourcegroups/rg-shop-pr-7/"));
+    assert!(patches[0].query.contains("api-version=2021-04-01"));
+    let body: serde_json::Value = serde_json::from_str(&patches[0].body).unwrap();
+    assert_eq!(body["operation"], "Merge");
+    assert_eq!(
+        body["properties"]["tags"]["nightshift-expires-at"],
+        "2026-11-30T01:00:00Z"
+    );
+    let groups = cloud.list_managed("prod").await.unwrap();
+    assert_eq!(
+        groups[0].tags["nightshift-expires-at"],
+        "2026-11-30T01:00:00Z"
+    );
+    assert_eq!(groups[0].tags[MANAGED_BY], "prod", "the other tags stay");
+}
+
+#[tokio::test]
+async fn contract_a_tag_update_retries_throttling_and_reports_a_missing_group_as_gone() {
+    let fake = spawn_fake_arm().await;
+    fake.add_group("rg-a", &[(MANAGED_BY, "prod")]);
+    let tags_path = format!(
+        "{}/providers/Microsoft.Resources/tags/default",
+        FakeArm::group_path("rg-a")
+    );
+    fake.script(
+        "PATCH",
+        &tags_path,
+        vec![Scripted::status(429).header("retry-after", "0")],
+    );
+    let cloud = ArmCloud::new(arm_client(&fake));
+    let update = BTreeMap::from([("k".to_string(), "v".to_string())]);
+
+    assert_eq!(
+        cloud.merge_tags("rg-a", &update).await.unwrap(),
+        TagUpdate::Updated
+    );
+    assert_eq!(fake.requests_to("PATCH", "rg-a").len(), 2, "429, then 200");
+    assert_eq!(
+        cloud.merge_tags("rg-gone", &update).await.unwrap(),
+        TagUpdate::GroupGone
+    );
+    fake.script("PATCH", &tags_path, vec![Scripted::status(403)]);
+    assert!(matches!(
+        cloud.merge_tags("rg-a", &update).await.unwrap_err(),
+        PortError::Permanent(_)
+    ));
 }

@@ -380,6 +380,54 @@ fn handle(
             .into_response();
     }
 
+    // Tags API at a resource group's scope: PATCH with `operation` Merge (add or overwrite the given tags),
+    // Replace or Delete; 200 with the resulting tags; 404 when the scope does not exist.
+    if segments.len() == 8
+        && segments[2].eq_ignore_ascii_case("resourcegroups")
+        && segments[4..] == ["providers", "Microsoft.Resources", "tags", "default"]
+        && method == Method::PATCH
+    {
+        if q.get("api-version").map(String::as_str) != Some("2021-04-01") {
+            return json_response(
+                400,
+                json!({"error": {"code": "InvalidApiVersionParameter"}}),
+            );
+        }
+        let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+            return json_response(400, json!({"error": {"code": "InvalidRequestContent"}}));
+        };
+        let given: BTreeMap<String, String> =
+            match serde_json::from_value(patch["properties"]["tags"].clone()) {
+                Ok(t) => t,
+                Err(_) => {
+                    return json_response(400, json!({"error": {"code": "InvalidRequestContent"}}))
+                }
+            };
+        let name = segments[3].to_string();
+        let Some((_, tags)) = st
+            .groups
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        else {
+            return json_response(
+                404,
+                json!({"error": {"code": "ResourceGroupNotFound", "message": format!("Resource group '{name}' could not be found.")}}),
+            );
+        };
+        match patch["operation"].as_str() {
+            Some("Merge") => tags.extend(given),
+            Some("Replace") => *tags = given,
+            Some("Delete") => tags.retain(|k, v| given.get(k) != Some(v)),
+            _ => return json_response(400, json!({"error": {"code": "InvalidTagOperation"}})),
+        }
+        let tags = tags.clone();
+        return json_response(
+            200,
+            json!({"id": format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}/providers/Microsoft.Resources/tags/default"),
+            "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": tags}}),
+        );
+    }
+
     // Container groups.
     if segments.len() >= 8 && segments[6] == "containerGroups" {
         if q.get("api-version").map(String::as_str) != Some("2025-09-01") {

@@ -8,6 +8,7 @@ mod helpers;
 mod lifecycle;
 mod metrics;
 mod notifications;
+mod reconcile;
 mod resilience;
 mod serve;
 mod verbs;

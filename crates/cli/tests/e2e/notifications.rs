@@ -183,7 +183,6 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
 /// of the link changes nothing, its POST extends the environment (through the `releases` message and the release
 /// handler's `extend` action), and a replay is refused.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the release handler's `extend` action (the lifecycle work): without it the message is rejected as an unknown field"]
 async fn the_extend_link_of_an_expiry_warning_extends_the_environment_once_and_a_get_changes_nothing(
 ) {
     let (url, bodies) = webhook().await;

@@ -172,7 +172,6 @@ async fn a_bundle_contains_no_secret_value_even_where_a_step_printed_one() {
 
 /// Acceptance of issue 7: a pull-request environment's whole life, driven through the CLI only.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the lifecycle handler side (H3)"]
 async fn a_pull_request_environment_lives_its_whole_life_through_the_cli() {
     let env = CliEnv::new(&diamond().replace(
         "pr: { kind: pull-request, lifetime: 7d }",
