@@ -113,6 +113,7 @@ fn the_schema_names_exactly_the_decoders_fields_and_actions() {
     for field in [
         &mut all.version,
         &mut all.ttl,
+        &mut all.commit_time,
         &mut all.by,
         &mut all.until,
         &mut all.for_,

@@ -10,5 +10,6 @@ mod metrics;
 mod notifications;
 mod reconcile;
 mod resilience;
+mod second_product;
 mod serve;
 mod verbs;
