@@ -108,8 +108,6 @@ async fn a_step_whose_secret_is_in_the_local_vault_gets_its_value_in_its_environ
 }
 
 #[tokio::test]
-#[ignore = "the engine does not yet apply a result to a Retrying attempt (is_current in core/src/engine.rs, owned by \
-            another change): the dispatch records the failure, the engine drops it"]
 async fn a_retry_whose_secret_was_removed_meanwhile_fails_at_once_too() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());

@@ -325,8 +325,14 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
     }
 }
 
+/// Whether a result is about the step's current attempt. `Retrying` counts: the scheduled attempt may end before its
+/// start was ever recorded (its job could not start at all, e.g. a secret removed since the last attempt), and a
+/// result dropped there would leave the step retrying forever.
 fn is_current(status: StepStatus, current: u32, attempt: u32) -> bool {
-    matches!(status, StepStatus::Queued | StepStatus::Running) && current == attempt
+    matches!(
+        status,
+        StepStatus::Queued | StepStatus::Running | StepStatus::Retrying
+    ) && current == attempt
 }
 
 fn record_attempt(
