@@ -13,10 +13,12 @@
 //! The figures (trials, completed, jobs doubled, write points) are printed; run with
 //! `cargo test -p nightshift-app --test crash_release -- --nocapture` to see them.
 
+mod support;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use nightshift_app::repo::result_key;
-use nightshift_app::{App, Settings};
+use nightshift_app::App;
 use nightshift_core::ports::{
     Bus, Clock, JobSpec, JobStart, JobState, Jobs, OutboundMessage, PortError, Precondition, Store,
     Versioned,
@@ -287,22 +289,7 @@ struct Trial {
 }
 
 async fn trial(dir: &Path, start: Start, kill: Option<KillPoint>) -> Trial {
-    std::fs::create_dir_all(dir.join("catalog")).unwrap();
-    std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
-    let env: BTreeMap<&str, String> = [
-        (
-            "NIGHTSHIFT_STATE_DIR",
-            dir.join("state").display().to_string(),
-        ),
-        (
-            "NIGHTSHIFT_CATALOG",
-            dir.join("catalog").display().to_string(),
-        ),
-        ("NIGHTSHIFT_REPO_ROOT", dir.display().to_string()),
-        ("NIGHTSHIFT_RUNNER", "true".to_string()),
-    ]
-    .into();
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let settings = support::local_settings(dir, CATALOG, "true");
     let fault = Arc::new(Fault::default());
     if let Some(k) = kill {
         fault.arm(k);

@@ -1,12 +1,13 @@
 //! The per-environment dossier in the journal: generated after a run succeeds (the hook in the shared run-finish
 //! path, here reached through the watchdog), linked from `status`, compared between two builds; never for a failed run.
 
+mod support;
+
 use nightshift_app::repo::run_key;
-use nightshift_app::{App, Settings};
+use nightshift_app::App;
 use nightshift_core::ports::Precondition;
 use nightshift_core::run::{Run, RunStatus};
 use nightshift_core::RunId;
-use std::collections::BTreeMap;
 
 const CATALOG: &str = r#"
 schema: nightshift.catalog/v1
@@ -25,22 +26,7 @@ dossier:
 "#;
 
 fn app(dir: &std::path::Path) -> App {
-    std::fs::create_dir_all(dir.join("catalog")).unwrap();
-    std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
-    let env: BTreeMap<&str, String> = [
-        (
-            "NIGHTSHIFT_STATE_DIR",
-            dir.join("state").display().to_string(),
-        ),
-        (
-            "NIGHTSHIFT_CATALOG",
-            dir.join("catalog").display().to_string(),
-        ),
-        ("NIGHTSHIFT_REPO_ROOT", dir.display().to_string()),
-        ("NIGHTSHIFT_RUNNER", "true".to_string()),
-    ]
-    .into();
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let settings = support::local_settings(dir, CATALOG, "true");
     App::new(nightshift_app::wiring::local(&settings), settings)
 }
 

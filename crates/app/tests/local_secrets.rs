@@ -2,13 +2,14 @@
 //! step whose secret is missing fails at once, for good, naming the secret, instead of staying queued while its
 //! dispatch is retried into the dead-letter queue. The use cases with the local adapters (real process jobs).
 
-use nightshift_app::{App, Settings};
+mod support;
+
+use nightshift_app::App;
 use nightshift_core::messages::StepMessage;
 use nightshift_core::ports::{JobState, SecretValue};
 use nightshift_core::run::{RunStatus, StepStatus};
 use nightshift_core::{JobName, StepName};
 use nightshift_local::secrets::LocalSecrets;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,22 +29,7 @@ const RELEASE: &str = r#"{"schema":"nightshift.release/v1","product":"shop","env
 
 /// The job's "runner" prints the variable the secret should be in: it exits 0 only when it is set.
 fn app(dir: &Path) -> App {
-    std::fs::create_dir_all(dir.join("catalog")).unwrap();
-    std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
-    let env: BTreeMap<&str, String> = [
-        (
-            "NIGHTSHIFT_STATE_DIR",
-            dir.join("state").display().to_string(),
-        ),
-        (
-            "NIGHTSHIFT_CATALOG",
-            dir.join("catalog").display().to_string(),
-        ),
-        ("NIGHTSHIFT_REPO_ROOT", dir.display().to_string()),
-        ("NIGHTSHIFT_RUNNER", "printenv API_KEY".to_string()),
-    ]
-    .into();
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let settings = support::local_settings(dir, CATALOG, "printenv API_KEY");
     App::new(nightshift_app::wiring::local(&settings), settings)
 }
 

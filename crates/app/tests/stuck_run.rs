@@ -2,12 +2,13 @@
 //! whoever sees it next: the scheduler's next firing, a redelivered release, or the watchdog. The use cases with
 //! the local adapters; the fault is the one the trials found: the lease cannot be written once.
 
+mod support;
+
 use chrono::{DateTime, Utc};
-use nightshift_app::{App, Settings};
+use nightshift_app::App;
 use nightshift_core::ports::Clock;
 use nightshift_core::run::{RunStatus, StepStatus};
 use nightshift_core::StepName;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,22 +38,7 @@ impl Clock for Fixed {
 }
 
 fn app(dir: &Path) -> App {
-    std::fs::create_dir_all(dir.join("catalog")).unwrap();
-    std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
-    let env: BTreeMap<&str, String> = [
-        (
-            "NIGHTSHIFT_STATE_DIR",
-            dir.join("state").display().to_string(),
-        ),
-        (
-            "NIGHTSHIFT_CATALOG",
-            dir.join("catalog").display().to_string(),
-        ),
-        ("NIGHTSHIFT_REPO_ROOT", dir.display().to_string()),
-        ("NIGHTSHIFT_RUNNER", "true".to_string()),
-    ]
-    .into();
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let settings = support::local_settings(dir, CATALOG, "true");
     let mut ports = nightshift_app::wiring::local(&settings);
     ports.clock = Arc::new(Fixed("2026-11-21T03:00:00Z".parse().unwrap()));
     App::new(ports, settings)
