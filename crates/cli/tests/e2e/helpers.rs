@@ -151,6 +151,17 @@ impl TestApp {
         assert!(record.succeeded, "nightly-scheduler failed: {record:?}");
     }
 
+    /// Puts a message on the `releases` queue, as a release pipeline would.
+    pub fn send_release(&self, body: &str, message_id: &str) {
+        self.stack
+            .host
+            .bus()
+            .queue("releases")
+            .expect("the releases queue")
+            .send(nightshift_local::queue::NewMessage::new(body, message_id))
+            .expect("sent");
+    }
+
     pub async fn shutdown(self) {
         self.stack.shutdown().await;
     }

@@ -6,7 +6,6 @@ use crate::helpers::*;
 use chrono::{DateTime, Utc};
 use nightshift_core::run::{Run, RunStatus};
 use nightshift_local::host::STDERR_MARK;
-use nightshift_local::queue::NewMessage;
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,13 +34,7 @@ fn release(version: &str, extra: &str) -> String {
 }
 
 async fn send_and_wait(app: &TestApp, body: &str, id: &str, finished: usize) -> Vec<Run> {
-    app.stack
-        .host
-        .bus()
-        .queue("releases")
-        .unwrap()
-        .send(NewMessage::new(body, id))
-        .unwrap();
+    app.send_release(body, id);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let runs = app.runs().await;
@@ -116,16 +109,7 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
         .find(|r| r.status == RunStatus::Succeeded)
         .unwrap();
     // A message that can never succeed, for the portal's rejected-messages tile.
-    app.stack
-        .host
-        .bus()
-        .queue("releases")
-        .unwrap()
-        .send(NewMessage::new(
-            r#"{"schema":"nightshift.release/v1"}"#,
-            "bad-1",
-        ))
-        .unwrap();
+    app.send_release(r#"{"schema":"nightshift.release/v1"}"#, "bad-1");
 
     // Every delivery record the notifier wrote is read; the delivered ones give the delay. Wait until none is
     // pending (deliveries are asynchronous to the run).

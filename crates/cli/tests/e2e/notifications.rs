@@ -76,16 +76,7 @@ async fn a_webhook_hears_start_retry_outcome_and_one_expiry_warning_for_a_succee
         let release = format!(
             r#"{{"schema":"nightshift.release/v1","product":"demo","environment":"{env}","version":"1.0.0","requested_by":"e2e"}}"#
         );
-        app.stack
-            .host
-            .bus()
-            .queue("releases")
-            .unwrap()
-            .send(nightshift_local::queue::NewMessage::new(
-                release,
-                format!("release-{env}"),
-            ))
-            .unwrap();
+        app.send_release(&release, &format!("release-{env}"));
     }
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -204,16 +195,7 @@ async fn the_extend_link_of_an_expiry_warning_extends_the_environment_once_and_a
     std::fs::write(vault.join("test-hook-url"), &url).unwrap();
     std::fs::write(vault.join("actions-link-key"), "an e2e link key").unwrap();
     let release = r#"{"schema":"nightshift.release/v1","product":"demo","environment":"pr-1","version":"1.0.0","requested_by":"e2e"}"#;
-    app.stack
-        .host
-        .bus()
-        .queue("releases")
-        .unwrap()
-        .send(nightshift_local::queue::NewMessage::new(
-            release,
-            "release-pr-1",
-        ))
-        .unwrap();
+    app.send_release(release, "release-pr-1");
     let run = app.finished_run(Duration::from_secs(120)).await;
     assert!(run.status.is_finished());
     let record = app
@@ -307,16 +289,7 @@ async fn a_webhook_that_is_down_never_fails_a_run_and_its_deliveries_wait_for_a_
     std::fs::create_dir_all(&vault).unwrap();
     std::fs::write(vault.join("test-hook-url"), &url).unwrap();
     let release = r#"{"schema":"nightshift.release/v1","product":"demo","environment":"pr-3","version":"1.0.0","requested_by":"e2e"}"#;
-    app.stack
-        .host
-        .bus()
-        .queue("releases")
-        .unwrap()
-        .send(nightshift_local::queue::NewMessage::new(
-            release,
-            "release-pr-3",
-        ))
-        .unwrap();
+    app.send_release(release, "release-pr-3");
     let run = app.finished_run(Duration::from_secs(120)).await;
     assert_eq!(
         run.status,

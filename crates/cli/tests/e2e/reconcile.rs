@@ -12,13 +12,7 @@ fn release(app: &TestApp, version: &str, message_id: &str) {
     let body = format!(
         r#"{{"schema":"nightshift.release/v1","product":"orthense-demo","environment":"pr-5","version":"{version}","requested_by":"ci"}}"#
     );
-    app.stack
-        .host
-        .bus()
-        .queue("releases")
-        .unwrap()
-        .send(nightshift_local::queue::NewMessage::new(&body, message_id))
-        .unwrap();
+    app.send_release(&body, message_id);
 }
 
 async fn finished(app: &TestApp, n: usize) -> Vec<Run> {
