@@ -13,6 +13,7 @@ use nightshift_local::notify::LocalNotifier;
 use nightshift_local::queue::{LocalBus, QueueOptions};
 use nightshift_local::secrets::LocalSecrets;
 use nightshift_local::store::FsStore;
+use nightshift_local::store_stats::{CountingStore, STORE_STATS_ENV};
 use std::sync::Arc;
 
 pub async fn ports(s: &Settings) -> anyhow::Result<Ports> {
@@ -56,7 +57,11 @@ pub fn channels(
 /// Everything on disk under the state directory.
 pub fn local(s: &Settings) -> Ports {
     let secrets: Arc<dyn Secrets> = Arc::new(LocalSecrets::new(s.key_vault_dir()));
-    let store: Arc<dyn Store> = Arc::new(FsStore::new(s.store_dir()));
+    let mut store: Arc<dyn Store> = Arc::new(FsStore::new(s.store_dir()));
+    // Benchmarks only: every store operation recorded in that file (keys and sizes, never the bytes).
+    if let Some(file) = std::env::var_os(STORE_STATS_ENV).filter(|f| !f.is_empty()) {
+        store = Arc::new(CountingStore::new(store, file));
+    }
     // Local jobs get their secrets' values from the local vault in their environment, as Container Instances'
     // secure environment variables would; a missing secret refuses the job, which fails its step.
     let mut jobs =

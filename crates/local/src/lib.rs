@@ -1,6 +1,8 @@
 //! nightshift's embedded adapters: everything the ports need to run complete on one machine, with no cloud.
 //!
 //! - [`store::FsStore`]: the `Store` port on a directory, with conditional writes atomic across processes.
+//! - [`store_stats::CountingStore`]: a `Store` decorator recording each operation's bytes and outcome, for the
+//!   benchmarks (`NIGHTSHIFT_STORE_STATS`).
 //! - [`queue::DiskQueue`] and [`queue::LocalBus`]: on-disk queues with Service Bus semantics (peek-lock, duplicate
 //!   detection, scheduled messages, dead-lettering), and the `Bus` port over them.
 //! - [`cloud::LocalCloud`]: resource groups as directories with a `tags.json`.
@@ -18,3 +20,4 @@ pub mod notify;
 pub mod queue;
 pub mod secrets;
 pub mod store;
+pub mod store_stats;
