@@ -139,7 +139,7 @@ impl StoreStats {
                 stats.unreadable += 1;
                 continue;
             };
-            let mut add = |t: &mut OpTotals| {
+            let add = |t: &mut OpTotals| {
                 t.count += 1;
                 t.bytes += bytes;
                 t.conflicts += u64::from(outcome == "conflict");
@@ -177,7 +177,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_operation_is_counted_with_its_bytes_and_a_lost_conditional_write_as_a_conflict() {
+    async fn every_operation_is_counted_with_its_bytes_and_a_lost_conditional_write_as_a_conflict()
+    {
         let (_d, store, file) = counting();
         let v1 = store
             .put("runs/a.json", b"12345".to_vec(), Precondition::Absent)
@@ -194,10 +195,17 @@ mod tests {
             Err(PortError::Conflict(_))
         ));
         store
-            .put("runs/a.json", b"1234567".to_vec(), Precondition::Version(v1))
+            .put(
+                "runs/a.json",
+                b"1234567".to_vec(),
+                Precondition::Version(v1),
+            )
             .await
             .unwrap();
-        assert_eq!(store.get("runs/a.json").await.unwrap().unwrap().bytes.len(), 7);
+        assert_eq!(
+            store.get("runs/a.json").await.unwrap().unwrap().bytes.len(),
+            7
+        );
         assert!(store.get("runs/missing.json").await.unwrap().is_none());
         assert_eq!(store.list("runs/").await.unwrap().len(), 1);
         store.delete("other").await.unwrap();
@@ -233,7 +241,11 @@ mod tests {
     async fn the_stats_file_holds_keys_and_sizes_but_never_the_bytes_stored() {
         let (_d, store, file) = counting();
         store
-            .put("key-vault-ish", b"hunter2-secret".to_vec(), Precondition::None)
+            .put(
+                "key-vault-ish",
+                b"hunter2-secret".to_vec(),
+                Precondition::None,
+            )
             .await
             .unwrap();
         store.get("key-vault-ish").await.unwrap();
@@ -246,7 +258,10 @@ mod tests {
     fn a_torn_line_is_counted_as_unreadable_and_a_missing_file_as_no_operations() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("stats.tsv");
-        assert_eq!(StoreStats::read(&file, "runs/").unwrap(), StoreStats::default());
+        assert_eq!(
+            StoreStats::read(&file, "runs/").unwrap(),
+            StoreStats::default()
+        );
         std::fs::write(&file, "get\truns/a\t10\tok\nput\truns/a\t1").unwrap();
         let stats = StoreStats::read(&file, "runs/").unwrap();
         assert_eq!(stats.op("get").bytes, 10);

@@ -1,17 +1,19 @@
-//! Recovery from a damaged queue directory, for `DiskQueue`: a corrupt message file goes to the dead letters with
-//! its reason, dead letters and messages are only ever created (never replaced), the sequence recovers from the
-//! files present, and a garbled duplicate-detection file is set aside and rebuilt (see the parent module).
+//! Recovery from a damaged queue directory, for `DiskQueue`: a corrupt message file (or a stray file among the
+//! state markers) goes to the dead letters with its reason, dead letters and messages are only ever created
+//! (never replaced), the sequence recovers from the files present, and a queue directory of the earlier layout
+//! (each message's state inside its file, one `dedupe.json`) is migrated (see the parent module).
 
+use super::state::{millis, Marker, LOCKED, READY, SCHEDULED, STATES};
 use super::{io_err, DeadLetter, DiskQueue, QueuedMessage, CORRUPT_MESSAGE};
 use crate::fsutil::{unique_id, write_new};
-use chrono::{DateTime, Utc};
 use nightshift_core::ports::PortError;
-use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+const STAGING: &str = ".migrate";
+
 impl DiskQueue {
-    /// Moves a message file that cannot be read as a message to the dead letters, keeping its bytes.
+    /// Moves a file that cannot be read as a message (or a marker) to the dead letters, keeping its bytes.
     pub(super) fn dead_letter_corrupt(
         &self,
         path: &Path,
@@ -23,6 +25,11 @@ impl DiskQueue {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let relative = path
+            .strip_prefix(&self.dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let sequence_number = file
             .strip_suffix(".json")
             .and_then(|n| n.parse().ok())
@@ -40,13 +47,24 @@ impl DiskQueue {
                 locked_until: None,
             },
             reason: CORRUPT_MESSAGE.to_string(),
-            description: format!("messages/{file} is not a message: {error}"),
+            description: format!("{relative} is not a message: {error}"),
             dead_lettered_at: now,
         };
         self.write_dead_letter(&dead)?;
         std::fs::remove_file(path).map_err(io_err("dead-lettering", &self.dir))?;
-        tracing::warn!(queue = %self.dir.display(), file = %file, "corrupt message dead-lettered: {error}");
+        tracing::warn!(queue = %self.dir.display(), file = %relative, "corrupt message dead-lettered: {error}");
         Ok(())
+    }
+
+    /// A file in a state directory whose name is not a marker's: dead-lettered with its bytes, so it neither
+    /// blocks the queue nor disappears unseen.
+    pub(super) fn set_aside_marker(&self, path: &Path) -> Result<(), PortError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("reading", &self.dir)(e)),
+        };
+        self.dead_letter_corrupt(path, &bytes, "its name is not a queue state marker")
     }
 
     /// Writes a dead letter without replacing one: a sequence number seen twice gets a suffix.
@@ -84,49 +102,72 @@ impl DiskQueue {
         Ok(highest)
     }
 
-    /// The message ids seen inside the window: `dedupe.json`, or, when it is garbled, a rebuild from the messages
-    /// present (the garbled file is set aside and the log says so).
-    pub(super) fn seen_ids(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, DateTime<Utc>>, PortError> {
-        let path = self.dir.join("dedupe.json");
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(e) => return Err(io_err("reading dedupe.json", &self.dir)(e)),
-        };
-        match serde_json::from_slice(&bytes) {
-            Ok(seen) => Ok(seen),
-            Err(e) => {
-                let aside = self.dir.join(format!(
-                    "dedupe.json.corrupt-{}",
-                    now.format("%Y%m%dT%H%M%S%.fZ")
-                ));
-                std::fs::rename(&path, &aside)
-                    .map_err(io_err("setting dedupe.json aside", &self.dir))?;
-                let mut seen = BTreeMap::new();
-                for (_, m) in self.messages()? {
-                    seen.insert(m.message_id, m.enqueued_at);
-                }
-                for (_, bytes) in self.read_all("deadletter")? {
-                    // A dead letter that does not parse has no id to remember.
-                    if let Ok(d) = serde_json::from_slice::<DeadLetter>(&bytes) {
-                        if !d.message.message_id.is_empty() {
-                            seen.insert(d.message.message_id, d.message.enqueued_at);
-                        }
-                    }
-                }
-                self.write_json(&path, &seen)?;
-                tracing::warn!(
-                    queue = %self.dir.display(),
-                    kept = %aside.display(),
-                    "dedupe.json was garbled ({e}): rebuilt from the {} message ids present; a repeat of a \
-                     message completed inside the duplicate window may be delivered again",
-                    seen.len()
-                );
-                Ok(seen)
+    /// Gives every message file a state marker, from the state its file holds (the earlier layout), and creates
+    /// the state directories; a new queue just gets its directories. The markers are made in a staging directory
+    /// and `ready` is moved in last, so a crash part-way leaves a queue that migrates again from the start. Call
+    /// with the lock held, when `ready` is missing.
+    pub(super) fn migrate_layout(&self) -> Result<(), PortError> {
+        if self.dir.join(READY).is_dir() {
+            return Ok(());
+        }
+        let staging = self.dir.join(STAGING);
+        for leftover in [
+            staging.clone(),
+            self.dir.join(SCHEDULED),
+            self.dir.join(LOCKED),
+        ] {
+            match std::fs::remove_dir_all(&leftover) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("clearing an unfinished migration", &self.dir)(e)),
             }
         }
+        for state in STATES {
+            std::fs::create_dir_all(staging.join(state)).map_err(io_err("creating", &self.dir))?;
+        }
+        let now = self.options.clock.now();
+        let mut migrated = 0;
+        for (path, bytes) in self.read_all("messages")? {
+            let seq = path
+                .file_stem()
+                .and_then(|s| s.to_string_lossy().parse::<u64>().ok());
+            let Some(seq) = seq else {
+                self.dead_letter_corrupt(&path, &bytes, "its name is not a sequence number")?;
+                continue;
+            };
+            // A file that does not parse gets a marker too: the receive that reaches it dead-letters it.
+            let marker = match serde_json::from_slice::<QueuedMessage>(&bytes) {
+                Ok(m) => match (m.lock_token, m.locked_until, m.scheduled_at) {
+                    (Some(token), Some(until), _) if until > now => Marker::Locked {
+                        until_ms: millis(until),
+                        seq,
+                        deliveries: m.delivery_count,
+                        token,
+                    },
+                    (_, _, Some(at)) if at > now => Marker::Scheduled {
+                        due_ms: millis(at),
+                        seq,
+                        deliveries: m.delivery_count,
+                    },
+                    _ => Marker::Ready {
+                        seq,
+                        deliveries: m.delivery_count,
+                    },
+                },
+                Err(_) => Marker::Ready { seq, deliveries: 0 },
+            };
+            std::fs::File::create(staging.join(marker.state()).join(marker.file_name()))
+                .map_err(io_err("migrating", &self.dir))?;
+            migrated += 1;
+        }
+        for state in [SCHEDULED, LOCKED, READY] {
+            std::fs::rename(staging.join(state), self.dir.join(state))
+                .map_err(io_err("migrating", &self.dir))?;
+        }
+        std::fs::remove_dir_all(&staging).map_err(io_err("migrating", &self.dir))?;
+        if migrated > 0 {
+            tracing::warn!(queue = %self.dir.display(), "{migrated} messages of the earlier queue layout migrated: their states are now markers under ready/, scheduled/ and locked/");
+        }
+        Ok(())
     }
 }
