@@ -21,12 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs the command, then writes its exit code to `$NIGHTSHIFT_JOB_DIR/exit` atomically. The trap keeps the shell
-/// alive through the SIGTERM of `stop` (sent to the whole group), so a stopped job still records its code (143).
-const WRAPPER: &str = r#"trap ':' TERM INT HUP
+/// Runs the command, then writes its exit code to `$NIGHTSHIFT_JOB_DIR/exit`. The trap keeps the shell alive
+/// through the SIGTERM of `stop` (sent to the whole group), so a stopped job still records its code (143). The
+/// code is written in place with the shell's own `printf` (one `write` of a few bytes), not to a temporary file
+/// renamed by `mv`, which cost a process start per job: a reader that finds the file empty or unreadable goes on to
+/// the pid, which is still alive while the shell writes (see `state_of`).
+pub const WRAPPER: &str = r#"trap ':' TERM INT HUP
 "$@"
 code=$?
-printf '%s\n' "$code" > "$NIGHTSHIFT_JOB_DIR/exit.tmp" && mv -f "$NIGHTSHIFT_JOB_DIR/exit.tmp" "$NIGHTSHIFT_JOB_DIR/exit"
+printf '%s\n' "$code" > "$NIGHTSHIFT_JOB_DIR/exit"
 exit "$code""#;
 
 /// Jobs as local processes.
@@ -453,6 +456,33 @@ mod tests {
         );
         jobs.delete(&s.name).await.unwrap();
         assert_eq!(jobs.state(&s.name).await.unwrap(), JobState::NotFound);
+    }
+
+    #[tokio::test]
+    async fn an_exit_file_still_being_written_reads_as_running_while_the_job_lives_and_as_killed_after(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = ProcessJobs::new(dir.path(), sh("true"));
+        let name = JobName::from_existing("ns-half-written");
+        let job = jobs.dir_of(&name).unwrap();
+        std::fs::create_dir_all(&job).unwrap();
+        // The wrapper's `printf > exit` has created the file and not yet written the code.
+        std::fs::write(job.join("exit"), b"").unwrap();
+        std::fs::write(job.join("pid"), std::process::id().to_string()).unwrap();
+
+        assert_eq!(jobs.state(&name).await.unwrap(), JobState::Running);
+
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        std::fs::write(job.join("pid"), dead.to_string()).unwrap();
+        assert_eq!(
+            jobs.state(&name).await.unwrap(),
+            JobState::Exited {
+                code: -1,
+                finished_at: None
+            }
+        );
     }
 
     #[tokio::test]

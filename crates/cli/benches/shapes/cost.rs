@@ -104,20 +104,13 @@ pub fn breakdown(root: &Path, bin: &str) {
     println!("| a `true` process (fork, exec, exit) | {fork_true:.2} ms | |");
     let wrapper = process_ms(|| {
         let mut p = Process::new("/bin/sh");
-        p.args([
-            "-c",
-            r#"trap ':' TERM INT HUP
-"$@"
-code=$?
-printf '%s\n' "$code" > "$D/exit.tmp" && mv -f "$D/exit.tmp" "$D/exit"
-exit "$code""#,
-            "sh",
-            "true",
-        ])
-        .env("D", std::env::temp_dir());
+        p.args(["-c", nightshift_local::jobs::WRAPPER, "sh", "true"])
+            .env("NIGHTSHIFT_JOB_DIR", std::env::temp_dir());
         p
     });
-    println!("| the job wrapper (`sh`, its `mv`) around `true` | {wrapper:.2} ms | |");
+    println!(
+        "| the job wrapper (`sh`, as `ProcessJobs` runs it) around `true` | {wrapper:.2} ms | |"
+    );
     let version = process_ms(|| {
         let mut p = Process::new(bin);
         p.arg("--version");
