@@ -146,13 +146,24 @@ pub fn progress(of: Option<&RunId>, recorded: Option<&Recorded>, run: Option<&Ru
             RunStatus::Running | RunStatus::Waiting => Progress::Destroying(r.id.clone()),
             RunStatus::Failed => Progress::Start {
                 attempt: rec.attempt + 1,
-                failed: Some(
-                    r.reason
-                        .clone()
-                        .unwrap_or_else(|| format!("run {} failed", r.id)),
-                ),
+                failed: Some(failure(r)),
             },
         },
+    }
+}
+
+/// Why a teardown run failed: its failed steps' reasons (the destroy's own words), else the run's.
+fn failure(run: &Run) -> String {
+    let steps: Vec<String> = run
+        .steps
+        .iter()
+        .filter(|(_, s)| s.status == crate::run::StepStatus::Failed)
+        .map(|(n, s)| format!("{n}: {}", s.reason.as_deref().unwrap_or("failed")))
+        .collect();
+    match (steps.is_empty(), &run.reason) {
+        (false, _) => steps.join("; "),
+        (true, Some(why)) => why.clone(),
+        (true, None) => format!("run {} failed", run.id),
     }
 }
 
@@ -326,7 +337,10 @@ environments:
             Progress::Destroying(run.id.clone())
         );
         run.status = RunStatus::Failed;
-        run.reason = Some("dns: terraform destroy exited 1".into());
+        run.reason = Some("failed steps: dns".into());
+        let dns = run.steps.get_mut(&s("dns")).unwrap();
+        dns.status = StepStatus::Failed;
+        dns.reason = Some("terraform destroy exited 1".into());
         assert_eq!(
             progress(Some(&build.id), Some(&rec), Some(&run)),
             start(2, Some("dns: terraform destroy exited 1"))
