@@ -65,12 +65,15 @@ impl App {
             }
             Err(_) => return Ok(Layers::Gone),
         };
+        let ids: Vec<String> = match &rec {
+            Some(r) => [Some(r.last_run.clone()), r.last_success_run.clone()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            None => Vec::new(),
+        };
         let mut builds: Vec<Run> = Vec::new();
-        for id in rec
-            .iter()
-            .flat_map(|r| [Some(&r.last_run), r.last_success_run.as_ref()])
-            .flatten()
-        {
+        for id in &ids {
             if let Ok(id) = RunId::parse(id) {
                 if let Some(run) = self.repo.run(&id).await? {
                     builds.push(run);
