@@ -345,3 +345,80 @@ async fn a_pass_that_died_after_recording_the_teardown_starts_that_same_run_on_t
     assert_eq!(report.errors, 0, "{:?}", report.items);
     assert!(w.group_exists());
 }
+
+#[tokio::test]
+async fn close_destroys_the_layer_owning_resources_outside_the_group_before_the_group_as_the_sweep_does(
+) {
+    // Arrange
+    let w = built().await;
+    let body = r#"{"schema":"nightshift.release/v1","action":"close","product":"shop","environment":"pr-1","requested_by":"alice"}"#;
+
+    // Act: the pull request closes (and the message is delivered twice).
+    let out = w.app.release(body, "close-1").await.unwrap();
+    let again = w.app.release(body, "close-1").await.unwrap();
+
+    // Assert: a teardown run, dispatched through the invocation's output binding; the group waits.
+    let teardowns = w.teardowns().await;
+    assert_eq!(teardowns.len(), 1, "a redelivery starts nothing twice");
+    assert_eq!(out.steps.len(), 1, "{out:?}");
+    assert!(out.steps[0].contains(teardowns[0].id.as_str()));
+    assert!(again.steps.is_empty() || again.steps == out.steps);
+    assert!(w.group_exists());
+    assert!(w.cloud.deletions.lock().unwrap().is_empty());
+    assert_eq!(w.status().await, "destroying");
+
+    // Act: the destroy job succeeds.
+    w.dns_job_reports(&teardowns[0].id, StepOutcome::Succeeded)
+        .await;
+
+    // Assert
+    assert_eq!(
+        *w.cloud.deletions.lock().unwrap(),
+        vec!["rg-shop-pr-1 (teardown runs: Succeeded)".to_string()]
+    );
+    let rec = w
+        .app
+        .repo
+        .environment("shop", "pr-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, "destroyed");
+    assert_eq!(rec.destroyed_reason.as_deref(), Some("closed by alice"));
+    assert!(w.states().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_by_the_old_pending_deletion() {
+    // Arrange: the teardown failed; then tonight's build of pr-1 (a release) took the environment again.
+    let w = built().await;
+    w.sweep().await;
+    let first = w.teardowns().await.remove(0);
+    w.dns_job_reports(&first.id, StepOutcome::Failed).await;
+    let mut rebuild = w.build.clone();
+    rebuild.id = RunId::parse("shop.pr-1.r1-0-1-abc").unwrap();
+    rebuild.created_at = Utc::now() + chrono::Duration::seconds(1);
+    let mut tags = rebuild.tags.clone();
+    tags.insert("nightshift-expires-at".into(), "2026-12-09T00:00:00Z".into());
+    rebuild.tags = tags;
+    assert!(w.app.repo.create_run(&rebuild).await.unwrap());
+    w.app
+        .repo
+        .update_environment("shop", "pr-1", |prev| Some(record_from_run(prev, &rebuild)))
+        .await
+        .unwrap();
+    // Its Terraform re-tagged the group with the new expiry.
+    let tags: BTreeMap<String, String> = rebuild.tags.clone();
+    w.cloud.inner.merge_tags("rg-shop-pr-1", &tags).await.unwrap();
+
+    // Act
+    let report = w.sweep().await;
+
+    // Assert: no second teardown, the group and the state stay, the old pending deletion is dropped.
+    assert_eq!(w.teardowns().await.len(), 1, "{:?}", report.items);
+    assert!(report.items[0].action.starts_with("kept: built again since"), "{:?}", report.items);
+    assert!(w.group_exists());
+    assert_eq!(w.states().await.len(), 2);
+    assert!(w.app.pending_deletions().await.unwrap().is_empty());
+    assert_eq!(w.status().await, "ready");
+}

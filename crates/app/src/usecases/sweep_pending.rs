@@ -60,6 +60,28 @@ impl App {
         Ok(out)
     }
 
+    /// The build of `product/env` started after `since`, if the environment was built again since then.
+    async fn rebuilt_since(
+        &self,
+        product: &str,
+        env: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, AppError> {
+        // An unreadable record says nothing of a rebuild: the teardown then refuses, naming it.
+        let Ok(Some(rec)) = self.repo.environment(product, env).await else {
+            return Ok(None);
+        };
+        let Ok(id) = nightshift_core::RunId::parse(&rec.last_run) else {
+            return Ok(None);
+        };
+        Ok(self
+            .repo
+            .run(&id)
+            .await?
+            .filter(|r| !r.trigger.is_teardown() && r.created_at > since)
+            .map(|r| r.id.to_string()))
+    }
+
     /// Finishes the pending deletions whose group is gone (`listed` holds the groups still there): purges the
     /// soft-deleted vaults they held, drops the environment's state once none of its groups is left, and removes
     /// the record. A failure keeps the record for the next pass. An environment whose groups wait for the
@@ -155,6 +177,24 @@ impl App {
             }
         }
         for ((product, env), (reason, by, groups)) in waiting {
+            let since = groups.iter().map(|p| p.since).min().unwrap_or(now);
+            if let Some(build) = self.rebuilt_since(&product, &env, since).await? {
+                // Built again after the deletion was asked for (a night's build after a failed teardown): the
+                // environment is someone's again, and the new build owns those layers and their state.
+                let names: Vec<String> = groups.iter().map(|p| p.resource_group.clone()).collect();
+                self.drop_pending_deletions(&names).await?;
+                for p in groups {
+                    items.push(SweepItem {
+                        resource_group: p.resource_group.clone(),
+                        product: p.product.clone(),
+                        environment: p.environment.clone(),
+                        verdict: "keep".into(),
+                        reason: format!("pending deletion since {}", p.since.to_rfc3339()),
+                        action: format!("kept: built again since by run {build}: its pending deletion is dropped"),
+                    });
+                }
+                continue;
+            }
             let action = match self.teardown(&product, &env, &reason, &by, out).await {
                 Ok(Torn::Done(_)) => {
                     "deleted, after the layers owning resources outside it".to_string()

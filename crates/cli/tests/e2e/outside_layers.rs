@@ -171,7 +171,10 @@ async fn the_sweep_destroys_the_dns_layer_before_the_groups_and_a_failed_destroy
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(pr5_groups(&state).is_empty(), "the groups are gone");
-    assert!(records(&state).is_empty(), "its records are gone from the zone");
+    assert!(
+        records(&state).is_empty(),
+        "its records are gone from the zone"
+    );
     assert!(!env_state.exists(), "its state is gone");
     assert!(
         rec.destroyed_at.unwrap() >= done.finished_at.unwrap(),
