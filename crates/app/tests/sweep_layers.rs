@@ -389,7 +389,8 @@ async fn close_destroys_the_layer_owning_resources_outside_the_group_before_the_
 }
 
 #[tokio::test]
-async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_by_the_old_pending_deletion() {
+async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_by_the_old_pending_deletion(
+) {
     // Arrange: the teardown failed; then tonight's build of pr-1 (a release) took the environment again.
     let w = built().await;
     w.sweep().await;
@@ -399,7 +400,10 @@ async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_b
     rebuild.id = RunId::parse("shop.pr-1.r1-0-1-abc").unwrap();
     rebuild.created_at = Utc::now() + chrono::Duration::seconds(1);
     let mut tags = rebuild.tags.clone();
-    tags.insert("nightshift-expires-at".into(), "2026-12-09T00:00:00Z".into());
+    tags.insert(
+        "nightshift-expires-at".into(),
+        "2026-12-09T00:00:00Z".into(),
+    );
     rebuild.tags = tags;
     assert!(w.app.repo.create_run(&rebuild).await.unwrap());
     w.app
@@ -409,14 +413,24 @@ async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_b
         .unwrap();
     // Its Terraform re-tagged the group with the new expiry.
     let tags: BTreeMap<String, String> = rebuild.tags.clone();
-    w.cloud.inner.merge_tags("rg-shop-pr-1", &tags).await.unwrap();
+    w.cloud
+        .inner
+        .merge_tags("rg-shop-pr-1", &tags)
+        .await
+        .unwrap();
 
     // Act
     let report = w.sweep().await;
 
     // Assert: no second teardown, the group and the state stay, the old pending deletion is dropped.
     assert_eq!(w.teardowns().await.len(), 1, "{:?}", report.items);
-    assert!(report.items[0].action.starts_with("kept: built again since"), "{:?}", report.items);
+    assert!(
+        report.items[0]
+            .action
+            .starts_with("kept: built again since"),
+        "{:?}",
+        report.items
+    );
     assert!(w.group_exists());
     assert_eq!(w.states().await.len(), 2);
     assert!(w.app.pending_deletions().await.unwrap().is_empty());

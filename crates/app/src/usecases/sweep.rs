@@ -318,7 +318,27 @@ impl App {
                     report.deferred += 1;
                     "deferred".to_string()
                 }
-                (_, false, true) => "would-delete".to_string(),
+                (_, false, true) => {
+                    // The catalog's layers owning resources outside the groups would be destroyed first.
+                    let outside: Vec<String> = tag(expiry::tags::PRODUCT)
+                        .and_then(|p| catalog.product(&p).cloned())
+                        .map(|p| {
+                            p.steps
+                                .values()
+                                .filter(|s| s.teardown.is_some())
+                                .map(|s| s.name.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if outside.is_empty() {
+                        "would-delete".to_string()
+                    } else {
+                        format!(
+                            "would-delete, after destroying {} first",
+                            outside.join(", ")
+                        )
+                    }
+                }
                 (_, false, false) => {
                     let done = &outcomes[&d.group.name];
                     if done.ok {

@@ -157,7 +157,7 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i["action"] == "would-delete"));
+        .any(|i| i["action"] == "would-delete, after destroying dns first"));
     let after_dry: Vec<_> = std::fs::read_dir(&groups)
         .unwrap()
         .map(|e| e.unwrap().file_name())
