@@ -34,6 +34,8 @@ pub struct AzureConfig {
     pub storage_endpoint: Option<String>,
     pub storage_key: Option<Secret>,
     pub servicebus_namespace: String,
+    /// `NIGHTSHIFT_SERVICEBUS_ENDPOINT`: another server than `https://<namespace>.servicebus.windows.net` (tests).
+    pub servicebus_endpoint: Option<String>,
     pub servicebus_send_policy: String,
     pub servicebus_key_secret: String,
     pub key_vault_url: String,
@@ -191,6 +193,9 @@ impl AzureConfig {
                 .transpose()?,
             storage_key: opt("NIGHTSHIFT_STORAGE_KEY").map(Secret::new),
             servicebus_namespace: req("NIGHTSHIFT_SERVICEBUS_NAMESPACE")?,
+            servicebus_endpoint: opt("NIGHTSHIFT_SERVICEBUS_ENDPOINT")
+                .map(|v| url("NIGHTSHIFT_SERVICEBUS_ENDPOINT", v))
+                .transpose()?,
             servicebus_send_policy: opt("NIGHTSHIFT_SERVICEBUS_SEND_POLICY")
                 .unwrap_or_else(|| "nightshift-send".into()),
             servicebus_key_secret: opt("NIGHTSHIFT_SERVICEBUS_KEY_SECRET")
@@ -260,6 +265,9 @@ impl AzureConfig {
         if let Some(e) = &self.storage_endpoint {
             env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", e.clone()));
         }
+        if let Some(e) = &self.servicebus_endpoint {
+            env.push(("NIGHTSHIFT_SERVICEBUS_ENDPOINT", e.clone()));
+        }
         if let Some(r) = &self.aci.registry_server {
             env.push(("NIGHTSHIFT_ACI_REGISTRY_SERVER", r.clone()));
         }
@@ -317,6 +325,16 @@ impl AzureConfig {
             Some(k) => BlobAuth::Key(k.clone()),
             None => BlobAuth::Token(tokens.clone()),
         };
+        let mut bus = ServiceBusBus::new(
+            &self.servicebus_namespace,
+            &self.servicebus_send_policy,
+            &self.servicebus_key_secret,
+            secrets.clone(),
+            transport.clone(),
+        );
+        if let Some(endpoint) = &self.servicebus_endpoint {
+            bus = bus.with_endpoint(endpoint, transport.clone());
+        }
         AzureAdapters {
             store: Arc::new(BlobStore::new(
                 &self.storage_account,
@@ -325,13 +343,7 @@ impl AzureConfig {
                 auth,
                 transport.clone(),
             )),
-            bus: Arc::new(ServiceBusBus::new(
-                &self.servicebus_namespace,
-                &self.servicebus_send_policy,
-                &self.servicebus_key_secret,
-                secrets.clone(),
-                transport,
-            )),
+            bus: Arc::new(bus),
             jobs: Arc::new(AciJobs::new(arm, self.aci.clone())),
             cloud: Arc::new(ArmCloud::new(ArmClient::new(
                 &self.arm_endpoint,

@@ -34,6 +34,7 @@
 //! | `NIGHTSHIFT_STORAGE_ENDPOINT` | no | blob service URL including the account (Azurite: `http://127.0.0.1:10000/devstoreaccount1`); default `https://<account>.blob.core.windows.net` |
 //! | `NIGHTSHIFT_STORAGE_KEY` | no | account key (Azurite, development); when unset the managed identity's token is used |
 //! | `NIGHTSHIFT_SERVICEBUS_NAMESPACE` | yes | namespace name (`contoso-ns` or `contoso-ns.servicebus.windows.net`) |
+//! | `NIGHTSHIFT_SERVICEBUS_ENDPOINT` | no | another server than `https://<namespace>.servicebus.windows.net` (tests point it at a loopback server) |
 //! | `NIGHTSHIFT_SERVICEBUS_SEND_POLICY` | no | name of the Send-only shared access policy; default `nightshift-send` |
 //! | `NIGHTSHIFT_SERVICEBUS_KEY_SECRET` | no | Key Vault secret holding that policy's key; default `servicebus-send-key` |
 //! | `NIGHTSHIFT_KEY_VAULT_URL` | yes | `https://<vault>.vault.azure.net` |
