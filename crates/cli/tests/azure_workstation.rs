@@ -247,6 +247,8 @@ fn workstation(dir: &Path) -> Vec<(&'static str, String)> {
         ("NIGHTSHIFT_MODE", "azure".into()),
         ("NIGHTSHIFT_INSTANCE", INSTANCE.into()),
         ("NIGHTSHIFT_CREDENTIAL", "azure-cli".into()),
+        // Every log line, the SDKs' included: run_cli checks that no token or key reaches them.
+        ("NIGHTSHIFT_LOG", "trace".into()),
     ]
 }
 
@@ -466,6 +468,8 @@ async fn on_the_function_app_the_managed_identity_takes_its_token_from_the_app_s
         ("IDENTITY_ENDPOINT", format!("{base}/msi/token")),
         ("IDENTITY_HEADER", IDENTITY_HEADER.into()),
         ("AZURE_CLIENT_ID", "orchestrator-client-id".into()),
+        // Every log line, the SDK's HTTP logging included: run_cli checks no header value or token reaches them.
+        ("NIGHTSHIFT_LOG", "trace".into()),
     ];
 
     let args = [
@@ -485,6 +489,10 @@ async fn on_the_function_app_the_managed_identity_takes_its_token_from_the_app_s
     assert_eq!(asked[0].query["client_id"], "orchestrator-client-id");
     assert_eq!(asked[0].query["resource"], "https://management.azure.com");
     assert_eq!(asked[0].headers["x-identity-header"], IDENTITY_HEADER);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/msi/token"),
+        "the trace logs show the token request (without its secrets)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
