@@ -228,3 +228,25 @@ fn config_requires_only_the_settings_of_what_a_command_uses() {
         ConfigError::Missing("NIGHTSHIFT_STORAGE_ACCOUNT")
     );
 }
+
+#[test]
+fn a_service_bus_endpoint_must_be_a_url_and_reaches_the_runner() {
+    let v = vars(&[("NIGHTSHIFT_SERVICEBUS_ENDPOINT", "not a url")]);
+    let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Invalid { name, .. } if name == "NIGHTSHIFT_SERVICEBUS_ENDPOINT"),
+        "{err}"
+    );
+
+    let v = vars(&[("NIGHTSHIFT_SERVICEBUS_ENDPOINT", "http://127.0.0.1:4242/")]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+    assert_eq!(
+        config.servicebus_endpoint.as_deref(),
+        Some("http://127.0.0.1:4242")
+    );
+    let env: HashMap<String, String> = config.job_env().into_iter().collect();
+    assert_eq!(
+        env["NIGHTSHIFT_SERVICEBUS_ENDPOINT"],
+        "http://127.0.0.1:4242"
+    );
+}
