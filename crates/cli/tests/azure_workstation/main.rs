@@ -127,7 +127,8 @@ async fn status_from_a_workstation_needs_only_the_store_setting_and_reads_it_wit
     env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", format!("{base}/nsstore")));
     env.push(("NIGHTSHIFT_STORAGE_CONTAINER", "journals".into()));
 
-    let out = run(env, &["status", "--json"], dir.path()).await;
+    let out = run(env.clone(), &["status", "--json"], dir.path()).await;
+    let environments = run(env, &["environments", "--json"], dir.path()).await;
 
     assert!(out.status.success(), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
@@ -141,10 +142,16 @@ async fn status_from_a_workstation_needs_only_the_store_setting_and_reads_it_wit
             .all(|s| s.headers["authorization"] == format!("Bearer {STORAGE_TOKEN}")),
         "with the CLI's storage token"
     );
+    assert!(environments.status.success(), "{}", text(&environments));
+    let listed: Value = serde_json::from_slice(&environments.stdout).expect("JSON list");
+    assert_eq!(listed, json!([]));
     assert_eq!(
         az_scopes(dir.path()),
-        ["https://storage.azure.com/.default"],
-        "one token, cached for every listing"
+        [
+            "https://storage.azure.com/.default",
+            "https://storage.azure.com/.default"
+        ],
+        "one token per command, cached for every listing"
     );
 }
 
@@ -186,7 +193,7 @@ async fn sweep_dry_run_from_a_workstation_needs_only_arm_and_store_settings_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn release_from_a_workstation_needs_only_the_service_bus_settings_and_signs_with_the_key_read_with_the_azure_cli_token(
+async fn release_and_close_from_a_workstation_need_only_the_service_bus_settings_and_sign_with_the_key_read_with_the_azure_cli_token(
 ) {
     let fake = Fake::default();
     let base = spawn(fake.clone()).await;
@@ -209,6 +216,7 @@ async fn release_from_a_workstation_needs_only_the_service_bus_settings_and_sign
     // Without the vault that holds the send key: the one missing setting is named, nothing about jobs or ARM.
     let missing = run(env.clone(), &args, dir.path()).await;
     env.push(("NIGHTSHIFT_KEY_VAULT_URL", base));
+    let env_again = env.clone();
     let out = run(env, &args, dir.path()).await;
 
     assert!(!missing.status.success());
@@ -246,6 +254,23 @@ async fn release_from_a_workstation_needs_only_the_service_bus_settings_and_sign
     assert!(
         !dir.path().join("queues").exists(),
         "nothing went to a local queue"
+    );
+
+    // `close` is the same path with the same settings.
+    let closed = run(
+        env_again,
+        &["close", "orthense", "pr-7", "--requested-by", "ci"],
+        dir.path(),
+    )
+    .await;
+    assert!(closed.status.success(), "{}", text(&closed));
+    let sends = fake.seen("/releases/messages");
+    assert_eq!(sends.len(), 2);
+    let body: Value = serde_json::from_str(&sends[1].body).unwrap();
+    assert_eq!(body["environment"], "pr-7");
+    assert_ne!(
+        sends[1].headers["brokerproperties"], sends[0].headers["brokerproperties"],
+        "a new action, a new MessageId"
     );
 }
 
