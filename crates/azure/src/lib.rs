@@ -49,7 +49,9 @@
 //! `azure_core` 0.21 logs every pipeline request at `debug` with its headers (its redaction is inverted: it
 //! prints `Authorization`). For Blob Storage with managed identity this crate adds the bearer token in its own
 //! transport, after that log line, so no token reaches it; with an account key the logged header is a per-request
-//! signature. Keep `azure_core=info` in production filters anyway.
+//! signature. Keep `azure_core=info` in production filters anyway. `azure_core` 1.x (the credentials' token
+//! requests) logs URLs and headers through an allow-list, so the identity header and the tokens are redacted;
+//! crates/cli/tests/azure_workstation runs commands at `trace` and checks that no token, header or key appears.
 
 pub mod aci;
 pub mod arm;
