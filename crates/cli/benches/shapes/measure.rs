@@ -368,6 +368,8 @@ pub fn status(root: &Path, bin: &str, shape: Shape, n: usize) -> Figures {
     };
     for i in 0..6 {
         let started = Instant::now();
+        // Reaped below with wait4, which gives its own peak RSS.
+        #[allow(clippy::zombie_processes)]
         let mut child = std::process::Command::new(bin)
             .args(["status", "--json"])
             .env("NIGHTSHIFT_STATE_DIR", &state)
