@@ -355,6 +355,18 @@ impl DiskQueue {
         lock_duration: std::time::Duration,
     ) -> Result<Option<Received>, PortError> {
         let _guard = self.lock()?;
+        match self.receive_locked(lock_duration)? {
+            Some(m) => Ok(Some(m)),
+            // Nothing visible: a message file without a marker would never be seen otherwise.
+            None if self.adopt_orphans()? > 0 => self.receive_locked(lock_duration),
+            None => Ok(None),
+        }
+    }
+
+    fn receive_locked(
+        &self,
+        lock_duration: std::time::Duration,
+    ) -> Result<Option<Received>, PortError> {
         let now = self.options.clock.now();
         self.promote(millis(now))?;
         let mut ready: Vec<Marker> = Vec::new();

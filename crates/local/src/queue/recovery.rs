@@ -170,4 +170,55 @@ impl DiskQueue {
         }
         Ok(())
     }
+
+    /// Message files with no marker in any state: a send that died between writing its message and its marker
+    /// (its sender saw no success and sends again), or a file put there by other means. One that parses gets a
+    /// `ready` marker (delivered, at least once); one that does not is dead-lettered with its reason, so no file
+    /// in `messages/` is ever silently ignored. Lists names only; a receive that finds nothing visible calls it.
+    /// Returns how many were made ready. Call with the lock held.
+    pub(super) fn adopt_orphans(&self) -> Result<usize, PortError> {
+        let mut marked = std::collections::BTreeSet::new();
+        for state in STATES {
+            for marker in self.markers(state)?.into_iter().flatten() {
+                marked.insert(marker.seq());
+            }
+        }
+        let entries =
+            std::fs::read_dir(self.dir.join("messages")).map_err(io_err("listing", &self.dir))?;
+        let mut orphans = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("listing", &self.dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let seq = name
+                .strip_suffix(".json")
+                .and_then(|n| n.parse::<u64>().ok());
+            if seq.is_none_or(|seq| !marked.contains(&seq)) {
+                orphans.push((entry.path(), seq));
+            }
+        }
+        let mut adopted = 0;
+        for (path, seq) in orphans {
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("reading", &self.dir)(e)),
+            };
+            let parsed = serde_json::from_slice::<QueuedMessage>(&bytes);
+            match (seq, parsed) {
+                (Some(seq), Ok(_)) => {
+                    self.create_marker(&Marker::Ready { seq, deliveries: 0 })?;
+                    tracing::warn!(queue = %self.dir.display(), seq, "a message without a state marker (a send that died) is made ready");
+                    adopted += 1;
+                }
+                (None, _) => {
+                    self.dead_letter_corrupt(&path, &bytes, "its name is not a sequence number")?
+                }
+                (_, Err(e)) => self.dead_letter_corrupt(&path, &bytes, &e.to_string())?,
+            }
+        }
+        Ok(adopted)
+    }
 }

@@ -489,3 +489,39 @@ async fn the_local_bus_sends_to_the_named_queue() {
     assert_eq!(m.correlation_id.as_deref(), Some("run-1"));
     assert!(bus.queue("../x").is_err());
 }
+
+#[test]
+fn a_message_file_without_a_marker_is_delivered_and_a_corrupt_one_dead_lettered_once_nothing_else_is_visible(
+) {
+    let (_d, q, clock) = queue();
+    q.send(NewMessage::new("queued", "1")).unwrap();
+    // A send that died after writing its message, and a file put there by hand.
+    let orphan = legacy_message(7, "orphan", clock.now());
+    std::fs::write(
+        q.message_path("messages", 7),
+        serde_json::to_vec(&orphan).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(q.message_path("messages", 8), b"{\"cut").unwrap();
+
+    assert_eq!(q.receive(LOCK).unwrap().unwrap().body, "queued");
+    assert!(
+        q.dead_letters().unwrap().is_empty(),
+        "not looked at while a message is visible"
+    );
+    let adopted = q.receive(LOCK).unwrap().unwrap();
+
+    assert_eq!(
+        (adopted.body.as_str(), adopted.delivery_count),
+        ("body-orphan", 1)
+    );
+    let dead = q.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, CORRUPT_MESSAGE);
+    assert!(
+        dead[0].description.contains("00000000000000000008.json"),
+        "{}",
+        dead[0].description
+    );
+    assert!(q.receive(LOCK).unwrap().is_none());
+}
