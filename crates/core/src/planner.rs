@@ -218,6 +218,7 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             to: "running".into(),
             reason: Some("run planned".into()),
         }],
+        max_parallel: env.max_parallel,
     })
 }
 
