@@ -15,6 +15,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod tools;
 pub mod usecases;
+pub mod waiting;
 pub mod wiring;
 
 pub use nightshift_azure::Need;

@@ -29,6 +29,8 @@ impl App {
                 }
                 // A lost hand-over: start it if its environment is free.
                 RunStatus::Waiting => {
+                    // Heals a waiting run missing from its environment's index (a crash, an older state).
+                    self.repo.mark_waiting(&run).await?;
                     self.start_next_waiting(&run.product, &run.environment, &mut out)
                         .await?;
                     continue;
