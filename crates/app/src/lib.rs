@@ -12,6 +12,7 @@ pub mod repo;
 pub mod runner;
 pub mod service;
 pub mod settings;
+pub mod slots;
 pub mod telemetry;
 pub mod tools;
 pub mod usecases;

@@ -246,7 +246,8 @@ impl App {
                 Event::Wait { behind }
             }
         };
-        if let Some((run, commands, changed)) = self.repo.apply(&run.id, &event, self.now()).await? {
+        if let Some((run, commands, changed)) = self.repo.apply(&run.id, &event, self.now()).await?
+        {
             if matches!(event, Event::Wait { .. }) && run.status != RunStatus::Waiting {
                 self.repo.unmark_waiting(&run).await?;
             }

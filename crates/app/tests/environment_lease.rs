@@ -168,17 +168,12 @@ async fn the_waiting_run_starts_through_its_environments_index_after_the_holder_
     assert!(out.steps[0].contains(waiting.id.as_str()));
     let started = app.repo.run(&waiting.id).await.unwrap().unwrap();
     assert_eq!(started.status, RunStatus::Running);
-    assert!(app
-        .repo
-        .store()
-        .list("waiting/")
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(app.repo.store().list("waiting/").await.unwrap().is_empty());
 }
 
 #[tokio::test]
-async fn a_waiting_run_missing_from_the_index_is_indexed_again_by_the_watchdog_and_a_stale_key_is_dropped() {
+async fn a_waiting_run_missing_from_the_index_is_indexed_again_by_the_watchdog_and_a_stale_key_is_dropped(
+) {
     // Arrange: the process died between indexing and marking (here: the key is lost), and a key remains for a
     // run that is not waiting (a crash after its start).
     let dir = tempfile::tempdir().unwrap();
@@ -195,13 +190,20 @@ async fn a_waiting_run_missing_from_the_index_is_indexed_again_by_the_watchdog_a
     // Act: a watchdog pass, then the holder finishes.
     app.watchdog().await.unwrap();
     let keys = app.repo.store().list("waiting/").await.unwrap();
-    assert!(keys.contains(&key), "the watchdog indexed it again: {keys:?}");
+    assert!(
+        keys.contains(&key),
+        "the watchdog indexed it again: {keys:?}"
+    );
     let out = app
         .step_event(&succeeded(holder, "app"), "e-1")
         .await
         .unwrap();
 
     // Assert
-    assert!(out.steps.iter().any(|m| m.contains(waiting.id.as_str())), "{:?}", out.logs);
+    assert!(
+        out.steps.iter().any(|m| m.contains(waiting.id.as_str())),
+        "{:?}",
+        out.logs
+    );
     assert!(app.repo.store().list("waiting/").await.unwrap().is_empty());
 }

@@ -89,6 +89,7 @@ impl LocalStack {
             "NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS".into(),
             settings.watchdog_result_grace_secs.to_string(),
         );
+        app_settings.insert("NIGHTSHIFT_MAX_JOBS".into(), settings.max_jobs.to_string());
         app_settings.insert(
             "NIGHTSHIFT_DELETE_FINISHED_JOBS".into(),
             settings.delete_finished_jobs.to_string(),

@@ -77,7 +77,11 @@ fn a_run_with_max_parallel_2_and_5_independent_steps_never_has_more_than_2_queue
     let mut run = planned(FIVE_INDEPENDENT, "pr-1");
     assert_eq!(run.max_parallel, Some(2));
     let o = apply(&run, &Event::Start, t(0));
-    assert_eq!(dispatched(&o.commands), 2, "only two steps are sent at first");
+    assert_eq!(
+        dispatched(&o.commands),
+        2,
+        "only two steps are sent at first"
+    );
     run = o.run;
     let waiting: Vec<_> = run
         .steps
@@ -85,8 +89,9 @@ fn a_run_with_max_parallel_2_and_5_independent_steps_never_has_more_than_2_queue
         .filter(|s| s.status == StepStatus::Pending)
         .collect();
     assert_eq!(waiting.len(), 3);
-    assert!(waiting.iter().all(|s| s.reason.as_deref()
-        == Some("waiting for a job slot: max_parallel 2")));
+    assert!(waiting
+        .iter()
+        .all(|s| s.reason.as_deref() == Some("waiting for a job slot: max_parallel 2")));
 
     // Drive every transition: each in-flight step starts, and the first attempt of `b` fails once (retrying holds
     // its slot until the retry ends).

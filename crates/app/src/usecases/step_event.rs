@@ -1,6 +1,7 @@
 //! Step events (`step-events`): a job's result advances its run.
 
 use crate::service::{App, AppError, Outputs};
+use crate::slots::Holder;
 use crate::telemetry;
 use nightshift_core::engine::{self, Event};
 use nightshift_core::messages::{StepEventMessage, StepOutcome};
@@ -50,6 +51,9 @@ impl App {
             out.log(format!("result for unknown run {} ignored", msg.run_id));
             return Ok(());
         };
+        // The attempt is over: its job slot goes to the oldest waiting attempt (a repeat frees nothing).
+        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
+            .await?;
         if changed {
             out.log(format!(
                 "{}/{} attempt {}: {:?}",
