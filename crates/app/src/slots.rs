@@ -1,12 +1,13 @@
 //! The global cap on jobs running at once (`NIGHTSHIFT_MAX_JOBS`): one token per running job, taken where jobs start
 //! (`step-dispatch`) and given back when the step's result arrives.
 //!
-//! Store keys (all under `job-slots/`):
+//! Store keys (all under `job-slots/`, flat: `_` never occurs in a run id or step name, and a flat directory leaves
+//! no empty directories behind for a listing to walk):
 //! - `tokens/<n>` for n in 0..max: the attempt holding slot n (`{run, step, attempt}`), created with a conditional
 //!   create, so two dispatchers never hold one slot;
-//! - `held/<run>/<step>/<attempt>`: which slot that attempt holds, written *before* the token, so a redelivered
+//! - `held/<run>_<step>_<attempt>`: which slot that attempt holds, written *before* the token, so a redelivered
 //!   dispatch finds its own slot again whatever line the first delivery died at;
-//! - `waiting/<since>/<run>/<step>/<attempt>`: an attempt that found every slot taken, oldest first (`since` is the
+//! - `waiting/<since>_<run>_<step>_<attempt>`: an attempt that found every slot taken, oldest first (`since` is the
 //!   time it was queued, so a repeat writes the same key).
 //!
 //! A token is valid while its attempt is the step's current one, queued, running or retrying, and the attempt's
@@ -56,11 +57,11 @@ impl Holder {
         }
     }
     fn held_key(&self) -> String {
-        format!("{HELD}{}/{}/{}", self.run, self.step, self.attempt)
+        format!("{HELD}{}_{}_{}", self.run, self.step, self.attempt)
     }
     fn waiting_key(&self, since: DateTime<Utc>) -> String {
         format!(
-            "{WAITING}{}/{}/{}/{}",
+            "{WAITING}{}_{}_{}_{}",
             since.format("%Y%m%dT%H%M%S%.6fZ"),
             self.run,
             self.step,
@@ -79,7 +80,7 @@ fn token_key(slot: u32) -> String {
 }
 
 fn parse_waiting(key: &str) -> Option<Holder> {
-    let mut parts = key.strip_prefix(WAITING)?.split('/');
+    let mut parts = key.strip_prefix(WAITING)?.split('_');
     let (_since, run, step, attempt) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     Some(Holder {
         run: RunId::parse(run).ok()?,
