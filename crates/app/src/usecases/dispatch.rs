@@ -120,10 +120,9 @@ impl App {
             reason: reason.clone(),
             retryable: false,
         };
-        let applied = self.repo.apply(&msg.run_id, &event, self.now()).await?;
-        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
-            .await?;
-        if let Some((run, commands, true)) = applied {
+        if let Some((run, commands, true)) =
+            self.repo.apply(&msg.run_id, &event, self.now()).await?
+        {
             telemetry::emit(
                 telemetry::STEP_FINISHED,
                 serde_json::json!({
@@ -136,6 +135,8 @@ impl App {
                 self.after_finish(&run, out).await?;
             }
         }
-        Ok(())
+        // It will never run: its job slot goes to the next waiting attempt.
+        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
+            .await
     }
 }

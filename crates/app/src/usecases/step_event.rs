@@ -51,9 +51,6 @@ impl App {
             out.log(format!("result for unknown run {} ignored", msg.run_id));
             return Ok(());
         };
-        // The attempt is over: its job slot goes to the oldest waiting attempt (a repeat frees nothing).
-        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
-            .await?;
         if changed {
             out.log(format!(
                 "{}/{} attempt {}: {:?}",
@@ -82,6 +79,10 @@ impl App {
             // A duplicate: the first delivery may have lost its outputs; dispatch what is still queued.
             self.execute(engine::redispatch_queued(&run), out).await?;
         }
+        // The attempt is over: its job slot goes to the oldest waiting attempt (a repeat frees nothing). Last, so a
+        // finished run's records are written as soon as its document is.
+        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
+            .await?;
         Ok(())
     }
 }

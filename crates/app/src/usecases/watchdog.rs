@@ -120,18 +120,20 @@ impl App {
                         }),
                     );
                 }
-                let applied = self.repo.apply(&run.id, &e, self.now()).await?;
+                if let Some((run, commands, true)) =
+                    self.repo.apply(&run.id, &e, self.now()).await?
+                {
+                    self.execute(commands, &mut out).await?;
+                    if run.status.is_finished() {
+                        self.after_finish(&run, &mut out).await?;
+                    }
+                }
+                // The attempt is over: its job slot goes to the next waiting attempt.
                 if let Event::StepSucceeded { step, attempt, .. }
                 | Event::StepFailed { step, attempt, .. } = &e
                 {
                     self.give_back_slot(&Holder::new(&run.id, step, *attempt), &mut out)
                         .await?;
-                }
-                if let Some((run, commands, true)) = applied {
-                    self.execute(commands, &mut out).await?;
-                    if run.status.is_finished() {
-                        self.after_finish(&run, &mut out).await?;
-                    }
                 }
             }
         }
