@@ -301,6 +301,7 @@ impl App {
             }
             if !still_needs(runs[&h.run].as_ref(), &h) {
                 self.repo.store().delete(&key).await?;
+                self.repo.store().delete(&h.held_key()).await?;
             }
         }
         self.wake_slot_waiters(out).await?;

@@ -243,3 +243,36 @@ fn nightshift_max_jobs_defaults_to_16_and_refuses_zero() {
     assert_eq!(e.name, "NIGHTSHIFT_MAX_JOBS");
     assert!(e.to_string().contains("between 1 and"), "{e}");
 }
+
+#[tokio::test]
+async fn the_watchdog_drops_the_slot_and_the_waiters_of_a_run_that_ended_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "1");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    assert_eq!(
+        (tokens(&app).await.len(), waiters(&app).await.len()),
+        (1, 1)
+    );
+    // The run ended (e.g. failed for good) while one step held the slot and the other waited for it.
+    let mut ended = run(&app, &first).await;
+    ended.status = RunStatus::Failed;
+    app.repo
+        .put_json(&run_key(&ended.id), &ended, Precondition::None)
+        .await
+        .unwrap();
+
+    let out = app.watchdog().await.unwrap();
+
+    assert!(out.steps.is_empty(), "nothing to wake: {:?}", out.steps);
+    assert!(tokens(&app).await.is_empty());
+    assert!(waiters(&app).await.is_empty());
+    assert!(
+        app.repo
+            .store()
+            .list("job-slots/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no key left behind"
+    );
+}
