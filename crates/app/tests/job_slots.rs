@@ -22,8 +22,12 @@ environments:
 "#;
 
 fn app(dir: &std::path::Path, max_jobs: &str) -> App {
+    app_with(dir, max_jobs, CATALOG)
+}
+
+fn app_with(dir: &std::path::Path, max_jobs: &str, catalog: &str) -> App {
     std::fs::create_dir_all(dir.join("catalog")).unwrap();
-    std::fs::write(dir.join("catalog/shop.yaml"), CATALOG).unwrap();
+    std::fs::write(dir.join("catalog/shop.yaml"), catalog).unwrap();
     let env: BTreeMap<&str, String> = [
         (
             "NIGHTSHIFT_STATE_DIR",
@@ -275,4 +279,37 @@ async fn the_watchdog_drops_the_slot_and_the_waiters_of_a_run_that_ended_without
             .is_empty(),
         "no key left behind"
     );
+}
+
+#[tokio::test]
+async fn a_slot_given_back_by_a_job_that_cannot_start_wakes_the_next_waiter_from_step_dispatch() {
+    // api holds the only slot; web (whose secret is missing) and zed wait, in that order.
+    let catalog = CATALOG.replace(
+        "  web: { smoke: { command: [\"true\"] } }",
+        "  web: { smoke: { command: [\"true\"] }, secrets: { TOKEN: missing-secret } }\n  zed: { smoke: { command: [\"true\"] } }",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "1", &catalog);
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    assert_eq!(
+        waiters(&app).await,
+        vec![format!("{first}/web"), format!("{first}/zed")]
+    );
+    let woken = app
+        .step_event(&result(&first, "api", 1), "e-1")
+        .await
+        .unwrap()
+        .steps;
+    assert!(woken[0].contains("\"web\""), "{woken:?}");
+
+    // web gets the slot, its job cannot start: it fails, and step-dispatch itself wakes zed.
+    let out = app.dispatch(&woken[0], "w-1").await.unwrap();
+
+    assert_eq!(
+        status_of(&run(&app, &first).await, "web"),
+        StepStatus::Failed
+    );
+    assert_eq!(out.steps.len(), 1, "{:?}", out.logs);
+    assert!(out.steps[0].contains("\"zed\""), "{:?}", out.steps);
+    assert!(waiters(&app).await.is_empty());
 }
