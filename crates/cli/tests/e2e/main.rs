@@ -10,6 +10,7 @@ mod helpers;
 mod lifecycle;
 mod metrics;
 mod notifications;
+mod outside_layers;
 mod reconcile;
 mod resilience;
 mod second_product;
