@@ -179,6 +179,8 @@ impl App {
     pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
         if self.repo.run(&run.id).await?.is_none() {
             self.continue_environment(&mut run, out).await?;
+            // Indexed before it exists ("intended"): a crash after the run's write leaves no run unlisted.
+            self.index_run(&run).await?;
         }
         if self.repo.create_run(&run).await? {
             out.log(format!(

@@ -231,6 +231,7 @@ impl App {
             }
         }
         if rec.outcome == "failed" {
+            self.repo.index_failed_delivery(&key).await?;
             tracing::warn!(channel = %target, run = %n.run, error = ?rec.error, "notification not delivered");
         }
         self.repo.put_json(&key, &rec, Precondition::None).await?;
