@@ -90,6 +90,10 @@ impl LocalStack {
             settings.watchdog_result_grace_secs.to_string(),
         );
         app_settings.insert(
+            "NIGHTSHIFT_RETENTION".into(),
+            settings.retention.to_string(),
+        );
+        app_settings.insert(
             "NIGHTSHIFT_DELETE_FINISHED_JOBS".into(),
             settings.delete_finished_jobs.to_string(),
         );
