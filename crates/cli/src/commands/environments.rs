@@ -1,8 +1,9 @@
-//! `nightshift environments`: every environment the journal knows, from its record (`environments/<p>/<e>.json`):
-//! kind, status, version, expiry and why (lifetime, extended, kept), URLs and last run. Records written before the
-//! lifecycle fields existed are read too: the version and URLs then come from the last run document.
+//! `nightshift environments`: the environments the journal knows, a page at a time in name order, from their
+//! records (`environments/<p>/<e>.json`) and run indexes: kind, status, version, expiry and why (lifetime,
+//! extended, kept), URLs, last run and recent runs. Records written before the lifecycle fields existed are read
+//! too: the version and URLs then come from the last run document.
 
-use crate::cli::{Global, JsonArgs};
+use crate::cli::{Global, PageArgs};
 use crate::output;
 use nightshift_core::run::RunStatus;
 use nightshift_core::RunId;
@@ -26,6 +27,27 @@ pub struct EnvironmentView {
     pub last_run: Option<String>,
     pub last_success_run: Option<String>,
     pub destroyed_reason: Option<String>,
+    /// The newest runs first, from the environment's run index (at most 20).
+    pub recent_runs: Vec<RecentRun>,
+}
+
+/// A run as the environment's index keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecentRun {
+    pub id: String,
+    pub status: RunStatus,
+    pub version: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One page of `environments --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvironmentList {
+    pub environments: Vec<EnvironmentView>,
+    /// Give it back with `--cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 fn text(v: &Value, k: &str) -> Option<String> {
@@ -52,10 +74,13 @@ pub fn urls_of(outputs: &BTreeMap<String, BTreeMap<String, Value>>) -> BTreeMap<
 
 pub async fn list(
     app: &nightshift_app::App,
-) -> anyhow::Result<(Vec<EnvironmentView>, Vec<String>)> {
+    limit: usize,
+    cursor: Option<&str>,
+) -> anyhow::Result<(EnvironmentList, Vec<String>)> {
     let mut views = Vec::new();
     let mut problems = Vec::new();
-    for key in app.repo.store().list("environments/").await? {
+    let page = app.environment_page(limit, cursor).await?;
+    for key in page.keys {
         let Some(stored) = app.repo.store().get(&key).await? else {
             continue;
         };
@@ -71,10 +96,29 @@ pub async fn list(
             }
         };
         let last_run = text(&rec, "last_run");
+        // Only a record written before the lifecycle fields existed needs its last run's document.
+        let legacy = rec.get("urls").is_none()
+            || rec.get("version").is_none()
+            || rec.get("last_success_run").is_none();
         let run = match last_run.as_deref().and_then(|r| RunId::parse(r).ok()) {
-            Some(id) => app.repo.run(&id).await.ok().flatten(),
-            None => None,
+            Some(id) if legacy => app.repo.run(&id).await.ok().flatten(),
+            _ => None,
         };
+        let product = text(&rec, "product").unwrap_or_default();
+        let environment = text(&rec, "environment").unwrap_or_default();
+        let recent_runs = app
+            .environment_runs(&product, &environment)
+            .await?
+            .into_iter()
+            .map(|d| RecentRun {
+                id: d.id.to_string(),
+                status: d.status,
+                version: d.trigger.version().to_string(),
+                created_at: d.created_at.to_rfc3339(),
+                finished_at: d.finished_at.map(|t| t.to_rfc3339()),
+                reason: d.reason,
+            })
+            .collect();
         let kind = text(&rec, "kind").unwrap_or_else(|| "?".into());
         let expires_at = text(&rec, "expires_at");
         let urls: BTreeMap<String, String> = match rec.get("urls").and_then(Value::as_object) {
@@ -89,8 +133,8 @@ pub async fn list(
                 .unwrap_or_default(),
         };
         views.push(EnvironmentView {
-            product: text(&rec, "product").unwrap_or_default(),
-            environment: text(&rec, "environment").unwrap_or_default(),
+            product,
+            environment,
             status: text(&rec, "status").unwrap_or_else(|| "?".into()),
             version: text(&rec, "version")
                 .or_else(|| run.as_ref().map(|r| r.trigger.version().to_string())),
@@ -109,27 +153,35 @@ pub async fn list(
             }),
             last_run,
             destroyed_reason: text(&rec, "destroyed_reason"),
+            recent_runs,
         });
     }
     views.sort_by(|a, b| (&a.product, &a.environment).cmp(&(&b.product, &b.environment)));
-    Ok((views, problems))
+    Ok((
+        EnvironmentList {
+            environments: views,
+            next_cursor: page.next_cursor,
+        },
+        problems,
+    ))
 }
 
-pub async fn run(g: &Global, a: JsonArgs) -> anyhow::Result<i32> {
+pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
     let app = super::app(super::settings(g)?).await?;
-    let (views, problems) = list(&app).await?;
+    let (list, problems) = list(&app, a.limit.into(), a.cursor.as_deref()).await?;
     for p in &problems {
         eprintln!("warning: {p}");
     }
     if a.json {
-        output::print_json(&views);
+        output::print_json(&list);
         return Ok(0);
     }
-    if views.is_empty() {
+    let views = &list.environments;
+    if views.is_empty() && a.cursor.is_none() {
         println!("No environment yet: build one with `nightshift up` or `nightshift release PRODUCT ENV VERSION`.");
         return Ok(0);
     }
-    for v in &views {
+    for v in views {
         let expiry = match (&v.expires_at, &v.expiry_reason) {
             (None, _) => "never (persistent)".to_string(),
             (Some(t), Some(why)) => format!("{t} ({why})"),
@@ -157,6 +209,9 @@ pub async fn run(g: &Global, a: JsonArgs) -> anyhow::Result<i32> {
         for (name, url) in &v.urls {
             println!("    {name}: {url}");
         }
+    }
+    if let Some(c) = &list.next_cursor {
+        println!("More environments: nightshift environments --cursor {c}");
     }
     Ok(0)
 }

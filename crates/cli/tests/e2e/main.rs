@@ -8,6 +8,7 @@ mod helpers;
 mod lifecycle;
 mod metrics;
 mod notifications;
+mod paging;
 mod reconcile;
 mod resilience;
 mod second_product;
