@@ -341,10 +341,23 @@ impl App {
     /// digest, and the deliveries that gave up. Idempotent (a reader that dies half-way leaves no marker, and the
     /// next one writes the same digests again); costs one read once built.
     pub async fn ensure_index(&self) -> Result<Option<IndexBuilt>, AppError> {
-        let store = self.repo.store();
-        if store.get(BUILT_KEY).await?.is_some() {
+        if self.repo.store().get(BUILT_KEY).await?.is_some() {
             return Ok(None);
         }
+        match self.build_index().await {
+            Ok(built) => Ok(Some(built)),
+            // A reader that may not write (a read-only role on the journal) answers from what is there; whoever
+            // writes next builds the indexes.
+            Err(e) if !e.is_retryable() => {
+                tracing::warn!(error = %e, "the run indexes could not be built here (read-only access?)");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn build_index(&self) -> Result<IndexBuilt, AppError> {
+        let store = self.repo.store();
         let mut built = IndexBuilt {
             at: Some(self.now()),
             ..IndexBuilt::default()
@@ -373,7 +386,7 @@ impl App {
         self.repo
             .put_json(BUILT_KEY, &built, Precondition::None)
             .await?;
-        Ok(Some(built))
+        Ok(built)
     }
 
     /// Writes a run's digest: called where a run is about to be created and wherever its status changes.

@@ -210,6 +210,7 @@ impl App {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<EnvironmentPage, AppError> {
+        self.ensure_index().await?;
         let after = match cursor {
             Some(c) => {
                 let ok = c.split_once('/').is_some_and(|(p, e)| {
@@ -250,13 +251,12 @@ impl App {
     }
 
     /// An environment's recent runs from its index, newest first; those not finished are read and the index healed
-    /// when it is behind them.
+    /// when it is behind them. (Its caller has made sure the indexes exist: [`App::ensure_index`].)
     pub async fn environment_runs(
         &self,
         product: &str,
         env: &str,
     ) -> Result<Vec<RunDigest>, AppError> {
-        self.ensure_index().await?;
         let Some(index) = self.repo.environment_index(product, env).await? else {
             return Ok(Vec::new());
         };

@@ -378,3 +378,22 @@ async fn an_environment_index_keeps_its_current_run_and_a_bounded_list_of_recent
         .collect();
     assert_eq!(versions[&0], "1.0.22", "newest first: {versions:?}");
 }
+
+#[tokio::test]
+async fn reading_status_writes_nothing_when_the_indexes_are_up_to_date() {
+    let w = World::new();
+    history(&w, 3).await;
+    w.app.status().await.unwrap();
+    let store = w.app.repo.store().clone();
+    let versions = || async {
+        let mut out = BTreeMap::new();
+        for k in store.list("index/").await.unwrap() {
+            out.insert(k.clone(), store.get(&k).await.unwrap().unwrap().version);
+        }
+        out
+    };
+    let before = versions().await;
+    w.app.status().await.unwrap();
+    w.app.environment_runs("shop", "pr-1").await.unwrap();
+    assert_eq!(versions().await, before);
+}
