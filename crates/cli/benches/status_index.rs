@@ -214,7 +214,9 @@ fn main() {
     let mut page_bytes = 0;
     for _ in 0..20 {
         let t = Instant::now();
-        let report = rt.block_on(app.status_page(&StatusQuery::default())).unwrap();
+        let report = rt
+            .block_on(app.status_page(&StatusQuery::default()))
+            .unwrap();
         page_bytes = serde_json::to_vec(&report).unwrap().len();
         indexed.push(ms(t.elapsed()));
     }
@@ -264,8 +266,7 @@ fn main() {
         assert!(Instant::now() < deadline, "the handler did not listen");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let request =
-        std::fs::read_to_string(root.join("handlers/tests/data/status.json")).unwrap();
+    let request = std::fs::read_to_string(root.join("handlers/tests/data/status.json")).unwrap();
     let rss_start = proc_kib(handler.id(), "VmRSS:");
     let mut calls = Vec::new();
     let mut answer_bytes = 0;
@@ -329,7 +330,13 @@ fn main() {
 
     let max = |v: &[f64]| v.iter().cloned().fold(f64::NAN, f64::max);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average at the end (1, 5, 15 min): {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "load average at the end (1, 5, 15 min): {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("status with {runs} runs in the store ({ENVIRONMENTS} environments; generated in {generated_s:.1} s)");
     println!("| figure | value |");
     println!("|---|---|");
@@ -363,7 +370,9 @@ fn main() {
         "| HTTP `status` invocation, p50 of 100 | {:.2} ms ({answer_bytes} bytes) |",
         p50(calls.clone())
     );
-    println!("| indexes built once for {documents} runs written before them | {migration_s:.2} s |");
+    println!(
+        "| indexes built once for {documents} runs written before them | {migration_s:.2} s |"
+    );
     println!(
         "| retention: runs compacted / documents left / time | {compacted} / {left} / {retention_s:.2} s |"
     );

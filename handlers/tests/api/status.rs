@@ -136,9 +136,15 @@ async fn status_pages_its_runs_with_limit_and_cursor_from_the_query_string() {
         .invoke("status", &with_query(&[("limit", "2")]))
         .await
         .http_output();
-    let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
     let (_, second) = app
-        .invoke("status", &with_query(&[("limit", "2"), ("cursor", &cursor)]))
+        .invoke(
+            "status",
+            &with_query(&[("limit", "2"), ("cursor", &cursor)]),
+        )
         .await
         .http_output();
     let (bad_limit, why) = app
@@ -157,5 +163,8 @@ async fn status_pages_its_runs_with_limit_and_cursor_from_the_query_string() {
     assert!(second["next_cursor"].is_null());
     assert_eq!(bad_limit, 400);
     assert!(why["error"].as_str().unwrap().contains("limit"), "{why}");
-    assert_eq!(bad_cursor, 400, "a cursor status never gave is the caller's mistake");
+    assert_eq!(
+        bad_cursor, 400,
+        "a cursor status never gave is the caller's mistake"
+    );
 }

@@ -26,7 +26,10 @@ async fn status_and_environments_page_with_a_limit_and_the_cursor_they_give() {
     let first = json(&env, &["status", "--json", "--limit", "2"]);
     assert_eq!(first["runs"].as_array().unwrap().len(), 2, "{first:#}");
     let cursor = first["next_cursor"].as_str().expect("more runs follow");
-    let second = json(&env, &["status", "--json", "--limit", "2", "--cursor", cursor]);
+    let second = json(
+        &env,
+        &["status", "--json", "--limit", "2", "--cursor", cursor],
+    );
     assert_eq!(second["runs"].as_array().unwrap().len(), 1, "{second:#}");
     assert!(second["next_cursor"].is_null(), "the last page: {second:#}");
     let mut ids: Vec<&str> = first["runs"]
@@ -42,13 +45,18 @@ async fn status_and_environments_page_with_a_limit_and_the_cursor_they_give() {
 
     let text = env.run(&["status", "--limit", "1"]);
     assert!(
-        text.stdout.contains("Older runs: nightshift status --limit 1 --cursor "),
+        text.stdout
+            .contains("Older runs: nightshift status --limit 1 --cursor "),
         "{}",
         text.stdout
     );
     let bad = env.run(&["status", "--json", "--cursor", "nonsense"]);
     assert_ne!(bad.code, 0);
-    assert!(bad.stdout.is_empty(), "--json prints JSON only: {}", bad.stdout);
+    assert!(
+        bad.stdout.is_empty(),
+        "--json prints JSON only: {}",
+        bad.stdout
+    );
     assert!(bad.stderr.contains("without --cursor"), "{}", bad.stderr);
 
     let page = json(&env, &["environments", "--json", "--limit", "2"]);
@@ -59,9 +67,15 @@ async fn status_and_environments_page_with_a_limit_and_the_cursor_they_give() {
         .map(|e| e["environment"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["pr-1", "pr-2"]);
-    assert_eq!(page["environments"][0]["recent_runs"][0]["status"], "running");
+    assert_eq!(
+        page["environments"][0]["recent_runs"][0]["status"],
+        "running"
+    );
     let cursor = page["next_cursor"].as_str().expect("pr-3 follows");
-    let rest = json(&env, &["environments", "--json", "--limit", "2", "--cursor", cursor]);
+    let rest = json(
+        &env,
+        &["environments", "--json", "--limit", "2", "--cursor", cursor],
+    );
     assert_eq!(rest["environments"][0]["environment"], "pr-3");
     assert!(rest["next_cursor"].is_null());
 }
