@@ -119,17 +119,17 @@ impl Repo {
 
     pub async fn index_digest(&self, d: &RunDigest) -> Result<(), PortError> {
         let day = day_of(d.created_at);
-        match self
-            .store()
-            .put(
-                &format!("{DAYS_PREFIX}{day}"),
-                day.clone().into_bytes(),
-                Precondition::Absent,
-            )
-            .await
-        {
-            Ok(_) | Err(PortError::Conflict(_)) => {}
-            Err(e) => return Err(e),
+        let marker = format!("{DAYS_PREFIX}{day}");
+        // Written once a day: read first, so a day's every run does not cost a write that fails.
+        if self.store().get(&marker).await?.is_none() {
+            match self
+                .store()
+                .put(&marker, day.clone().into_bytes(), Precondition::Absent)
+                .await
+            {
+                Ok(_) | Err(PortError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let key = digest_key(&d.id, d.created_at);
         self.put_if_newer(&key, |old: Option<RunDigest>| match old {
