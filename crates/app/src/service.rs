@@ -177,7 +177,8 @@ impl App {
     /// new; it starts a run that was created but never started (its creator died in between), or re-sends the
     /// dispatches of steps still queued, in case the first outputs were lost.
     pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
-        if self.repo.run(&run.id).await?.is_none() {
+        // A teardown run destroys layers: it continues nothing (no expiry to carry, no removed layer to add).
+        if !run.trigger.is_teardown() && self.repo.run(&run.id).await?.is_none() {
             self.continue_environment(&mut run, out).await?;
             // Indexed before it exists ("intended"): a crash after the run's write leaves no run unlisted.
             self.index_run(&run).await?;
@@ -258,6 +259,35 @@ impl App {
             telemetry::run_finished(run, self.now()),
         );
         let rec = self.record_environment(run).await?;
+        if let nightshift_core::run::Trigger::Teardown {
+            reason,
+            requested_by,
+            ..
+        } = &run.trigger
+        {
+            // Layers owning resources outside the groups are gone: now the groups, the state and the record. A
+            // failed teardown keeps them all; the sweep tries it again on a later pass.
+            self.repo.clear_active(&run.id).await?;
+            let (product, env) = (run.product.as_str(), run.environment.as_str());
+            if run.status == RunStatus::Succeeded {
+                let torn = self
+                    .teardown(product, env, reason, requested_by, out)
+                    .await?;
+                out.log(format!(
+                    "{product}/{env} after teardown run {}: {torn:?}",
+                    run.id
+                ));
+            } else {
+                out.log(format!(
+                    "{product}/{env}: teardown run {} failed ({}): resource groups and state kept, tried again by the sweep",
+                    run.id,
+                    run.reason.as_deref().unwrap_or("no reason")
+                ));
+            }
+            return self
+                .start_next_waiting(&run.product, &run.environment, out)
+                .await;
+        }
         // The environment's technical dossier (docs/dossier.md): a failure to generate it never fails the run.
         match self.store_dossier(run).await {
             Ok(Some(key)) => out.log(format!("dossier of {} stored at {key}", run.id)),

@@ -125,6 +125,18 @@ pub struct StepDef {
     pub resources: Resources,
     pub secrets: BTreeMap<String, String>,
     pub action: Action,
+    /// The layer owns resources outside the environment's resource groups (DNS records at Cloudflare): deleting
+    /// the groups would not remove them, so the layer is destroyed first (`teardown: terraform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Teardown>,
+}
+
+/// How a layer that owns resources outside its environment's resource groups is torn down before the groups go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Teardown {
+    /// Its own `terraform destroy`, run as a job.
+    Terraform,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +291,7 @@ struct RawStep {
     resources: Option<RawResources>,
     #[serde(default)]
     secrets: BTreeMap<String, String>,
+    teardown: Option<String>,
     // `Some(None)`: the key is there with no value (`ansible:`), which plain `Option` would read as absent.
     #[serde(default, deserialize_with = "present")]
     terraform: Option<Option<RawTerraform>>,
@@ -485,6 +498,30 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 ))
             }
         };
+        let teardown = match s.teardown.as_deref() {
+            None => None,
+            Some("terraform") if matches!(action, Action::Terraform { .. }) => {
+                Some(Teardown::Terraform)
+            }
+            Some("terraform") => {
+                return Err(err(
+                    at("teardown"),
+                    format!(
+                        "teardown: terraform is for Terraform steps only (this step runs {}): remove it",
+                        action.kind()
+                    ),
+                ))
+            }
+            Some(other) => {
+                return Err(err(
+                    at("teardown"),
+                    format!(
+                        "unknown teardown {other:?}: the only one is `terraform` (the layer's own terraform \
+                         destroy, run before its environment's resource groups are deleted)"
+                    ),
+                ))
+            }
+        };
         for (k, v) in &s.secrets {
             if !is_env_name(k) {
                 return Err(err(
@@ -533,6 +570,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 resources: merge_resources(d_res.clone(), s.resources.as_ref()),
                 secrets: s.secrets.clone(),
                 action,
+                teardown,
             },
         );
     }
@@ -1084,6 +1122,36 @@ environments:
         ))
         .unwrap_err();
         assert!(e.message.contains("never expires"), "{e}");
+    }
+
+    #[test]
+    fn a_terraform_step_may_declare_teardown_terraform_and_any_other_use_is_refused_naming_the_file_and_field(
+    ) {
+        let c = parse(&DEMO.replace(
+            "terraform: { stack: tf/app }",
+            "teardown: terraform\n    terraform: { stack: tf/app }",
+        ))
+        .unwrap();
+        let p = c.product("shop").unwrap();
+        assert_eq!(p.steps[3].teardown, Some(Teardown::Terraform));
+        assert_eq!(p.steps[1].teardown, None, "absent by default");
+
+        let e = parse(&DEMO.replace(
+            "smoke: { command",
+            "teardown: terraform\n    smoke: { command",
+        ))
+        .unwrap_err();
+        assert_eq!(e.file, "catalog/shop.yaml");
+        assert_eq!(e.field, "steps.smoke.teardown");
+        assert!(e.message.contains("Terraform steps only"), "{e}");
+
+        let e = parse(&DEMO.replace(
+            "terraform: { stack: tf/app }",
+            "teardown: ansible\n    terraform: { stack: tf/app }",
+        ))
+        .unwrap_err();
+        assert_eq!(e.field, "steps.app.teardown");
+        assert!(e.message.contains("unknown teardown \"ansible\""), "{e}");
     }
 
     #[test]

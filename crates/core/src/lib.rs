@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod run;
 pub mod run_digest;
 pub mod schedule;
+pub mod teardown;
 pub mod template;
 
 pub use names::{EnvironmentName, JobName, ProductName, RunId, StepName, Ttl};

@@ -272,6 +272,8 @@ pub fn compute_digests(
 ) -> MetricsReport {
     let runs: Vec<&RunDigest> = runs
         .iter()
+        // A teardown run destroys layers before a deletion: not a deployment.
+        .filter(|r| !r.trigger.is_teardown())
         .filter(|r| {
             filter.keeps(
                 Some(r.created_at),

@@ -17,5 +17,6 @@ pub mod retention;
 pub mod status;
 pub mod step_event;
 pub mod sweep;
+pub mod sweep_layers;
 pub mod sweep_pending;
 pub mod watchdog;

@@ -1,10 +1,13 @@
 //! `nightshift environments`: the environments the journal knows, a page at a time in name order, from their
 //! records (`environments/<p>/<e>.json`) and run indexes: kind, status, version, expiry and why (lifetime,
-//! extended, kept), URLs, last run and recent runs. Records written before the lifecycle fields existed are read
-//! too: the version and URLs then come from the last run document.
+//! extended, kept), URLs, last run, recent runs, and the technical dossier of its last successful run (as `status`
+//! links a run's). Records written before the lifecycle fields existed are read too: the version and URLs then come
+//! from the last run document.
 
 use crate::cli::{Global, PageArgs};
 use crate::output;
+use nightshift_app::usecases::dossier::dossier_key;
+use nightshift_app::Need;
 use nightshift_core::run::RunStatus;
 use nightshift_core::RunId;
 use serde::Serialize;
@@ -27,6 +30,8 @@ pub struct EnvironmentView {
     pub last_run: Option<String>,
     pub last_success_run: Option<String>,
     pub destroyed_reason: Option<String>,
+    /// Store key of the dossier of `last_success_run`, once generated (docs/dossier.md).
+    pub dossier: Option<String>,
     /// The newest runs first, from the environment's run index (at most 20).
     pub recent_runs: Vec<RecentRun>,
 }
@@ -132,6 +137,24 @@ pub async fn list(
                 .map(|r| urls_of(&r.outputs()))
                 .unwrap_or_default(),
         };
+        let last_success_run = text(&rec, "last_success_run").or_else(|| {
+            run.as_ref()
+                .filter(|r| r.status == RunStatus::Succeeded)
+                .map(|r| r.id.to_string())
+        });
+        // Only this environment's dossier is looked for, not every dossier stored.
+        let dossier = match &last_success_run {
+            Some(r) => {
+                let key = dossier_key(&product, &environment, r);
+                app.repo
+                    .store()
+                    .list(&key)
+                    .await?
+                    .into_iter()
+                    .find(|k| *k == key)
+            }
+            None => None,
+        };
         views.push(EnvironmentView {
             product,
             environment,
@@ -146,11 +169,8 @@ pub async fn list(
             kept_until: text(&rec, "kept_until"),
             keep_reason: text(&rec, "keep_reason"),
             urls,
-            last_success_run: text(&rec, "last_success_run").or_else(|| {
-                run.as_ref()
-                    .filter(|r| r.status == RunStatus::Succeeded)
-                    .map(|r| r.id.to_string())
-            }),
+            dossier,
+            last_success_run,
             last_run,
             destroyed_reason: text(&rec, "destroyed_reason"),
             recent_runs,
@@ -167,7 +187,8 @@ pub async fn list(
 }
 
 pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
-    let app = super::app(super::settings(g)?).await?;
+    // The environment records, their indexes and last runs are in the store: that is all the list asks for.
+    let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let (list, problems) = list(&app, a.limit.into(), a.cursor.as_deref()).await?;
     for p in &problems {
         eprintln!("warning: {p}");
@@ -208,6 +229,12 @@ pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
         }
         for (name, url) in &v.urls {
             println!("    {name}: {url}");
+        }
+        if let Some(key) = &v.dossier {
+            println!(
+                "    dossier: {key} (nightshift dossier {} --environment {} writes it out)",
+                v.product, v.environment
+            );
         }
     }
     if let Some(c) = &list.next_cursor {
