@@ -98,7 +98,7 @@ async fn logs_environments_and_bundle_show_a_finished_run() {
     loop {
         let out = env.run(&["environments", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        let linked = list
+        let linked = list["environments"]
             .as_array()
             .unwrap()
             .iter()
