@@ -240,14 +240,24 @@ impl App {
         run: &Run,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        // One run builds an environment at a time: a second one waits for the first to finish.
+        // One run builds an environment at a time: a second one waits for the first to finish. It is indexed as
+        // waiting before it is marked so, so the run ahead finds it whatever line this process dies at.
         let event = match self.repo.acquire_lease(run).await? {
             None => Event::Start,
-            Some(behind) => Event::Wait { behind },
+            Some(behind) => {
+                self.repo.mark_waiting(run).await?;
+                Event::Wait { behind }
+            }
         };
-        if let Some((run, commands, true)) = self.repo.apply(&run.id, &event, self.now()).await? {
-            self.record_environment(&run).await?;
-            self.execute(commands, out).await?;
+        if let Some((run, commands, changed)) = self.repo.apply(&run.id, &event, self.now()).await?
+        {
+            if matches!(event, Event::Wait { .. }) && run.status != RunStatus::Waiting {
+                self.repo.unmark_waiting(&run).await?;
+            }
+            if changed {
+                self.record_environment(&run).await?;
+                self.execute(commands, out).await?;
+            }
         }
         Ok(())
     }
@@ -305,25 +315,38 @@ impl App {
     }
 
     /// Starts the oldest waiting run of an environment if the environment is free (idempotent: the watchdog calls
-    /// it again when a hand-over was lost).
+    /// it again when a hand-over was lost). The environment's waiting index names the candidates
+    /// ([`crate::waiting`]): only they are read, however many runs are active elsewhere.
     pub(crate) async fn start_next_waiting(
         &self,
         product: &ProductName,
         env: &EnvironmentName,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        let next = self.repo.active_runs().await?.into_iter().find(|r| {
-            &r.product == product && &r.environment == env && r.status == RunStatus::Waiting
-        });
-        let Some(next) = next else { return Ok(()) };
-        if self.repo.acquire_lease(&next).await?.is_none() {
-            if let Some((run, commands, true)) =
-                self.repo.apply(&next.id, &Event::Start, self.now()).await?
-            {
-                out.log(format!("run {} starts: {product}/{env} is free", run.id));
-                self.record_environment(&run).await?;
-                self.execute(commands, out).await?;
+        for (key, id) in self.repo.waiting_runs(product, env).await? {
+            let next = match self.repo.run(&id).await? {
+                Some(r) if r.status == RunStatus::Waiting => r,
+                // Started, finished or gone: the key outlived a crash or a hand-over; drop it.
+                _ => {
+                    self.repo.store().delete(&key).await?;
+                    continue;
+                }
+            };
+            if self.repo.acquire_lease(&next).await?.is_none() {
+                if let Some((run, commands, changed)) =
+                    self.repo.apply(&next.id, &Event::Start, self.now()).await?
+                {
+                    if changed {
+                        out.log(format!("run {} starts: {product}/{env} is free", run.id));
+                        self.record_environment(&run).await?;
+                        self.execute(commands, out).await?;
+                    }
+                    if run.status != RunStatus::Waiting {
+                        self.repo.unmark_waiting(&run).await?;
+                    }
+                }
             }
+            break;
         }
         Ok(())
     }

@@ -162,6 +162,10 @@ pub struct EnvironmentDef {
     /// What happens to the environment when a run of it fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// The most jobs one run of this environment runs at once (its own `max_parallel`, else the product's
+    /// `defaults.max_parallel`); None: as many as the DAG allows (the global `NIGHTSHIFT_MAX_JOBS` still applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
 }
 
 /// What a failed run leaves behind (`on_failure` in the catalog).
@@ -270,6 +274,7 @@ struct RawDefaults {
     backoff: Option<String>,
     timeout: Option<String>,
     resources: Option<RawResources>,
+    max_parallel: Option<u32>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -344,6 +349,7 @@ struct RawEnvironment {
     vars: BTreeMap<String, String>,
     on_failure: Option<String>,
     grace: Option<String>,
+    max_parallel: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -356,6 +362,17 @@ struct RawSchedule {
 }
 
 const MAX_RETRIES: u32 = 10;
+
+/// The largest `max_parallel` a catalog may give (more jobs than that at once is no longer a cap).
+pub const MAX_PARALLEL: u32 = 1000;
+
+fn check_max_parallel(v: Option<u32>) -> Result<Option<u32>, String> {
+    match v {
+        Some(0) => Err("at least 1 (remove max_parallel for no per-run cap)".into()),
+        Some(n) if n > MAX_PARALLEL => Err(format!("at most {MAX_PARALLEL}")),
+        other => Ok(other),
+    }
+}
 
 fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
     let err = |field: String, message: String| CatalogError {
@@ -415,6 +432,8 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
     let d_backoff = dur("defaults.backoff".into(), &raw.defaults.backoff, 5)?;
     let d_timeout = dur("defaults.timeout".into(), &raw.defaults.timeout, 30 * 60)?;
     let d_res = merge_resources(Resources::default(), raw.defaults.resources.as_ref());
+    let d_max_parallel = check_max_parallel(raw.defaults.max_parallel)
+        .map_err(|m| err("defaults.max_parallel".into(), m))?;
 
     if raw.steps.is_empty() {
         return Err(err(
@@ -693,6 +712,9 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 ))
             }
         };
+        let max_parallel = check_max_parallel(e.max_parallel)
+            .map_err(|m| err(at("max_parallel"), m))?
+            .or(d_max_parallel);
         environments.insert(
             env_name.clone(),
             EnvironmentDef {
@@ -704,6 +726,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 warn_before,
                 vars: e.vars.clone(),
                 on_failure,
+                max_parallel,
             },
         );
     }

@@ -219,6 +219,7 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             to: "running".into(),
             reason: Some("run planned".into()),
         }],
+        max_parallel: env.max_parallel,
     })
 }
 

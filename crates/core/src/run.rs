@@ -200,6 +200,10 @@ pub struct Run {
     pub context: BTreeMap<String, String>,
     pub steps: IndexMap<StepName, StepRun>,
     pub journal: Vec<JournalEntry>,
+    /// The most steps queued or running at once (the catalog's `max_parallel`); None: no per-run cap. Absent from
+    /// documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
 }
 
 impl Run {

@@ -98,6 +98,8 @@ pub fn teardown_run(
         context: build.context.clone(),
         steps,
         journal: Vec::new(),
+        // The build's own cap on jobs at once holds for its teardown too.
+        max_parallel: build.max_parallel,
     })
 }
 

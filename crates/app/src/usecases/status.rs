@@ -105,6 +105,17 @@ impl App {
                 runs.push(summary);
             }
         }
+        // Dispatched steps of the runs shown that wait for one of the global job slots say so.
+        for (_, h) in self.repo.slot_waiters().await? {
+            let step = runs
+                .iter_mut()
+                .filter(|r| r.id == h.run.as_str())
+                .flat_map(|r| r.steps.iter_mut())
+                .find(|s| s.name == h.step.as_str() && s.status != "running");
+            if let Some(s) = step {
+                s.reason = Some(crate::slots::wait_reason(self.settings.max_jobs));
+            }
+        }
         Ok(StatusReport {
             instance: self.settings.instance.clone(),
             mode: self.settings.mode.as_str().into(),

@@ -4,6 +4,7 @@
 
 mod chat_actions;
 mod cli_env;
+mod concurrency;
 mod fail_closed;
 mod helpers;
 mod lifecycle;
