@@ -298,6 +298,17 @@ impl Repo {
         Ok(out)
     }
 
+    /// Removes a run's document, its step results and logs (retention). Idempotent: what is gone already is
+    /// skipped. Its digest in the run index stays.
+    pub async fn remove_run(&self, id: &RunId) -> Result<(), PortError> {
+        for prefix in [format!("results/{id}/"), format!("logs/{id}/")] {
+            for key in self.store.list(&prefix).await? {
+                self.store.delete(&key).await?;
+            }
+        }
+        self.store.delete(&run_key(id)).await
+    }
+
     pub async fn mark_active(&self, id: &RunId) -> Result<(), PortError> {
         self.store
             .put(
