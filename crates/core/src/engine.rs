@@ -169,6 +169,21 @@ pub fn backoff(base_secs: u64, next_attempt: u32) -> Duration {
 
 pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
     let mut run = run.clone();
+    let (commands, changed) = apply_in_place(&mut run, event, now);
+    Outcome {
+        run,
+        commands,
+        changed,
+    }
+}
+
+/// [`apply`] on the run itself, without a copy: what folding a run's event journal uses. Returns the commands and
+/// whether the event applied; an event that does not apply leaves the run untouched.
+pub fn apply_in_place(
+    mut run: &mut Run,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> (Vec<Command>, bool) {
     let mut commands = Vec::new();
     let changed = match event {
         Event::Start => {
@@ -316,13 +331,9 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
         },
     };
     if changed && run.status == RunStatus::Running {
-        advance(&mut run, now, &mut commands);
+        advance(run, now, &mut commands);
     }
-    Outcome {
-        run,
-        commands,
-        changed,
-    }
+    (commands, changed)
 }
 
 /// Whether a result is about the step's current attempt. `Retrying` counts: the scheduled attempt may end before its
