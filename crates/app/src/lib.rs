@@ -9,6 +9,7 @@ pub mod dossier;
 pub mod environments;
 pub mod notify_settings;
 pub mod repo;
+mod run_journal;
 pub mod runner;
 pub mod service;
 pub mod settings;

@@ -1,8 +1,7 @@
-//! Typed access to the store: run documents with optimistic concurrency, rejected messages, environment records,
-//! step results and logs. The key layout is the journal's public shape (see the README).
+//! Typed access to the store: runs (an event journal each, folded: crate::run_journal), rejected messages,
+//! environment records, step results and logs. The key layout is the journal's public shape (see the README).
 
 use chrono::{DateTime, Utc};
-use nightshift_core::engine::{self, Command, Event};
 use nightshift_core::messages::StepEventMessage;
 use nightshift_core::names::{RunId, StepName};
 use nightshift_core::ports::{PortError, Precondition, Store};
@@ -12,9 +11,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A finished run's snapshot (and the whole run document of state directories written before the run journals).
 pub fn run_key(id: &RunId) -> String {
     format!("runs/{id}.json")
 }
+pub use crate::run_journal::journal_key;
 pub fn result_key(run: &RunId, step: &StepName, attempt: u32) -> String {
     format!("results/{run}/{step}/{attempt}.json")
 }
@@ -189,9 +190,11 @@ impl EnvironmentRecord {
     }
 }
 
+/// Typed store access. Clones share the cache of folded runs (crate::run_journal).
 #[derive(Clone)]
 pub struct Repo {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) folds: Arc<crate::run_journal::Folds>,
 }
 
 /// How many times a conditional write is re-tried against concurrent writers before giving up (retryable).
@@ -199,7 +202,10 @@ const MAX_CAS_ATTEMPTS: usize = 50;
 
 impl Repo {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            folds: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -229,73 +235,6 @@ impl Repo {
         let bytes =
             serde_json::to_vec_pretty(value).map_err(|e| PortError::Permanent(e.to_string()))?;
         self.store.put(key, bytes, pre).await
-    }
-
-    pub async fn run(&self, id: &RunId) -> Result<Option<Run>, PortError> {
-        Ok(self.get_json(&run_key(id)).await?.map(|(r, _)| r))
-    }
-
-    /// Creates a run unless one with that id exists: `Ok(false)` when it existed. The run is marked active
-    /// first: a marker whose run was never written is skipped, while a run without a marker would never be
-    /// watched.
-    pub async fn create_run(&self, run: &Run) -> Result<bool, PortError> {
-        // A repeat (a second firing, a redelivered release) finds the run and marks nothing: a finished run must
-        // not come back to the watchdog.
-        if self.store.get(&run_key(&run.id)).await?.is_some() {
-            return Ok(false);
-        }
-        if !run.status.is_finished() {
-            self.mark_active(&run.id).await?;
-        }
-        match self
-            .put_json(&run_key(&run.id), run, Precondition::Absent)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(PortError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Applies an event with optimistic concurrency: on a lost race, re-reads and re-applies.
-    /// Returns the commands (empty if the event did not apply) and the run as saved.
-    pub async fn apply(
-        &self,
-        id: &RunId,
-        event: &Event,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(Run, Vec<Command>, bool)>, PortError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let Some((run, version)) = self.get_json::<Run>(&run_key(id)).await? else {
-                return Ok(None);
-            };
-            let out = engine::apply(&run, event, now);
-            if !out.changed {
-                return Ok(Some((out.run, out.commands, false)));
-            }
-            match self
-                .put_json(&run_key(id), &out.run, Precondition::Version(version))
-                .await
-            {
-                Ok(_) => return Ok(Some((out.run, out.commands, true))),
-                Err(PortError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(PortError::Transient(format!(
-            "run {id}: too many concurrent writers"
-        )))
-    }
-
-    pub async fn runs(&self) -> Result<Vec<Run>, PortError> {
-        let mut out = Vec::new();
-        for key in self.store.list("runs/").await? {
-            if let Some((r, _)) = self.get_json::<Run>(&key).await? {
-                out.push(r);
-            }
-        }
-        out.sort_by_key(|r| r.created_at);
-        Ok(out)
     }
 
     pub async fn mark_active(&self, id: &RunId) -> Result<(), PortError> {

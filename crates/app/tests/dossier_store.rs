@@ -3,9 +3,7 @@
 
 mod support;
 
-use nightshift_app::repo::run_key;
 use nightshift_app::App;
-use nightshift_core::ports::Precondition;
 use nightshift_core::run::{Run, RunStatus};
 use nightshift_core::RunId;
 
@@ -53,7 +51,7 @@ async fn build(app: &App, version: &str, status: RunStatus) -> RunId {
     run.status = status;
     run.finished_at = Some(chrono::Utc::now());
     app.repo
-        .put_json(&run_key(&run.id), &run, Precondition::None)
+        .put_run(&run)
         .await
         .unwrap();
     app.watchdog().await.unwrap();
@@ -129,7 +127,7 @@ async fn a_dossier_that_cannot_be_generated_does_not_fail_the_run() {
     let mut run = app.repo.runs().await.unwrap().remove(0);
     run.status = RunStatus::Succeeded;
     app.repo
-        .put_json(&run_key(&run.id), &run, Precondition::None)
+        .put_run(&run)
         .await
         .unwrap();
     app.watchdog().await.expect("the run's hand-over completes");
