@@ -253,10 +253,20 @@ impl Repo {
             id: Some(nonce()),
             ..Record::default()
         };
-        self.store
-            .create_appendable(&journal_key(&legacy.id), record.line()?)
-            .await
-            .map(|_| ())
+        let key = journal_key(&legacy.id);
+        let line = record.line()?;
+        if self.store.create_appendable(&key, line.clone()).await? {
+            return Ok(());
+        }
+        // Created by another, or a creation stopped before its first record (an empty Append Blob): the first `run`
+        // record counts, so adding ours to a journal without one is safe.
+        let tail = self.store.read_from(&key, 0).await?.unwrap_or_default();
+        let mut state = None;
+        self::fold(&key, &mut state, &tail, 0, None, None)?;
+        if state.is_none() {
+            self.store.append(&key, line).await?;
+        }
+        Ok(())
     }
 
     /// Creates a run unless one with that id exists: `Ok(false)` when it existed. The run is marked active first: a
