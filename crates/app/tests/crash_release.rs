@@ -136,6 +136,23 @@ impl Store for CrashStore {
         self.inner.delete(key).await?;
         self.fault.after_write(n)
     }
+    // A run journal's appends are writes the handler may die before or after, like any other.
+    async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
+        let n = self.fault.before_write()?;
+        let created = self.inner.create_appendable(key, first).await?;
+        self.fault.after_write(n)?;
+        Ok(created)
+    }
+    async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
+        let n = self.fault.before_write()?;
+        let at = self.inner.append(key, record).await?;
+        self.fault.after_write(n)?;
+        Ok(at)
+    }
+    async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
+        self.fault.alive()?;
+        self.inner.read_from(key, offset).await
+    }
 }
 
 /// Service Bus, in memory: one FIFO of (queue, message id, body) across the queues, with duplicate detection for
