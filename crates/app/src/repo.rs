@@ -226,6 +226,19 @@ impl Repo {
         }
     }
 
+    /// A document without its version (nothing is written back): no hashing on stores whose versions are hashes.
+    pub async fn read_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
+        match self.store.read(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| PortError::Permanent(format!("{key} is not valid: {e}"))),
+        }
+    }
+
     pub async fn put_json<T: Serialize>(
         &self,
         key: &str,
@@ -349,10 +362,7 @@ impl Repo {
         product: &str,
         env: &str,
     ) -> Result<Option<EnvironmentRecord>, PortError> {
-        Ok(self
-            .get_json(&environment_key(product, env))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&environment_key(product, env)).await
     }
 
     /// Read-modify-write of an environment record with a conditional write, re-applied on a lost race. `change`
@@ -388,10 +398,7 @@ impl Repo {
 
     /// The outcome of a `releases` message, once the handler has journaled it.
     pub async fn action(&self, message_id: &str) -> Result<Option<ActionRecord>, PortError> {
-        Ok(self
-            .get_json(&action_key(message_id))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&action_key(message_id)).await
     }
 
     /// Journals an action's outcome once: `Ok(false)` when a record was there already (a redelivery), which is kept.
@@ -422,9 +429,6 @@ impl Repo {
         step: &StepName,
         attempt: u32,
     ) -> Result<Option<StepEventMessage>, PortError> {
-        Ok(self
-            .get_json(&result_key(run, step, attempt))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&result_key(run, step, attempt)).await
     }
 }

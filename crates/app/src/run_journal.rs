@@ -216,7 +216,7 @@ impl Repo {
             // The journal went (retention): load afresh.
             *fold = Fold::default();
         }
-        let doc = self.get_json::<Run>(&run_key(id)).await?.map(|(r, _)| r);
+        let doc = self.read_json::<Run>(&run_key(id)).await?;
         if let Some(run) = doc.as_ref().filter(|r| r.status.is_finished()) {
             return Ok(Loaded::Final(run.clone()));
         }

@@ -51,6 +51,11 @@ pub enum Precondition {
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError>;
+    /// The bytes without their version, for readers that will not write back: a store whose versions cost
+    /// something to compute (FsStore hashes the content) skips that.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(self.get(key).await?.map(|v| v.bytes))
+    }
     /// Writes and returns the new version.
     async fn put(
         &self,

@@ -142,6 +142,16 @@ impl Store for FsStore {
         blocking(move || read_versioned(&path)).await
     }
 
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let path = self.path_of(key)?;
+        blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(format!("reading {}", path.display()), e)),
+        })
+        .await
+    }
+
     async fn put(
         &self,
         key: &str,
