@@ -279,7 +279,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_written_key_reads_back_with_its_version() {
+    async fn a_written_key_reads_back_with_its_version_and_without_one() {
         let (_d, s) = store();
         let v = s
             .put("runs/r1/run.json", b"{}".to_vec(), Precondition::None)
@@ -290,6 +290,8 @@ mod tests {
         assert_eq!(got.version, v);
         assert_eq!(v, sha256_hex(b"{}"));
         assert!(s.get("runs/r1/other.json").await.unwrap().is_none());
+        assert_eq!(s.read("runs/r1/run.json").await.unwrap().unwrap(), b"{}");
+        assert!(s.read("runs/r1/other.json").await.unwrap().is_none());
     }
 
     #[tokio::test]
