@@ -13,13 +13,16 @@ pub const RUN_FINISHED: &str = "nightshift.run.finished";
 pub const STEP_FINISHED: &str = "nightshift.step.finished";
 pub const MESSAGE_REJECTED: &str = "nightshift.message.rejected";
 pub const ENVIRONMENT_DELETED: &str = "nightshift.environment.deleted";
+/// A notification's delivery to one channel ended: delivered (with its delay), or failed for good.
+pub const NOTIFICATION_FINISHED: &str = "nightshift.notification.finished";
 
 /// Every event this module emits (the workbook may query only these).
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     RUN_FINISHED,
     STEP_FINISHED,
     MESSAGE_REJECTED,
     ENVIRONMENT_DELETED,
+    NOTIFICATION_FINISHED,
 ];
 
 /// The line for one event: `nightshift-event <json>`, the JSON holding `event` and the fields.

@@ -180,6 +180,43 @@ async fn a_delivery_that_cannot_succeed_is_recorded_as_failed_and_shown_in_statu
     );
 }
 
+/// The portal's notification-delay tile reads these fields of `nightshift.notification.finished` (the handler
+/// emits it when a delivery ends: crates/app/tests/portal.rs checks the call site, the e2e tests the host log).
+#[tokio::test]
+async fn a_finished_delivery_gives_the_portal_its_channel_format_outcome_and_delay_but_never_the_url(
+) {
+    let (_hook, url) = Hook::serve(&[]).await;
+    let f = setup(&url, &[]);
+    f.app.send_notification(&notification()).await;
+    let delivered = &records(&f.app).await[0];
+    let e = delivered.event_fields();
+    assert_eq!(
+        (&e["channel"], &e["format"], &e["outcome"], &e["attempts"]),
+        (
+            &json!("teams:notify-teams-url"),
+            &json!("teams"),
+            &json!("delivered"),
+            &json!(1)
+        )
+    );
+    assert_eq!(e["delay_ms"], json!(delivered.delay_ms.unwrap()));
+    assert_eq!(
+        (&e["product"], &e["environment"], &e["id"]),
+        (&json!("shop"), &json!("pr-7"), &json!(delivered.id))
+    );
+    assert!(!e.to_string().contains(&url), "the webhook URL is a secret");
+
+    let (_hook, url) = Hook::serve(&[404]).await;
+    let f = setup(&url, &[]);
+    f.app.send_notification(&notification()).await;
+    let e = records(&f.app).await[0].event_fields();
+    assert_eq!(
+        (&e["outcome"], &e["delay_ms"]),
+        (&json!("failed"), &Value::Null)
+    );
+    assert!(e["error"].as_str().unwrap().contains("404"), "{e}");
+}
+
 #[tokio::test]
 async fn a_delivery_gives_up_after_its_last_try() {
     let (hook, url) = Hook::serve(&[500; 10]).await;

@@ -140,6 +140,7 @@ fn every_event_a_workbook_query_reads_is_declared_and_has_a_call_site_that_emits
         ("STEP_FINISHED", telemetry::STEP_FINISHED),
         ("MESSAGE_REJECTED", telemetry::MESSAGE_REJECTED),
         ("ENVIRONMENT_DELETED", telemetry::ENVIRONMENT_DELETED),
+        ("NOTIFICATION_FINISHED", telemetry::NOTIFICATION_FINISHED),
     ];
     assert_eq!(constants.len(), telemetry::EVENTS.len());
     let queried = queried_events();
@@ -154,6 +155,92 @@ fn every_event_a_workbook_query_reads_is_declared_and_has_a_call_site_that_emits
             "{name} ({constant}) is declared but no use case emits it"
         );
     }
+}
+
+#[test]
+fn every_delivery_metric_of_the_issue_has_a_tile_that_reads_an_emitted_event() {
+    // Issue 12, item 5: (metric, tile, event it reads, the column or field that shows the figure).
+    let metrics = [
+        (
+            "deployments",
+            "delivery-summary",
+            "nightshift.run.finished",
+            "deployments = count()",
+        ),
+        (
+            "success rate",
+            "delivery-summary",
+            "nightshift.run.finished",
+            "success_rate_pct",
+        ),
+        (
+            "deployment duration p50/p90",
+            "delivery-summary",
+            "nightshift.run.finished",
+            "building_p90",
+        ),
+        (
+            "time to ready",
+            "delivery-summary",
+            "nightshift.run.finished",
+            "ready_p90",
+        ),
+        (
+            "recovery time",
+            "recovery-time",
+            "nightshift.run.finished",
+            "p90 = round(percentile(minutes, 90)",
+        ),
+        (
+            "rollbacks",
+            "rollbacks",
+            "nightshift.run.finished",
+            "e.rollback",
+        ),
+        (
+            "notification delay p50/p90",
+            "notification-delay",
+            "nightshift.notification.finished",
+            "delay_p90_s = round(percentile(delay_s, 90)",
+        ),
+        (
+            "notification delay p50",
+            "notification-delay",
+            "nightshift.notification.finished",
+            "delay_p50_s = round(percentile(delay_s, 50)",
+        ),
+        (
+            "false-positive rate",
+            "check-false-positives",
+            "nightshift.step.finished",
+            "false_positive_rate_pct",
+        ),
+    ];
+    let queries = workbook_queries();
+    for (metric, tile, event, figure) in metrics {
+        let (_, q) = queries
+            .iter()
+            .find(|(name, _)| name == tile)
+            .unwrap_or_else(|| panic!("no workbook tile {tile} for {metric}"));
+        assert!(
+            q.contains(&format!("tostring(e.event) == '{event}'")),
+            "the {tile} tile ({metric}) does not read {event}"
+        );
+        assert!(
+            q.contains(figure),
+            "the {tile} tile does not show {metric} ({figure})"
+        );
+        assert!(
+            nightshift_app::telemetry::EVENTS.contains(&event),
+            "{event} ({metric}) is not an event the handler emits"
+        );
+    }
+    // Per channel: the delay's tile groups by the delivery's channel.
+    let (_, delay) = queries
+        .iter()
+        .find(|(n, _)| n == "notification-delay")
+        .unwrap();
+    assert!(delay.contains("by channel"), "{delay}");
 }
 
 #[test]

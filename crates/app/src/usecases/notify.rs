@@ -9,6 +9,7 @@
 
 use crate::repo::log_key;
 use crate::service::{App, AppError, Outputs};
+use crate::telemetry;
 use chrono::{DateTime, Duration, Utc};
 use nightshift_core::engine::{Notification, NotificationKind};
 use nightshift_core::messages::Rejection;
@@ -48,6 +49,20 @@ pub struct DeliveryRecord {
     /// `delivered_at - event_at` in milliseconds: the notification delay.
     pub delay_ms: Option<i64>,
     pub error: Option<String>,
+}
+
+impl DeliveryRecord {
+    /// The fields of [`telemetry::NOTIFICATION_FINISHED`]: the channel (`FORMAT:SECRET-NAME`, a name, never the
+    /// webhook URL), its format, and the notification delay `delay_ms` (event to the channel's 2xx; null when the
+    /// delivery failed for good).
+    pub fn event_fields(&self) -> serde_json::Value {
+        let format = self.target.split(':').next().unwrap_or_default();
+        serde_json::json!({
+            "product": self.product, "environment": self.environment, "run_id": self.run, "id": self.id,
+            "kind": self.kind, "channel": self.target, "format": format, "outcome": self.outcome,
+            "attempts": self.attempts, "delay_ms": self.delay_ms, "error": self.error,
+        })
+    }
 }
 
 /// The body of a retry message on the `notifications` queue.
@@ -232,6 +247,11 @@ impl App {
         }
         if rec.outcome == "failed" {
             tracing::warn!(channel = %target, run = %n.run, error = ?rec.error, "notification not delivered");
+        }
+        // Before the record: a crash in between repeats the try and the event (at least once; the portal's tile
+        // keeps one event per delivery id), where the other order could lose the event for good.
+        if rec.outcome != "pending" {
+            telemetry::emit(telemetry::NOTIFICATION_FINISHED, rec.event_fields());
         }
         self.repo.put_json(&key, &rec, Precondition::None).await?;
         Ok(())

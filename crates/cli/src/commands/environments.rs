@@ -1,5 +1,6 @@
 //! `nightshift environments`: every environment the journal knows, from its record (`environments/<p>/<e>.json`):
-//! kind, status, version, expiry and why (lifetime, extended, kept), URLs and last run. Records written before the
+//! kind, status, version, expiry and why (lifetime, extended, kept), URLs, last run, and the technical dossier of
+//! its last successful run (as `status` links a run's). Records written before the
 //! lifecycle fields existed are read too: the version and URLs then come from the last run document.
 
 use crate::cli::{Global, JsonArgs};
@@ -26,6 +27,8 @@ pub struct EnvironmentView {
     pub last_run: Option<String>,
     pub last_success_run: Option<String>,
     pub destroyed_reason: Option<String>,
+    /// Store key of the dossier of `last_success_run`, once generated (docs/dossier.md).
+    pub dossier: Option<String>,
 }
 
 fn text(v: &Value, k: &str) -> Option<String> {
@@ -55,6 +58,7 @@ pub async fn list(
 ) -> anyhow::Result<(Vec<EnvironmentView>, Vec<String>)> {
     let mut views = Vec::new();
     let mut problems = Vec::new();
+    let dossiers = app.dossier_keys().await?;
     for key in app.repo.store().list("environments/").await? {
         let Some(stored) = app.repo.store().get(&key).await? else {
             continue;
@@ -88,6 +92,11 @@ pub async fn list(
                 .map(|r| urls_of(&r.outputs()))
                 .unwrap_or_default(),
         };
+        let last_success_run = text(&rec, "last_success_run").or_else(|| {
+            run.as_ref()
+                .filter(|r| r.status == RunStatus::Succeeded)
+                .map(|r| r.id.to_string())
+        });
         views.push(EnvironmentView {
             product: text(&rec, "product").unwrap_or_default(),
             environment: text(&rec, "environment").unwrap_or_default(),
@@ -102,11 +111,10 @@ pub async fn list(
             kept_until: text(&rec, "kept_until"),
             keep_reason: text(&rec, "keep_reason"),
             urls,
-            last_success_run: text(&rec, "last_success_run").or_else(|| {
-                run.as_ref()
-                    .filter(|r| r.status == RunStatus::Succeeded)
-                    .map(|r| r.id.to_string())
-            }),
+            dossier: last_success_run
+                .as_ref()
+                .and_then(|r| dossiers.get(r).cloned()),
+            last_success_run,
             last_run,
             destroyed_reason: text(&rec, "destroyed_reason"),
         });
@@ -156,6 +164,12 @@ pub async fn run(g: &Global, a: JsonArgs) -> anyhow::Result<i32> {
         }
         for (name, url) in &v.urls {
             println!("    {name}: {url}");
+        }
+        if let Some(key) = &v.dossier {
+            println!(
+                "    dossier: {key} (nightshift dossier {} --environment {} writes it out)",
+                v.product, v.environment
+            );
         }
     }
     Ok(0)

@@ -1,6 +1,6 @@
 //! `nightshift serve`: the local Functions host and the custom handler, running until Ctrl-C (or SIGTERM). It
-//! serves the timers (nightly scheduler hourly, watchdog, sweep), the queues, and HTTP: the `status` function on
-//! `http://127.0.0.1:7071/api/status` (the port `func start` uses; `--port` to change), and the admin API
+//! serves the timers (nightly scheduler hourly, watchdog, sweep), the queues, and HTTP: the HTTP functions (`status`,
+//! `health`, `actions`) under `http://127.0.0.1:7071/api/` (the port `func start` uses; `--port` to change), and the admin API
 //! `up` uses to fire the nightly timer. A dead handler is restarted with backoff. One line per run and step
 //! change. Stopping is graceful: no new work is taken, invocations in flight finish and are settled, then the
 //! handler stops; runs still going resume when a host runs again (their journal and queues are on disk).

@@ -2,6 +2,7 @@
 //! follows the documented protocol of the Azure Functions host, quirks included) POSTs invocations to the real
 //! handler process; jobs are real `nightshift runner` processes; queues, store and cloud are on disk.
 
+mod chat_actions;
 mod cli_env;
 mod fail_closed;
 mod helpers;

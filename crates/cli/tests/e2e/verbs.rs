@@ -90,6 +90,36 @@ async fn logs_environments_and_bundle_show_a_finished_run() {
         "{}",
         out.stdout
     );
+    // The environment links the technical dossier of its last successful run, as `status` links the run's (it is
+    // stored right after the run's document says it finished).
+    let dossier = format!("dossiers/demo/pr-5/{id}.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = env.run(&["environments", "--json"]);
+        let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let linked = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["environment"] == "pr-5" && e["dossier"] == dossier.as_str());
+        if linked {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dossier linked from environments: {}",
+            out.stdout
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = env.run(&["environments"]);
+    assert!(
+        out.stdout.contains(&format!(
+            "dossier: {dossier} (nightshift dossier demo --environment pr-5"
+        )),
+        "{}",
+        out.stdout
+    );
 
     // bundle: the run document, each attempt's log and result, outputs, plan, host log excerpt.
     let path = env.dir.path().join("out/bundle.tar.gz");
