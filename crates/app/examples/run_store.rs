@@ -145,9 +145,8 @@ fn step(n: usize) -> StepName {
 
 /// `layers` layers of `width` steps, each step needing every step of the layer before.
 fn planned(layers: usize, width: usize) -> Run {
-    let mut yaml = String::from(
-        "schema: nightshift.catalog/v1\nproduct: shape\nplatform: azure\nsteps:\n",
-    );
+    let mut yaml =
+        String::from("schema: nightshift.catalog/v1\nproduct: shape\nplatform: azure\nsteps:\n");
     for l in 0..layers {
         for w in 0..width {
             let i = l * width + w;
@@ -249,7 +248,10 @@ async fn measure(design: Design, layers: usize, width: usize, writers: usize) ->
                         {
                             let start = Instant::now();
                             w.apply(&run, e, t(1 + 2 * i as i64 + k as i64)).await;
-                            times.lock().unwrap().push(start.elapsed().as_secs_f64() * 1e3);
+                            times
+                                .lock()
+                                .unwrap()
+                                .push(start.elapsed().as_secs_f64() * 1e3);
                         }
                     }
                 })

@@ -45,7 +45,8 @@ pub(crate) struct Record {
 
 impl Record {
     pub(crate) fn line(&self) -> Result<Vec<u8>, PortError> {
-        let mut bytes = serde_json::to_vec(self).map_err(|e| PortError::Permanent(e.to_string()))?;
+        let mut bytes =
+            serde_json::to_vec(self).map_err(|e| PortError::Permanent(e.to_string()))?;
         bytes.push(b'\n');
         Ok(bytes)
     }
@@ -139,12 +140,14 @@ pub(crate) struct Fold {
 pub(crate) const MAX_CACHED_RUNS: usize = 256;
 
 type Slot = Arc<tokio::sync::Mutex<Fold>>;
+/// A use counter, and each run's slot with when it was last used.
+type Slots = (u64, HashMap<RunId, (Slot, u64)>);
 
 /// The per-process cache of folded runs. A run's slot is locked while it is read or applied to, so in one process
 /// an apply folds up to its own record before another moves the offset past it; other processes need no lock.
 #[derive(Debug, Default)]
 pub(crate) struct Folds {
-    slots: Mutex<(u64, HashMap<RunId, (Slot, u64)>)>,
+    slots: Mutex<Slots>,
 }
 
 impl Folds {
@@ -182,7 +185,7 @@ impl Folds {
 enum Loaded {
     Absent,
     /// A finished run's snapshot (not cached: one read gives it).
-    Final(Run),
+    Final(Box<Run>),
     /// The journal's state, in the fold.
     Live,
 }
@@ -200,7 +203,7 @@ impl Repo {
         let mut fold = slot.lock().await;
         Ok(match self.refresh(id, &mut fold).await? {
             Loaded::Absent => None,
-            Loaded::Final(run) => Some(run),
+            Loaded::Final(run) => Some(*run),
             Loaded::Live => fold.run.clone(),
         })
     }
@@ -210,16 +213,18 @@ impl Repo {
         let key = journal_key(id);
         if fold.run.is_some() {
             if let Some(tail) = self.store.read_from(&key, fold.offset).await? {
-                fold.offset = self::fold(&key, &mut fold.run, &tail, fold.offset, None, None)?.offset;
+                fold.offset =
+                    self::fold(&key, &mut fold.run, &tail, fold.offset, None, None)?.offset;
                 return Ok(Loaded::Live);
             }
             // The journal went (retention): load afresh.
             *fold = Fold::default();
         }
         let doc = self.read_json::<Run>(&run_key(id)).await?;
-        if let Some(run) = doc.as_ref().filter(|r| r.status.is_finished()) {
-            return Ok(Loaded::Final(run.clone()));
-        }
+        let doc = match doc {
+            Some(run) if run.status.is_finished() => return Ok(Loaded::Final(Box::new(run))),
+            other => other,
+        };
         let tail = match (self.store.read_from(&key, 0).await?, doc) {
             (Some(tail), _) => tail,
             (None, None) => return Ok(Loaded::Absent),
@@ -331,7 +336,7 @@ impl Repo {
         if fold.run.is_none() {
             match self.refresh(id, &mut fold).await? {
                 Loaded::Absent => return Ok(None),
-                Loaded::Final(run) => return Ok(Some((run, Vec::new(), false))),
+                Loaded::Final(run) => return Ok(Some((*run, Vec::new(), false))),
                 Loaded::Live => {}
             }
         }
@@ -354,7 +359,7 @@ impl Repo {
             *fold = Fold::default();
             return Ok(match self.refresh(id, &mut fold).await? {
                 Loaded::Absent => None,
-                Loaded::Final(run) => Some((run, Vec::new(), false)),
+                Loaded::Final(run) => Some((*run, Vec::new(), false)),
                 Loaded::Live => fold.run.clone().map(|r| (r, Vec::new(), false)),
             });
         };
@@ -479,8 +484,15 @@ mod tests {
 
     #[test]
     fn a_complete_record_that_is_not_valid_is_refused_with_the_key_and_the_offset() {
-        let err = fold("runs/x/journal.jsonl", &mut None, b"{}\nnot json\n", 0, None, None)
-            .unwrap_err();
+        let err = fold(
+            "runs/x/journal.jsonl",
+            &mut None,
+            b"{}\nnot json\n",
+            0,
+            None,
+            None,
+        )
+        .unwrap_err();
 
         let text = err.to_string();
         assert!(text.contains("runs/x/journal.jsonl"), "{text}");

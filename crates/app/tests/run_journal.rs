@@ -177,8 +177,8 @@ async fn created_and_started(f: &Fixture, run: &Run) -> Repo {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_applies_on_different_steps_of_one_run_all_land_with_no_conflict_and_no_conditional_write()
-{
+async fn concurrent_applies_on_different_steps_of_one_run_all_land_with_no_conflict_and_no_conditional_write(
+) {
     // Arrange: a fan-out of 20, every step queued; 20 writers, each with a cache of its own (as 20 processes).
     let f = Fixture::new();
     let run = planned(20, false);
@@ -204,13 +204,18 @@ async fn concurrent_applies_on_different_steps_of_one_run_all_land_with_no_confl
     // Assert
     assert_eq!(applied, 20);
     assert_eq!(f.counts.conflicts.load(Ordering::SeqCst), 0);
-    assert_eq!(f.writes() - puts_before, 20, "one append per event, nothing else");
+    assert_eq!(
+        f.writes() - puts_before,
+        20,
+        "one append per event, nothing else"
+    );
     let now = f.repo().run(&run.id).await.unwrap().unwrap();
     assert!(now.steps.values().all(|s| s.status == StepStatus::Running));
 }
 
 #[tokio::test]
-async fn a_duplicate_event_appended_twice_changes_nothing_and_returns_no_commands_the_second_time() {
+async fn a_duplicate_event_appended_twice_changes_nothing_and_returns_no_commands_the_second_time()
+{
     // Arrange
     let f = Fixture::new();
     let run = planned(3, true);
@@ -237,7 +242,8 @@ async fn a_duplicate_event_appended_twice_changes_nothing_and_returns_no_command
 }
 
 #[tokio::test]
-async fn a_torn_last_record_is_ignored_by_readers_and_the_next_apply_lands_after_the_last_whole_one() {
+async fn a_torn_last_record_is_ignored_by_readers_and_the_next_apply_lands_after_the_last_whole_one(
+) {
     // Arrange: a writer died in the middle of a record.
     let f = Fixture::new();
     let run = planned(2, true);
@@ -272,7 +278,9 @@ async fn a_warm_cache_reads_only_the_records_added_since_it_last_folded() {
     let run = planned(200, true);
     let repo = created_and_started(&f, &run).await;
     apply(&repo, &run, &started(&run, 0), 1).await;
-    let journal_size = std::fs::metadata(f.path(&journal_key(&run.id))).unwrap().len();
+    let journal_size = std::fs::metadata(f.path(&journal_key(&run.id)))
+        .unwrap()
+        .len();
     assert!(journal_size > 50_000, "{journal_size}");
     // Another process appends a record this one has not folded.
     let (read0, written0) = (f.read(), f.written());
@@ -288,7 +296,10 @@ async fn a_warm_cache_reads_only_the_records_added_since_it_last_folded() {
     assert_eq!(now.steps[&step(1)].status, StepStatus::Running);
     let own = f.written() - written1;
     assert_eq!(f.read() - read1, elsewhere + own);
-    assert!(read1 - read0 >= journal_size, "the cold process read it all");
+    assert!(
+        read1 - read0 >= journal_size,
+        "the cold process read it all"
+    );
 }
 
 /// Bytes written and read per transition over the first steps of a chain of `n`.
@@ -402,7 +413,8 @@ async fn a_finished_run_document_of_an_older_state_directory_reads_as_it_is() {
 }
 
 #[tokio::test]
-async fn an_unfinished_run_document_of_an_older_state_directory_becomes_its_journal_and_takes_events() {
+async fn an_unfinished_run_document_of_an_older_state_directory_becomes_its_journal_and_takes_events(
+) {
     // Arrange: a run document written before the journals, its first step running.
     let f = Fixture::new();
     let run = planned(2, true);

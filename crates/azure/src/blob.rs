@@ -14,6 +14,7 @@
 //! | `append` | Append Block (atomic, never conflicts); the offset from `x-ms-blob-append-offset` |
 //! | `read_from(offset)` | GET with `x-ms-range: bytes=<offset>-` (416 past the end: nothing new) |
 
+use crate::http::APPEND_OFFSET;
 use crate::http::{AzureHttp, HttpTransport};
 use crate::identity::{TokenProvider, STORAGE_RESOURCE};
 use async_trait::async_trait;
@@ -23,7 +24,6 @@ use azure_core::{ExponentialRetryOptions, RetryOptions, TransportOptions};
 use azure_storage::{CloudLocation, StorageCredentials};
 use azure_storage_blobs::prelude::{ClientBuilder, ContainerClient};
 use futures::StreamExt;
-use crate::http::APPEND_OFFSET;
 use nightshift_core::ports::{check_record, PortError, Precondition, Store, Versioned};
 use std::fmt;
 use std::num::NonZeroU32;

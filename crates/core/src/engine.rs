@@ -179,11 +179,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
 
 /// [`apply`] on the run itself, without a copy: what folding a run's event journal uses. Returns the commands and
 /// whether the event applied; an event that does not apply leaves the run untouched.
-pub fn apply_in_place(
-    mut run: &mut Run,
-    event: &Event,
-    now: DateTime<Utc>,
-) -> (Vec<Command>, bool) {
+pub fn apply_in_place(run: &mut Run, event: &Event, now: DateTime<Utc>) -> (Vec<Command>, bool) {
     let mut commands = Vec::new();
     let changed = match event {
         Event::Start => {
@@ -192,7 +188,7 @@ pub fn apply_in_place(
                 if run.status == RunStatus::Waiting {
                     run.status = RunStatus::Running;
                     journal(
-                        &mut run,
+                        run,
                         now,
                         None,
                         None,
@@ -202,7 +198,7 @@ pub fn apply_in_place(
                     );
                 }
                 commands.push(notify(
-                    &run,
+                    run,
                     NotificationKind::RunStarted,
                     format!("{} started: {} steps", run.id, run.steps.len()),
                 ));
@@ -216,7 +212,7 @@ pub fn apply_in_place(
                 run.status = RunStatus::Waiting;
                 let why = format!("run {behind} is building this environment");
                 journal(
-                    &mut run,
+                    run,
                     now,
                     None,
                     None,
@@ -225,7 +221,7 @@ pub fn apply_in_place(
                     Some(why.clone()),
                 );
                 commands.push(notify(
-                    &run,
+                    run,
                     NotificationKind::RunWaiting,
                     format!("{} waits: {why}", run.id),
                 ));
@@ -251,7 +247,7 @@ pub fn apply_in_place(
                         reason: None,
                     });
                 }
-                set_status(&mut run, step, StepStatus::Running, now, None);
+                set_status(run, step, StepStatus::Running, now, None);
                 true
             }
             _ => false,
@@ -266,7 +262,7 @@ pub fn apply_in_place(
                 s.finished_at = Some(now);
                 s.started_at.get_or_insert(now);
                 record_attempt(s, *attempt, now, "succeeded", None, &run.id);
-                set_status(&mut run, step, StepStatus::Succeeded, now, None);
+                set_status(run, step, StepStatus::Succeeded, now, None);
                 true
             }
             _ => false,
@@ -300,10 +296,10 @@ pub fn apply_in_place(
                         s.max_attempts,
                         at.to_rfc3339()
                     );
-                    set_status(&mut run, step, StepStatus::Retrying, now, Some(why.clone()));
+                    set_status(run, step, StepStatus::Retrying, now, Some(why.clone()));
                     commands.push(Command::DispatchAt(msg, at));
                     commands.push(notify_step(
-                        &run,
+                        run,
                         NotificationKind::StepRetrying,
                         format!("{}: step {step} {why}", run.id),
                         step,
@@ -316,9 +312,9 @@ pub fn apply_in_place(
                     } else {
                         format!("failed (not retryable): {reason}")
                     };
-                    set_status(&mut run, step, StepStatus::Failed, now, Some(why.clone()));
+                    set_status(run, step, StepStatus::Failed, now, Some(why.clone()));
                     commands.push(notify_step(
-                        &run,
+                        run,
                         NotificationKind::StepFailed,
                         format!("{}: step {step} {why}", run.id),
                         step,

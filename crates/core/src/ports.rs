@@ -97,7 +97,10 @@ pub trait Store: Send + Sync {
             let mut bytes = cur.bytes;
             bytes.truncate(offset);
             bytes.extend_from_slice(&record);
-            match self.put(key, bytes, Precondition::Version(cur.version)).await {
+            match self
+                .put(key, bytes, Precondition::Version(cur.version))
+                .await
+            {
                 Ok(_) => return Ok(Some(offset as u64)),
                 Err(PortError::Conflict(_)) => continue,
                 Err(e) => return Err(e),

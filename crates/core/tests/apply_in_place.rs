@@ -47,7 +47,8 @@ fn planned() -> Run {
 }
 
 #[test]
-fn applying_in_place_gives_the_run_and_commands_apply_gives_and_a_non_event_leaves_the_run_as_it_was() {
+fn applying_in_place_gives_the_run_and_commands_apply_gives_and_a_non_event_leaves_the_run_as_it_was(
+) {
     let mut run = planned();
     let id = run.id.clone();
     let started = |n: &str, a: u32| Event::JobStarted {

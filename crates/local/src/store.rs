@@ -442,8 +442,16 @@ mod tests {
         assert_eq!((second, third), (Some(6), Some(10)));
         let all = s.read_from("j.jsonl", 0).await.unwrap().unwrap();
         assert_eq!(all, b"first\ntwo\nthree\n");
-        assert_eq!(s.read_from("j.jsonl", 10).await.unwrap().unwrap(), b"three\n");
-        assert!(s.read_from("j.jsonl", 99).await.unwrap().unwrap().is_empty());
+        assert_eq!(
+            s.read_from("j.jsonl", 10).await.unwrap().unwrap(),
+            b"three\n"
+        );
+        assert!(s
+            .read_from("j.jsonl", 99)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty());
         assert_eq!(s.read_from("missing", 0).await.unwrap(), None);
     }
 
@@ -470,7 +478,10 @@ mod tests {
             .unwrap();
         // A writer died mid-record: half a line, no newline.
         let path = s.root().join("runs/r/journal.jsonl");
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"half\":").unwrap();
         drop(f);
 

@@ -296,7 +296,8 @@ impl std::io::Write for LogWriter {
 }
 
 #[tokio::test]
-async fn azurite_an_append_blob_journal_takes_records_at_the_offsets_it_reports_and_reads_from_any_offset() {
+async fn azurite_an_append_blob_journal_takes_records_at_the_offsets_it_reports_and_reads_from_any_offset(
+) {
     let Some(store) = spawn_store().await else {
         return;
     };
