@@ -4,6 +4,7 @@
 
 use crate::repo::{EnvironmentRecord, Recovery};
 use crate::service::{App, AppError, Outputs};
+use crate::usecases::sweep_layers::Layers;
 use chrono::{DateTime, Utc};
 use nightshift_core::catalog::EnvironmentKind;
 use nightshift_core::expiry::tags;
@@ -14,6 +15,19 @@ use std::collections::BTreeMap;
 
 /// The record after `run` changed status: a pure function of the record as stored and the run.
 pub fn record_from_run(prev: Option<EnvironmentRecord>, run: &Run) -> EnvironmentRecord {
+    // A teardown run is part of a deletion: the environment is being destroyed whatever the run's status (a
+    // failed one keeps its groups for the next try), and nothing of its builds' history changes.
+    if run.trigger.is_teardown() {
+        let mut rec = prev.unwrap_or_else(|| EnvironmentRecord {
+            product: run.product.to_string(),
+            environment: run.environment.to_string(),
+            kind: run.kind.as_str().to_string(),
+            last_run: run.id.to_string(),
+            ..EnvironmentRecord::default()
+        });
+        rec.status = "destroying".into();
+        return rec;
+    }
     let status = match run.status {
         RunStatus::Running | RunStatus::Waiting => "building",
         RunStatus::Succeeded => "ready",
@@ -171,16 +185,18 @@ impl App {
         Ok(tagged)
     }
 
-    /// Destroys an environment now, by the sweep's path: its resource groups, their soft-deleted vaults, its
-    /// Terraform state, and its record marked `destroyed` with `reason`. Idempotent: a repeat after a crash
-    /// finishes the job (groups already gone count as deleted).
+    /// Destroys an environment now, by the sweep's path: the layers owning resources outside its groups first (a
+    /// teardown run: then this is called again when that run succeeded), then its resource groups, their
+    /// soft-deleted vaults, its Terraform state, and its record marked `destroyed` with `reason`. Idempotent: a
+    /// repeat after a crash finishes the job (groups already gone count as deleted, the teardown run is the same).
     pub(crate) async fn teardown(
         &self,
         product: &str,
         env: &str,
         reason: &str,
         by: &str,
-    ) -> Result<usize, AppError> {
+        out: &mut Outputs,
+    ) -> Result<Torn, AppError> {
         self.repo
             .update_environment(product, env, |prev| {
                 prev.filter(|r| r.status != "destroyed").map(|mut r| {
@@ -190,6 +206,14 @@ impl App {
             })
             .await?;
         let groups = self.environment_groups(product, env).await?;
+        match self
+            .outside_layers(product, env, &groups, reason, by, out)
+            .await?
+        {
+            Layers::Gone => {}
+            Layers::Destroying(note) => return Ok(Torn::Waiting(note)),
+            Layers::Failed(note) => return Ok(Torn::Failed(note)),
+        }
         for group in &groups {
             self.ports.cloud.delete_group(group).await?;
             // As in the sweep: a vault purge that fails leaves a name taken for its retention, not a failed teardown.
@@ -199,10 +223,22 @@ impl App {
         }
         self.forget_environment(product, env, self.now(), reason, by)
             .await?;
+        self.drop_pending_deletions(&groups).await?;
         crate::telemetry::emit(
             crate::telemetry::ENVIRONMENT_DELETED,
             serde_json::json!({"product": product, "environment": env, "groups": groups, "reason": reason}),
         );
-        Ok(groups.len())
+        Ok(Torn::Done(groups.len()))
     }
+}
+
+/// What a teardown did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Torn {
+    /// The environment is gone: this many resource groups were deleted.
+    Done(usize),
+    /// Its outside layers are being destroyed first: the groups go when that run succeeds (what to say).
+    Waiting(String),
+    /// Their teardown failed: groups and state kept, tried again (what to say).
+    Failed(String),
 }

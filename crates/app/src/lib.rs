@@ -13,9 +13,11 @@ mod run_journal;
 pub mod runner;
 pub mod service;
 pub mod settings;
+pub mod slots;
 pub mod telemetry;
 pub mod tools;
 pub mod usecases;
+pub mod waiting;
 pub mod wiring;
 
 pub use nightshift_azure::Need;

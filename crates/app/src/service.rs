@@ -177,7 +177,8 @@ impl App {
     /// new; it starts a run that was created but never started (its creator died in between), or re-sends the
     /// dispatches of steps still queued, in case the first outputs were lost.
     pub(crate) async fn start_run(&self, mut run: Run, out: &mut Outputs) -> Result<(), AppError> {
-        if self.repo.run(&run.id).await?.is_none() {
+        // A teardown run destroys layers: it continues nothing (no expiry to carry, no removed layer to add).
+        if !run.trigger.is_teardown() && self.repo.run(&run.id).await?.is_none() {
             self.continue_environment(&mut run, out).await?;
         }
         if self.repo.create_run(&run).await? {
@@ -237,14 +238,24 @@ impl App {
         run: &Run,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        // One run builds an environment at a time: a second one waits for the first to finish.
+        // One run builds an environment at a time: a second one waits for the first to finish. It is indexed as
+        // waiting before it is marked so, so the run ahead finds it whatever line this process dies at.
         let event = match self.repo.acquire_lease(run).await? {
             None => Event::Start,
-            Some(behind) => Event::Wait { behind },
+            Some(behind) => {
+                self.repo.mark_waiting(run).await?;
+                Event::Wait { behind }
+            }
         };
-        if let Some((run, commands, true)) = self.repo.apply(&run.id, &event, self.now()).await? {
-            self.record_environment(&run).await?;
-            self.execute(commands, out).await?;
+        if let Some((run, commands, changed)) = self.repo.apply(&run.id, &event, self.now()).await?
+        {
+            if matches!(event, Event::Wait { .. }) && run.status != RunStatus::Waiting {
+                self.repo.unmark_waiting(&run).await?;
+            }
+            if changed {
+                self.record_environment(&run).await?;
+                self.execute(commands, out).await?;
+            }
         }
         Ok(())
     }
@@ -256,6 +267,35 @@ impl App {
             telemetry::run_finished(run, self.now()),
         );
         let rec = self.record_environment(run).await?;
+        if let nightshift_core::run::Trigger::Teardown {
+            reason,
+            requested_by,
+            ..
+        } = &run.trigger
+        {
+            // Layers owning resources outside the groups are gone: now the groups, the state and the record. A
+            // failed teardown keeps them all; the sweep tries it again on a later pass.
+            self.repo.clear_active(&run.id).await?;
+            let (product, env) = (run.product.as_str(), run.environment.as_str());
+            if run.status == RunStatus::Succeeded {
+                let torn = self
+                    .teardown(product, env, reason, requested_by, out)
+                    .await?;
+                out.log(format!(
+                    "{product}/{env} after teardown run {}: {torn:?}",
+                    run.id
+                ));
+            } else {
+                out.log(format!(
+                    "{product}/{env}: teardown run {} failed ({}): resource groups and state kept, tried again by the sweep",
+                    run.id,
+                    run.reason.as_deref().unwrap_or("no reason")
+                ));
+            }
+            return self
+                .start_next_waiting(&run.product, &run.environment, out)
+                .await;
+        }
         // The environment's technical dossier (docs/dossier.md): a failure to generate it never fails the run.
         match self.store_dossier(run).await {
             Ok(Some(key)) => out.log(format!("dossier of {} stored at {key}", run.id)),
@@ -273,25 +313,38 @@ impl App {
     }
 
     /// Starts the oldest waiting run of an environment if the environment is free (idempotent: the watchdog calls
-    /// it again when a hand-over was lost).
+    /// it again when a hand-over was lost). The environment's waiting index names the candidates
+    /// ([`crate::waiting`]): only they are read, however many runs are active elsewhere.
     pub(crate) async fn start_next_waiting(
         &self,
         product: &ProductName,
         env: &EnvironmentName,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        let next = self.repo.active_runs().await?.into_iter().find(|r| {
-            &r.product == product && &r.environment == env && r.status == RunStatus::Waiting
-        });
-        let Some(next) = next else { return Ok(()) };
-        if self.repo.acquire_lease(&next).await?.is_none() {
-            if let Some((run, commands, true)) =
-                self.repo.apply(&next.id, &Event::Start, self.now()).await?
-            {
-                out.log(format!("run {} starts: {product}/{env} is free", run.id));
-                self.record_environment(&run).await?;
-                self.execute(commands, out).await?;
+        for (key, id) in self.repo.waiting_runs(product, env).await? {
+            let next = match self.repo.run(&id).await? {
+                Some(r) if r.status == RunStatus::Waiting => r,
+                // Started, finished or gone: the key outlived a crash or a hand-over; drop it.
+                _ => {
+                    self.repo.store().delete(&key).await?;
+                    continue;
+                }
+            };
+            if self.repo.acquire_lease(&next).await?.is_none() {
+                if let Some((run, commands, changed)) =
+                    self.repo.apply(&next.id, &Event::Start, self.now()).await?
+                {
+                    if changed {
+                        out.log(format!("run {} starts: {product}/{env} is free", run.id));
+                        self.record_environment(&run).await?;
+                        self.execute(commands, out).await?;
+                    }
+                    if run.status != RunStatus::Waiting {
+                        self.repo.unmark_waiting(&run).await?;
+                    }
+                }
             }
+            break;
         }
         Ok(())
     }

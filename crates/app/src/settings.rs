@@ -23,6 +23,14 @@ impl Mode {
     }
 }
 
+/// `NIGHTSHIFT_MAX_JOBS` unless set: as many jobs as the Functions host runs `step-dispatch` invocations at once
+/// (host.json `maxConcurrentCalls`), far under Azure Container Instances' default quota of container groups per
+/// region, and few enough that a burst (100 pull requests released at once) does not drown a small machine's cores
+/// in job processes while the orchestrator's own transitions wait for them.
+pub const DEFAULT_MAX_JOBS: u32 = 16;
+/// The largest `NIGHTSHIFT_MAX_JOBS`: one store key per slot.
+pub const MAX_MAX_JOBS: u64 = 10_000;
+
 #[derive(Debug, thiserror::Error)]
 #[error("setting {name}={value:?} is invalid: {why}")]
 pub struct SettingsError {
@@ -48,6 +56,8 @@ pub struct Settings {
     pub delete_finished_jobs: bool,
     pub watchdog_redispatch_secs: u64,
     pub watchdog_result_grace_secs: u64,
+    /// The most jobs running at once across all runs (`NIGHTSHIFT_MAX_JOBS`, see [`crate::slots`]).
+    pub max_jobs: u32,
     /// Where nightshift installs the tools it needs (ansible-core).
     pub tools_dir: PathBuf,
     /// The Azure adapters' settings (`NIGHTSHIFT_MODE=azure` only; see the `nightshift-azure` crate).
@@ -270,6 +280,16 @@ impl Settings {
             delete_finished_jobs: flag("NIGHTSHIFT_DELETE_FINISHED_JOBS", mode == Mode::Azure)?,
             watchdog_redispatch_secs: secs("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", 60)?,
             watchdog_result_grace_secs: secs("NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS", 30)?,
+            max_jobs: match num("NIGHTSHIFT_MAX_JOBS", DEFAULT_MAX_JOBS.into())? {
+                n @ 1..=MAX_MAX_JOBS => n as u32,
+                n => {
+                    return Err(SettingsError {
+                        name: "NIGHTSHIFT_MAX_JOBS",
+                        value: n.to_string(),
+                        why: format!("between 1 and {MAX_MAX_JOBS} jobs at once"),
+                    })
+                }
+            },
             tools_dir: get("NIGHTSHIFT_TOOLS_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(default_tools_dir),

@@ -173,7 +173,12 @@ fn the_runner_dockerfile_is_multi_stage_pinned_static_and_runs_the_runner_as_non
         "{froms:?}"
     );
     assert_eq!(args["DEBIAN_RELEASE"], "bookworm");
-    for pinned in ["RUST_VERSION", "TERRAFORM_VERSION", "ANSIBLE_CORE_VERSION"] {
+    for pinned in [
+        "RUST_VERSION",
+        "TERRAFORM_VERSION",
+        "ANSIBLE_CORE_VERSION",
+        "MONGOSH_VERSION",
+    ] {
         assert!(is_version(args[pinned]), "{pinned}={}", args[pinned]);
     }
     // The ansible-core pinned here is one the runner accepts.
@@ -222,6 +227,116 @@ fn the_runner_dockerfile_is_multi_stage_pinned_static_and_runs_the_runner_as_non
         lines.last().copied(),
         Some(r#"ENTRYPOINT ["nightshift", "runner"]"#)
     );
+}
+
+/// Every file under `dir` (recursively) whose name ends with `ext`.
+fn files_under(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path, ext));
+        } else if path.to_string_lossy().ends_with(ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_runner_image_installs_the_verified_pinned_mongosh_that_the_seed_playbooks_run() {
+    // What the playbooks run: each `mongo_cmd` of a community.mongodb.mongodb_shell task, a literal or a
+    // `{{ variable }}` whose value a role's defaults or vars give.
+    let seeds = std::path::Path::new(ROOT).join("seeds");
+    let yml: Vec<(std::path::PathBuf, String)> = files_under(&seeds, ".yml")
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect();
+    let value_of = |name: &str| -> Vec<String> {
+        yml.iter()
+            .flat_map(|(_, t)| t.lines())
+            .filter_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .collect()
+    };
+    let mut shells = Vec::new();
+    for (path, text) in &yml {
+        if !text.contains("community.mongodb.mongodb_shell:") {
+            continue;
+        }
+        let cmds: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("mongo_cmd:"))
+            .map(|v| v.trim().trim_matches('"'))
+            .collect();
+        assert!(
+            !cmds.is_empty(),
+            "{}: mongodb_shell without mongo_cmd runs the collection's default, name it",
+            path.display()
+        );
+        for cmd in cmds {
+            let resolved = match cmd.strip_prefix("{{").and_then(|c| c.strip_suffix("}}")) {
+                Some(var) => value_of(var.trim()),
+                None => vec![cmd.to_string()],
+            };
+            assert!(
+                !resolved.is_empty(),
+                "{}: {cmd} has no value",
+                path.display()
+            );
+            shells.extend(resolved);
+        }
+    }
+    assert!(
+        !shells.is_empty(),
+        "no mongodb_shell task found under seeds/"
+    );
+    assert!(
+        shells.iter().all(|s| s == "mongosh"),
+        "the playbooks run {shells:?}; the runner image installs mongosh only"
+    );
+
+    // The image: a pinned mongosh 2.x (the `--tls` flags the collection passes for `ssl: true`), verified
+    // against MongoDB's signing key pinned by fingerprint, on the runner's PATH.
+    let text = read("runner/Dockerfile");
+    let joined = text.replace("\\\n", " ");
+    let arg = |name: &str| {
+        joined
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("ARG {name}=")))
+            .unwrap_or_else(|| panic!("runner/Dockerfile pins no {name}"))
+            .to_string()
+    };
+    let version = arg("MONGOSH_VERSION");
+    let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+    assert!(major >= 2, "mongosh {version}");
+    let fingerprint = arg("MONGOSH_KEY_FINGERPRINT");
+    assert!(
+        fingerprint.len() == 40 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()),
+        "{fingerprint}"
+    );
+    for needed in [
+        "mongosh-${MONGOSH_VERSION}-linux-x64.tgz",
+        "https://pgp.mongodb.com/mongosh.asc",
+        "fpr:::::::::${MONGOSH_KEY_FINGERPRINT}:",
+        "gpg --batch --verify \"${archive}.sig\" \"${archive}\"",
+        "./mongosh --version",
+        "COPY --from=terraform /mongosh/mongosh /usr/local/bin/mongosh",
+    ] {
+        assert!(joined.contains(needed), "runner/Dockerfile lacks {needed}");
+    }
+    // The collection that turns `ssl: true` into mongosh's `--tls` (community.mongodb 1.7 and later).
+    let pinned = joined
+        .split("\"community.mongodb:==")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("community.mongodb is pinned");
+    let minor: Vec<u32> = pinned.split('.').map(|p| p.parse().unwrap()).collect();
+    assert!(minor[..2] >= [1, 7][..], "community.mongodb {pinned}");
 }
 
 #[test]

@@ -3,33 +3,22 @@
 
 use crate::aci::{AciJobs, AciSettings};
 use crate::arm::{ArmClient, ArmCloud, PUBLIC_ARM_ENDPOINT};
-use crate::azure_cli::AzureCli;
 use crate::blob::{BlobAuth, BlobStore};
+use crate::credential::{Credential, CredentialKind};
 use crate::http::{HttpTransport, ReqwestTransport};
-use crate::identity::{ManagedIdentity, StaticToken, TokenProvider};
+use crate::identity::{StaticToken, TokenProvider};
 use crate::keyvault::KeyVaultSecrets;
 use crate::servicebus::ServiceBusBus;
 use crate::Secret;
 use std::sync::Arc;
 
-/// Where tokens come from.
+/// Where tokens come from (`NIGHTSHIFT_CREDENTIAL`, or the static development token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
     /// `NIGHTSHIFT_ARM_TOKEN`: one bearer token for everything (development, contract tests).
     Static(Secret),
-    /// The Functions/App Service endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`).
-    AppService {
-        endpoint: String,
-        header: Secret,
-        client_id: Option<String>,
-    },
-    /// The Azure CLI's login (`NIGHTSHIFT_CREDENTIAL=azure-cli`): a workstation, a pipeline with OIDC.
-    AzureCli { program: String },
-    /// IMDS (inside Container Instances).
-    Imds {
-        endpoint: String,
-        client_id: Option<String>,
-    },
+    /// An official `azure_identity` credential: managed identity, the Azure CLI, workload identity federation.
+    Credential(CredentialKind),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +34,8 @@ pub struct AzureConfig {
     pub storage_endpoint: Option<String>,
     pub storage_key: Option<Secret>,
     pub servicebus_namespace: String,
+    /// `NIGHTSHIFT_SERVICEBUS_ENDPOINT`: another server than `https://<namespace>.servicebus.windows.net` (tests).
+    pub servicebus_endpoint: Option<String>,
     pub servicebus_send_policy: String,
     pub servicebus_key_secret: String,
     pub key_vault_url: String,
@@ -142,32 +133,48 @@ impl AzureConfig {
 
         // `AZURE_CLIENT_ID` is what the platform convention (and ACI's runner environment) calls the identity.
         let client_id = opt("NIGHTSHIFT_IDENTITY_CLIENT_ID").or_else(|| opt("AZURE_CLIENT_ID"));
-        let credential = opt("NIGHTSHIFT_CREDENTIAL");
+        // Settings of the hand-written token code that azure_identity has no equivalent for: refused, not ignored.
+        for (name, why) in [
+            ("NIGHTSHIFT_AZURE_CLI", "is no longer read: the Azure CLI credential runs `az` from PATH"),
+            ("NIGHTSHIFT_IMDS_ENDPOINT", "is no longer read: managed identity uses the platform's endpoint (IDENTITY_ENDPOINT, else IMDS)"),
+        ] {
+            if opt(name).is_some() {
+                return Err(ConfigError::Invalid { name, why: format!("{why}; unset it") });
+            }
+        }
         let token_source = if let Some(t) = opt("NIGHTSHIFT_ARM_TOKEN") {
             TokenSource::Static(Secret::new(t))
-        } else if credential.as_deref() == Some("azure-cli") {
-            TokenSource::AzureCli {
-                program: opt("NIGHTSHIFT_AZURE_CLI").unwrap_or_else(|| "az".into()),
-            }
-        } else if let Some(other) = credential.filter(|c| c != "managed-identity") {
-            return Err(ConfigError::Invalid {
-                name: "NIGHTSHIFT_CREDENTIAL",
-                why: format!("{other:?}: use managed-identity (default) or azure-cli"),
-            });
-        } else if let (Some(endpoint), Some(header)) =
-            (opt("IDENTITY_ENDPOINT"), opt("IDENTITY_HEADER"))
-        {
-            TokenSource::AppService {
-                endpoint: url("IDENTITY_ENDPOINT", endpoint)?,
-                header: Secret::new(header),
-                client_id,
-            }
         } else {
-            TokenSource::Imds {
-                endpoint: opt("NIGHTSHIFT_IMDS_ENDPOINT")
-                    .unwrap_or_else(|| crate::identity::IMDS_TOKEN_URL.to_string()),
-                client_id,
-            }
+            TokenSource::Credential(match opt("NIGHTSHIFT_CREDENTIAL").as_deref() {
+                None | Some("managed-identity") => {
+                    if let (Some(endpoint), Some(_)) =
+                        (opt("IDENTITY_ENDPOINT"), opt("IDENTITY_HEADER"))
+                    {
+                        url("IDENTITY_ENDPOINT", endpoint)?;
+                    }
+                    CredentialKind::ManagedIdentity { client_id }
+                }
+                Some("azure-cli") => CredentialKind::AzureCli,
+                Some("workload-identity") => {
+                    let need = |k: &'static str| opt(k).ok_or(ConfigError::Missing(k));
+                    CredentialKind::WorkloadIdentity {
+                        tenant_id: need("AZURE_TENANT_ID")?,
+                        client_id: match client_id {
+                            Some(c) => c,
+                            None => need("AZURE_CLIENT_ID")?,
+                        },
+                        token_file: need("AZURE_FEDERATED_TOKEN_FILE")?.into(),
+                    }
+                }
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "NIGHTSHIFT_CREDENTIAL",
+                        why: format!(
+                        "{other:?}: use managed-identity (default), azure-cli or workload-identity"
+                    ),
+                    })
+                }
+            })
         };
 
         Ok(Self {
@@ -186,6 +193,9 @@ impl AzureConfig {
                 .transpose()?,
             storage_key: opt("NIGHTSHIFT_STORAGE_KEY").map(Secret::new),
             servicebus_namespace: req("NIGHTSHIFT_SERVICEBUS_NAMESPACE")?,
+            servicebus_endpoint: opt("NIGHTSHIFT_SERVICEBUS_ENDPOINT")
+                .map(|v| url("NIGHTSHIFT_SERVICEBUS_ENDPOINT", v))
+                .transpose()?,
             servicebus_send_policy: opt("NIGHTSHIFT_SERVICEBUS_SEND_POLICY")
                 .unwrap_or_else(|| "nightshift-send".into()),
             servicebus_key_secret: opt("NIGHTSHIFT_SERVICEBUS_KEY_SECRET")
@@ -255,32 +265,22 @@ impl AzureConfig {
         if let Some(e) = &self.storage_endpoint {
             env.push(("NIGHTSHIFT_STORAGE_ENDPOINT", e.clone()));
         }
+        if let Some(e) = &self.servicebus_endpoint {
+            env.push(("NIGHTSHIFT_SERVICEBUS_ENDPOINT", e.clone()));
+        }
         if let Some(r) = &self.aci.registry_server {
             env.push(("NIGHTSHIFT_ACI_REGISTRY_SERVER", r.clone()));
         }
         env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
-    /// The token provider the adapters share (one cache for all of them).
+    /// The token provider the adapters share (one cache for all of them). Performs no I/O.
     pub fn token_provider(&self) -> Arc<dyn TokenProvider> {
         match &self.token_source {
             TokenSource::Static(t) => Arc::new(StaticToken::new(t.expose())),
-            TokenSource::AppService {
-                endpoint,
-                header,
-                client_id,
-            } => Arc::new(ManagedIdentity::app_service(
-                endpoint.clone(),
-                header.expose(),
-                client_id.clone(),
-            )),
-            TokenSource::AzureCli { program } => Arc::new(AzureCli::new(program.clone())),
-            TokenSource::Imds {
-                endpoint,
-                client_id,
-            } => Arc::new(ManagedIdentity::imds_at(
-                endpoint.clone(),
-                client_id.clone(),
+            TokenSource::Credential(kind) => Arc::new(Credential::new(
+                kind.clone(),
+                Arc::new(ReqwestTransport::new()),
             )),
         }
     }
@@ -325,6 +325,16 @@ impl AzureConfig {
             Some(k) => BlobAuth::Key(k.clone()),
             None => BlobAuth::Token(tokens.clone()),
         };
+        let mut bus = ServiceBusBus::new(
+            &self.servicebus_namespace,
+            &self.servicebus_send_policy,
+            &self.servicebus_key_secret,
+            secrets.clone(),
+            transport.clone(),
+        );
+        if let Some(endpoint) = &self.servicebus_endpoint {
+            bus = bus.with_endpoint(endpoint, transport.clone());
+        }
         AzureAdapters {
             store: Arc::new(BlobStore::new(
                 &self.storage_account,
@@ -333,13 +343,7 @@ impl AzureConfig {
                 auth,
                 transport.clone(),
             )),
-            bus: Arc::new(ServiceBusBus::new(
-                &self.servicebus_namespace,
-                &self.servicebus_send_policy,
-                &self.servicebus_key_secret,
-                secrets.clone(),
-                transport,
-            )),
+            bus: Arc::new(bus),
             jobs: Arc::new(AciJobs::new(arm, self.aci.clone())),
             cloud: Arc::new(ArmCloud::new(ArmClient::new(
                 &self.arm_endpoint,
@@ -395,7 +399,7 @@ mod tests {
             "{text}"
         );
 
-        // Inside the container: the same targets, tokens from IMDS as the jobs identity.
+        // Inside the container: the same targets, tokens from the managed identity (IMDS) as the jobs identity.
         let mut inside = env.clone();
         inside.insert("AZURE_CLIENT_ID".into(), "runner-cid".into());
         let rebuilt = AzureConfig::from_lookup(|k| inside.get(k).cloned()).unwrap();
@@ -404,7 +408,7 @@ mod tests {
         assert_eq!(rebuilt.storage_key, None);
         assert!(matches!(
             rebuilt.token_source,
-            TokenSource::Imds { client_id: Some(ref c), .. } if c == "runner-cid"
+            TokenSource::Credential(CredentialKind::ManagedIdentity { client_id: Some(ref c) }) if c == "runner-cid"
         ));
     }
 }

@@ -59,6 +59,18 @@ impl ServiceBusBus {
         }
     }
 
+    /// Sends to `endpoint` (`http://127.0.0.1:PORT`) instead of `https://<namespace>.servicebus.windows.net`: a
+    /// loopback server following the REST contract, in tests. The SAS still signs the namespace's address.
+    pub fn with_endpoint(mut self, endpoint: &str, transport: Arc<dyn HttpTransport>) -> Self {
+        let rebased = Rebased {
+            from: format!("https://{}.servicebus.windows.net", self.namespace),
+            to: endpoint.trim_end_matches('/').to_string(),
+            inner: transport,
+        };
+        self.http = Arc::new(AzureHttp::new(Arc::new(rebased)));
+        self
+    }
+
     async fn key(&self) -> Result<SecretValue, PortError> {
         let mut cached = self.key.lock().await;
         if let Some(k) = cached.as_ref() {
@@ -67,6 +79,26 @@ impl ServiceBusBus {
         let key = self.secrets.get(&self.key_secret_name).await?;
         *cached = Some(key.clone());
         Ok(key)
+    }
+}
+
+/// Rewrites the namespace's base address to another server's.
+struct Rebased {
+    from: String,
+    to: String,
+    inner: Arc<dyn HttpTransport>,
+}
+
+#[async_trait]
+impl HttpTransport for Rebased {
+    async fn send(
+        &self,
+        mut request: crate::http::HttpRequest,
+    ) -> Result<crate::http::HttpResponse, crate::http::TransportError> {
+        if let Some(rest) = request.url.strip_prefix(&self.from) {
+            request.url = format!("{}{rest}", self.to);
+        }
+        self.inner.send(request).await
     }
 }
 

@@ -89,6 +89,7 @@ impl LocalStack {
             "NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS".into(),
             settings.watchdog_result_grace_secs.to_string(),
         );
+        app_settings.insert("NIGHTSHIFT_MAX_JOBS".into(), settings.max_jobs.to_string());
         app_settings.insert(
             "NIGHTSHIFT_DELETE_FINISHED_JOBS".into(),
             settings.delete_finished_jobs.to_string(),
@@ -111,7 +112,7 @@ impl LocalStack {
         config.app_settings = app_settings;
         config.run_timers = opts.run_timers;
         config.deliver_twice = opts.deliver_twice;
-        config.max_concurrent_calls = 8;
+        // Service Bus invocations in flight per function: host.json's maxConcurrentCalls, as on Azure.
         config.http_port = opts.http_port;
         // This host holds the state directory's lock: whatever is still locked on its queues was left by a host
         // that died (SIGKILL), and is delivered again now rather than when its lock expires.

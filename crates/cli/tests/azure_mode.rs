@@ -47,7 +47,6 @@ fn azure_env(base: &str) -> Vec<(&'static str, String)> {
         ("NIGHTSHIFT_SUBSCRIPTION_ID", SUBSCRIPTION.into()),
         ("NIGHTSHIFT_ARM_ENDPOINT", base.into()),
         ("NIGHTSHIFT_ARM_TOKEN", ARM_TOKEN.into()),
-        ("NIGHTSHIFT_IMDS_ENDPOINT", format!("{base}/metadata/identity/oauth2/token")),
         ("NIGHTSHIFT_STORAGE_ACCOUNT", azurite::ACCOUNT.into()),
         ("NIGHTSHIFT_STORAGE_ENDPOINT", format!("{base}/{}", azurite::ACCOUNT)),
         ("NIGHTSHIFT_STORAGE_KEY", azurite::KEY.into()),
@@ -403,8 +402,9 @@ async fn status_in_azure_mode_reads_the_journal_from_blob_storage() {
     eprintln!("status in azure mode took {took:?}");
 }
 
-/// An `az` stand-in for `az account get-access-token --resource <r> --output json` (the documented answer), as an
-/// operator's workstation after `az login` has it: the token is the one the fake ARM accepts.
+/// An `az` stand-in for `az account get-access-token -o json --scope <s>` (the documented answer), as an operator's
+/// workstation after `az login` has it: the token is the one the fake ARM accepts. The Azure CLI credential runs
+/// `az` from `PATH`: the stub's directory goes first on it. (crates/cli/tests/azure_workstation.rs has the rest.)
 fn az_stub(dir: &Path) -> String {
     use std::os::unix::fs::PermissionsExt;
     let script = format!(
@@ -443,7 +443,14 @@ async fn a_workstation_sweep_dry_run_needs_only_arm_and_store_settings_and_the_a
         ("NIGHTSHIFT_ARM_ENDPOINT", base.clone()),
         ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore".into()),
         ("NIGHTSHIFT_CREDENTIAL", "azure-cli".into()),
-        ("NIGHTSHIFT_AZURE_CLI", az_stub(state.path())),
+        ("PATH", {
+            az_stub(state.path());
+            format!(
+                "{}:{}",
+                state.path().display(),
+                std::env::var("PATH").unwrap_or_default()
+            )
+        }),
     ];
 
     // Act

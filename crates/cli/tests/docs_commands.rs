@@ -398,9 +398,17 @@ fn the_readme_shows_the_daily_verbs_on_its_first_screen_after_the_two_set_up_com
 #[test]
 fn both_pipeline_examples_are_valid_yaml_that_release_and_close_with_oidc_and_no_stored_key() {
     let root = repo_root();
-    for (file, login) in [
-        ("docs/pipelines/github-actions.yml", "azure/login@v2"),
-        ("docs/pipelines/azure-pipelines.yml", "AzureCLI@2"),
+    for (file, login, credential) in [
+        (
+            "docs/pipelines/github-actions.yml",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "NIGHTSHIFT_CREDENTIAL: workload-identity",
+        ),
+        (
+            "docs/pipelines/azure-pipelines.yml",
+            "AzureCLI@2",
+            "azure-cli",
+        ),
     ] {
         let text =
             std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -425,8 +433,8 @@ fn both_pipeline_examples_are_valid_yaml_that_release_and_close_with_oidc_and_no
         );
         assert!(text.contains(login), "{file}: logs in with {login}");
         assert!(
-            text.contains("NIGHTSHIFT_CREDENTIAL") && text.contains("azure-cli"),
-            "{file}: nightshift takes its tokens from the OIDC login"
+            text.contains("NIGHTSHIFT_CREDENTIAL") && text.contains(credential),
+            "{file}: nightshift takes its tokens from the OIDC login ({credential})"
         );
         for stored_key in [
             "client-secret",

@@ -125,6 +125,18 @@ pub struct StepDef {
     pub resources: Resources,
     pub secrets: BTreeMap<String, String>,
     pub action: Action,
+    /// The layer owns resources outside the environment's resource groups (DNS records at Cloudflare): deleting
+    /// the groups would not remove them, so the layer is destroyed first (`teardown: terraform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Teardown>,
+}
+
+/// How a layer that owns resources outside its environment's resource groups is torn down before the groups go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Teardown {
+    /// Its own `terraform destroy`, run as a job.
+    Terraform,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +162,10 @@ pub struct EnvironmentDef {
     /// What happens to the environment when a run of it fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// The most jobs one run of this environment runs at once (its own `max_parallel`, else the product's
+    /// `defaults.max_parallel`); None: as many as the DAG allows (the global `NIGHTSHIFT_MAX_JOBS` still applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
 }
 
 /// What a failed run leaves behind (`on_failure` in the catalog).
@@ -258,6 +274,7 @@ struct RawDefaults {
     backoff: Option<String>,
     timeout: Option<String>,
     resources: Option<RawResources>,
+    max_parallel: Option<u32>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -279,6 +296,7 @@ struct RawStep {
     resources: Option<RawResources>,
     #[serde(default)]
     secrets: BTreeMap<String, String>,
+    teardown: Option<String>,
     // `Some(None)`: the key is there with no value (`ansible:`), which plain `Option` would read as absent.
     #[serde(default, deserialize_with = "present")]
     terraform: Option<Option<RawTerraform>>,
@@ -331,6 +349,7 @@ struct RawEnvironment {
     vars: BTreeMap<String, String>,
     on_failure: Option<String>,
     grace: Option<String>,
+    max_parallel: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +362,17 @@ struct RawSchedule {
 }
 
 const MAX_RETRIES: u32 = 10;
+
+/// The largest `max_parallel` a catalog may give (more jobs than that at once is no longer a cap).
+pub const MAX_PARALLEL: u32 = 1000;
+
+fn check_max_parallel(v: Option<u32>) -> Result<Option<u32>, String> {
+    match v {
+        Some(0) => Err("at least 1 (remove max_parallel for no per-run cap)".into()),
+        Some(n) if n > MAX_PARALLEL => Err(format!("at most {MAX_PARALLEL}")),
+        other => Ok(other),
+    }
+}
 
 fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
     let err = |field: String, message: String| CatalogError {
@@ -402,6 +432,8 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
     let d_backoff = dur("defaults.backoff".into(), &raw.defaults.backoff, 5)?;
     let d_timeout = dur("defaults.timeout".into(), &raw.defaults.timeout, 30 * 60)?;
     let d_res = merge_resources(Resources::default(), raw.defaults.resources.as_ref());
+    let d_max_parallel = check_max_parallel(raw.defaults.max_parallel)
+        .map_err(|m| err("defaults.max_parallel".into(), m))?;
 
     if raw.steps.is_empty() {
         return Err(err(
@@ -485,6 +517,30 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 ))
             }
         };
+        let teardown = match s.teardown.as_deref() {
+            None => None,
+            Some("terraform") if matches!(action, Action::Terraform { .. }) => {
+                Some(Teardown::Terraform)
+            }
+            Some("terraform") => {
+                return Err(err(
+                    at("teardown"),
+                    format!(
+                        "teardown: terraform is for Terraform steps only (this step runs {}): remove it",
+                        action.kind()
+                    ),
+                ))
+            }
+            Some(other) => {
+                return Err(err(
+                    at("teardown"),
+                    format!(
+                        "unknown teardown {other:?}: the only one is `terraform` (the layer's own terraform \
+                         destroy, run before its environment's resource groups are deleted)"
+                    ),
+                ))
+            }
+        };
         for (k, v) in &s.secrets {
             if !is_env_name(k) {
                 return Err(err(
@@ -533,6 +589,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 resources: merge_resources(d_res.clone(), s.resources.as_ref()),
                 secrets: s.secrets.clone(),
                 action,
+                teardown,
             },
         );
     }
@@ -655,6 +712,9 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 ))
             }
         };
+        let max_parallel = check_max_parallel(e.max_parallel)
+            .map_err(|m| err(at("max_parallel"), m))?
+            .or(d_max_parallel);
         environments.insert(
             env_name.clone(),
             EnvironmentDef {
@@ -666,6 +726,7 @@ fn parse_product(file: &str, text: &str) -> Result<Product, CatalogError> {
                 warn_before,
                 vars: e.vars.clone(),
                 on_failure,
+                max_parallel,
             },
         );
     }
@@ -1084,6 +1145,36 @@ environments:
         ))
         .unwrap_err();
         assert!(e.message.contains("never expires"), "{e}");
+    }
+
+    #[test]
+    fn a_terraform_step_may_declare_teardown_terraform_and_any_other_use_is_refused_naming_the_file_and_field(
+    ) {
+        let c = parse(&DEMO.replace(
+            "terraform: { stack: tf/app }",
+            "teardown: terraform\n    terraform: { stack: tf/app }",
+        ))
+        .unwrap();
+        let p = c.product("shop").unwrap();
+        assert_eq!(p.steps[3].teardown, Some(Teardown::Terraform));
+        assert_eq!(p.steps[1].teardown, None, "absent by default");
+
+        let e = parse(&DEMO.replace(
+            "smoke: { command",
+            "teardown: terraform\n    smoke: { command",
+        ))
+        .unwrap_err();
+        assert_eq!(e.file, "catalog/shop.yaml");
+        assert_eq!(e.field, "steps.smoke.teardown");
+        assert!(e.message.contains("Terraform steps only"), "{e}");
+
+        let e = parse(&DEMO.replace(
+            "terraform: { stack: tf/app }",
+            "teardown: ansible\n    terraform: { stack: tf/app }",
+        ))
+        .unwrap_err();
+        assert_eq!(e.field, "steps.app.teardown");
+        assert!(e.message.contains("unknown teardown \"ansible\""), "{e}");
     }
 
     #[test]

@@ -370,8 +370,26 @@ fn record_attempt(
     a.reason = reason;
 }
 
-/// Queues ready steps, cancels the dependents of failed ones, and finishes the run when nothing is left to do.
+/// Why a ready step stays pending: the run's `max_parallel` steps are queued or running already.
+pub const SLOT_WAIT_PREFIX: &str = "waiting for a job slot";
+
+/// Steps that hold one of the run's job slots: queued, running, or retrying (its next attempt may start any time).
+fn holding_a_slot(run: &Run) -> usize {
+    run.steps
+        .values()
+        .filter(|s| {
+            matches!(
+                s.status,
+                StepStatus::Queued | StepStatus::Running | StepStatus::Retrying
+            )
+        })
+        .count()
+}
+
+/// Queues ready steps (at most the run's `max_parallel` at once, in catalog order; the others stay pending with
+/// the reason), cancels the dependents of failed ones, and finishes the run when nothing is left to do.
 fn advance(run: &mut Run, now: DateTime<Utc>, commands: &mut Vec<Command>) {
+    let mut busy = holding_a_slot(run);
     loop {
         let mut progressed = false;
         let names: Vec<StepName> = run.steps.keys().cloned().collect();
@@ -400,8 +418,23 @@ fn advance(run: &mut Run, now: DateTime<Utc>, commands: &mut Vec<Command>) {
                     continue;
                 }
                 let s = run.steps.get_mut(&name).expect("exists");
+                let waits_own_reason = s
+                    .reason
+                    .as_deref()
+                    .is_none_or(|r| r.starts_with(SLOT_WAIT_PREFIX));
+                if let Some(cap) = run.max_parallel.filter(|cap| busy >= *cap as usize) {
+                    // Not a transition (it stays pending): only its reason says why, without touching another one.
+                    if waits_own_reason {
+                        s.reason = Some(format!("{SLOT_WAIT_PREFIX}: max_parallel {cap}"));
+                    }
+                    continue;
+                }
+                if waits_own_reason {
+                    s.reason = None;
+                }
                 s.attempt = 1;
                 s.queued_at = Some(now);
+                busy += 1;
                 set_status(run, &name, StepStatus::Queued, now, None);
                 commands.push(Command::Dispatch(StepMessage::new(&run.id, &name, 1)));
                 progressed = true;

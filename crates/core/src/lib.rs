@@ -20,6 +20,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod run;
 pub mod schedule;
+pub mod teardown;
 pub mod template;
 
 pub use names::{EnvironmentName, JobName, ProductName, RunId, StepName, Ttl};

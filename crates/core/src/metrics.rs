@@ -260,6 +260,8 @@ pub fn compute(
 ) -> MetricsReport {
     let runs: Vec<&Run> = runs
         .iter()
+        // A teardown run destroys layers before a deletion: not a deployment.
+        .filter(|r| !r.trigger.is_teardown())
         .filter(|r| {
             filter.keeps(
                 Some(r.created_at),

@@ -68,6 +68,7 @@ pub fn run_id(req: &PlanRequest<'_>) -> RunId {
             let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
             format!("rollback{version}-{short}")
         }
+        Trigger::Teardown { of, attempt, .. } => crate::teardown::run_key(of, *attempt),
     };
     RunId::new(
         &req.product.name,
@@ -218,6 +219,7 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Run, PlanError> {
             to: "running".into(),
             reason: Some("run planned".into()),
         }],
+        max_parallel: env.max_parallel,
     })
 }
 

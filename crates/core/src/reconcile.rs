@@ -23,54 +23,65 @@ pub fn add_removed_layers(run: &mut Run, previous: &Run) -> Vec<StepName> {
                 && !run.steps.contains_key(*name)
         })
         .collect();
-    let ctx = Context {
-        values: previous.context.clone(),
-        outputs: previous.outputs(),
-    };
     let mut added = Vec::new();
     for (name, old) in &removed {
-        let mut def = old.def.clone();
-        if let Action::Terraform { vars, .. } = &mut def.action {
-            // Rendered now, from the run that built the layer; a value that no longer renders is passed as written
-            // (the destroy then says which variable is wrong rather than nothing being destroyed).
-            *vars = vars
-                .iter()
-                .map(|(k, v)| {
-                    let rendered = template::render_value(v, &ctx).unwrap_or_else(|_| v.clone());
-                    (k.clone(), escape(rendered))
-                })
-                .collect::<BTreeMap<_, _>>();
-        }
-        def.needs = removed
+        let needs = removed
             .iter()
             .filter(|(_, other)| other.def.needs.contains(name))
             .map(|(n, _)| (*n).clone())
             .collect();
-        run.steps.insert(
-            (*name).clone(),
-            StepRun {
-                tiers: Vec::new(),
-                status: StepStatus::Pending,
-                attempt: 0,
-                max_attempts: def.retries + 1,
-                queued_at: None,
-                not_before: None,
-                started_at: None,
-                finished_at: None,
-                reason: Some(format!(
-                    "removed from the catalog: destroys the layer run {} built",
-                    previous.id
-                )),
-                outputs: BTreeMap::new(),
-                attempts: Vec::new(),
-                skip: None,
-                teardown: Some(previous.id.clone()),
-                def,
-            },
+        let reason = format!(
+            "removed from the catalog: destroys the layer run {} built",
+            previous.id
         );
+        run.steps
+            .insert((*name).clone(), destroy_step(previous, old, needs, reason));
         added.push((*name).clone());
     }
     added
+}
+
+/// A step that destroys the layer `old` of `previous` (`terraform destroy`, then its state goes), after `needs`:
+/// its definition as `previous` kept it, its variables rendered from that run's context and outputs.
+pub(crate) fn destroy_step(
+    previous: &Run,
+    old: &StepRun,
+    needs: Vec<StepName>,
+    reason: String,
+) -> StepRun {
+    let ctx = Context {
+        values: previous.context.clone(),
+        outputs: previous.outputs(),
+    };
+    let mut def = old.def.clone();
+    if let Action::Terraform { vars, .. } = &mut def.action {
+        // Rendered now, from the run that built the layer; a value that no longer renders is passed as written
+        // (the destroy then says which variable is wrong rather than nothing being destroyed).
+        *vars = vars
+            .iter()
+            .map(|(k, v)| {
+                let rendered = template::render_value(v, &ctx).unwrap_or_else(|_| v.clone());
+                (k.clone(), escape(rendered))
+            })
+            .collect::<BTreeMap<_, _>>();
+    }
+    def.needs = needs;
+    StepRun {
+        tiers: Vec::new(),
+        status: StepStatus::Pending,
+        attempt: 0,
+        max_attempts: def.retries + 1,
+        queued_at: None,
+        not_before: None,
+        started_at: None,
+        finished_at: None,
+        reason: Some(reason),
+        outputs: BTreeMap::new(),
+        attempts: Vec::new(),
+        skip: None,
+        teardown: Some(previous.id.clone()),
+        def,
+    }
 }
 
 /// A rendered value goes through the runner's rendering once more: a literal `${` in it must stay literal.

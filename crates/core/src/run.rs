@@ -34,6 +34,15 @@ pub enum Trigger {
         failed_run: RunId,
         requested_by: String,
     },
+    /// Destroys, before its resource groups are deleted (the sweep, `close`, `destroy`), the layers of an
+    /// environment that own resources outside its groups (`teardown: terraform`), as `of` left them. `attempt`
+    /// counts the teardowns of the same build: a failed one is tried again as a new run on a later pass.
+    Teardown {
+        of: RunId,
+        attempt: u32,
+        reason: String,
+        requested_by: String,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -45,10 +54,15 @@ impl Trigger {
         match self {
             Self::Nightly { .. } => "nightly",
             Self::Release { version, .. } | Self::Rollback { version, .. } => version,
+            Self::Teardown { .. } => "teardown",
         }
     }
     pub fn is_rollback(&self) -> bool {
         matches!(self, Self::Rollback { .. })
+    }
+    /// A run that destroys layers before the environment's groups go: not a build (no version, no metrics).
+    pub fn is_teardown(&self) -> bool {
+        matches!(self, Self::Teardown { .. })
     }
 }
 
@@ -186,6 +200,10 @@ pub struct Run {
     pub context: BTreeMap<String, String>,
     pub steps: IndexMap<StepName, StepRun>,
     pub journal: Vec<JournalEntry>,
+    /// The most steps queued or running at once (the catalog's `max_parallel`); None: no per-run cap. Absent from
+    /// documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
 }
 
 impl Run {

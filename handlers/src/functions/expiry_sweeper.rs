@@ -18,10 +18,11 @@ pub async fn handle(
         .filter(|i| i.verdict == "delete")
         .map(|i| format!("{} {}: {}", i.action, i.resource_group, i.reason))
         .chain(std::iter::once(format!(
-            "sweep: {} deleted, {} kept, {} deferred by the cap, {} errors{}",
+            "sweep: {} deleted, {} kept, {} deferred by the cap, {} waiting, {} errors{}",
             report.deleted,
             report.kept,
             report.deferred,
+            report.waiting,
             report.errors,
             if dry_run { " (dry run)" } else { "" }
         )))

@@ -1,6 +1,6 @@
 //! `step-dispatch` (queue `steps`): starts the job of a step attempt; a redelivered message starts nothing new.
 
-use super::{message, Message};
+use super::{message, Message, STEPS_BINDING};
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
@@ -17,5 +17,10 @@ pub async fn handle(
         Message::Rejected(answer) => return Ok(Json(answer)),
     };
     let out = app.dispatch(&body, &message_id).await?;
-    Ok(Json(InvocationResponse::default().with_logs(out.logs)))
+    // A job slot it gave back (a stale attempt, a job that can never start) wakes the next waiting attempt.
+    Ok(Json(
+        InvocationResponse::default()
+            .with_messages(STEPS_BINDING, out.steps)
+            .with_logs(out.logs),
+    ))
 }

@@ -12,7 +12,7 @@ const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../function-defi
 /// What each handler reads and writes: the function, its trigger binding, its output bindings.
 const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("release-intake", MESSAGE_BINDING, &[STEPS_BINDING]),
-    ("step-dispatch", MESSAGE_BINDING, &[]),
+    ("step-dispatch", MESSAGE_BINDING, &[STEPS_BINDING]),
     ("step-events", MESSAGE_BINDING, &[STEPS_BINDING]),
     ("nightly-scheduler", "timer", &[STEPS_BINDING]),
     ("job-watchdog", "timer", &[STEPS_BINDING]),

@@ -1,6 +1,7 @@
 //! Step dispatch (`step-dispatch`): a `steps` message starts the job of one step attempt, once.
 
 use crate::service::{App, AppError, Outputs};
+use crate::slots::{Holder, SlotGrant};
 use crate::telemetry;
 use nightshift_core::engine::{self, Dispatch, Event};
 use nightshift_core::messages::{Rejection, StepMessage, STEPS_QUEUE};
@@ -52,16 +53,23 @@ impl App {
             .await?;
             return Ok(out);
         };
+        let holder = Holder::new(&msg.run_id, &msg.step, msg.attempt);
         let job = match engine::dispatch(&run, &msg.step, msg.attempt) {
             Dispatch::Ignore { reason } => {
                 out.log(format!(
                     "dispatch of {}/{} attempt {} ignored: {reason}",
                     msg.run_id, msg.step, msg.attempt
                 ));
+                // A slot given to an attempt that no longer waits (woken late) goes to the next waiter.
+                self.give_back_slot(&holder, &mut out).await?;
                 return Ok(out);
             }
             Dispatch::Start { job } => job,
         };
+        // The global cap: no free job slot, no job; the attempt is dispatched again when one frees.
+        if let SlotGrant::Waiting = self.take_slot(&run, &holder, &mut out).await? {
+            return Ok(out);
+        }
         let spec = self.job_spec(&run, &msg.step, msg.attempt, &job);
         let started = match self.ports.jobs.start(&spec).await {
             Ok(started) => started,
@@ -127,6 +135,8 @@ impl App {
                 self.after_finish(&run, out).await?;
             }
         }
-        Ok(())
+        // It will never run: its job slot goes to the next waiting attempt.
+        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
+            .await
     }
 }

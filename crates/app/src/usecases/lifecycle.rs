@@ -7,7 +7,7 @@
 //! which message last moved the expiry).
 
 use super::release::{destroyed_reason, Applied};
-use crate::environments::record_from_run;
+use crate::environments::{record_from_run, Torn};
 use crate::repo::PendingTeardown;
 use crate::service::{App, AppError, Outputs};
 use nightshift_core::catalog::EnvironmentDef;
@@ -105,14 +105,25 @@ impl App {
                 ..Applied::default()
             }));
         }
-        let n = self
-            .teardown(product, env, &reason, &release.requested_by)
-            .await?;
-        out.log(format!(
-            "{product}/{env} destroyed ({reason}): {n} resource group(s)"
-        ));
+        // Layers owning resources outside the groups (DNS records) are destroyed first, by a teardown run; the
+        // groups go when it succeeds (after_finish), or on a later sweep pass if that is cut short.
+        let note = match self
+            .teardown(product, env, &reason, &release.requested_by, out)
+            .await?
+        {
+            Torn::Done(n) => {
+                out.log(format!(
+                    "{product}/{env} destroyed ({reason}): {n} resource group(s)"
+                ));
+                format!("{n} resource group(s) deleted")
+            }
+            Torn::Waiting(note) | Torn::Failed(note) => {
+                out.log(format!("{product}/{env}: {note}"));
+                note
+            }
+        };
         Ok(Ok(Applied {
-            note: Some(format!("{n} resource group(s) deleted")),
+            note: Some(note),
             ..Applied::default()
         }))
     }

@@ -16,5 +16,6 @@ pub mod release;
 pub mod status;
 pub mod step_event;
 pub mod sweep;
+pub mod sweep_layers;
 pub mod sweep_pending;
 pub mod watchdog;

@@ -338,6 +338,10 @@ fn fill_from_run(d: &mut Details, kind: &NotificationKind, run: &Run, now: DateT
             d.version.get_or_insert(version.clone());
             d.requested_by.get_or_insert(requested_by.clone());
         }
+        Trigger::Teardown { requested_by, .. } => {
+            d.version.get_or_insert("teardown".into());
+            d.requested_by.get_or_insert(requested_by.clone());
+        }
         Trigger::Nightly { night, .. } => {
             d.version.get_or_insert(format!("nightly {night}"));
             d.requested_by.get_or_insert("the nightly schedule".into());

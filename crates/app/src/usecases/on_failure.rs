@@ -36,7 +36,7 @@ impl App {
                 "{product}/{env}: the build ended, tearing down as asked ({})",
                 pending.reason
             ));
-            self.teardown(product, env, &pending.reason, &pending.requested_by)
+            self.teardown(product, env, &pending.reason, &pending.requested_by, out)
                 .await?;
             return Ok(());
         }

@@ -57,7 +57,7 @@ impl App {
     pub async fn status(&self) -> Result<StatusReport, AppError> {
         let now = self.now();
         let dossiers = self.dossier_keys().await?;
-        let runs = self
+        let mut runs: Vec<RunSummary> = self
             .repo
             .runs()
             .await?
@@ -67,6 +67,17 @@ impl App {
                 ..summarize(r, now)
             })
             .collect();
+        // Dispatched steps that wait for one of the global job slots say so.
+        for (_, h) in self.repo.slot_waiters().await? {
+            let step = runs
+                .iter_mut()
+                .filter(|r| r.id == h.run.as_str())
+                .flat_map(|r| r.steps.iter_mut())
+                .find(|s| s.name == h.step.as_str() && s.status != "running");
+            if let Some(s) = step {
+                s.reason = Some(crate::slots::wait_reason(self.settings.max_jobs));
+            }
+        }
         Ok(StatusReport {
             instance: self.settings.instance.clone(),
             mode: self.settings.mode.as_str().into(),

@@ -1,6 +1,7 @@
 //! Step events (`step-events`): a job's result advances its run.
 
 use crate::service::{App, AppError, Outputs};
+use crate::slots::Holder;
 use crate::telemetry;
 use nightshift_core::engine::{self, Event};
 use nightshift_core::messages::{StepEventMessage, StepOutcome};
@@ -78,6 +79,10 @@ impl App {
             // A duplicate: the first delivery may have lost its outputs; dispatch what is still queued.
             self.execute(engine::redispatch_queued(&run), out).await?;
         }
+        // The attempt is over: its job slot goes to the oldest waiting attempt (a repeat frees nothing). Last, so a
+        // finished run's records are written as soon as its document is.
+        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
+            .await?;
         Ok(())
     }
 }

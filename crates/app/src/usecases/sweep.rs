@@ -1,7 +1,8 @@
 //! The expiry sweep (`expiry-sweeper`, `nightshift sweep`): deletes what has expired, never what is persistent or not ours.
 
-use crate::service::{App, AppError, SWEEP_CONCURRENCY};
+use crate::service::{App, AppError, Outputs, SWEEP_CONCURRENCY};
 use crate::telemetry;
+use crate::usecases::sweep_layers::Layers;
 use crate::usecases::sweep_pending::PendingDeletion;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -9,7 +10,7 @@ use nightshift_core::catalog::{Catalog, EnvironmentKind};
 use nightshift_core::expiry::{self, PersistentSet, SweepPlan};
 use nightshift_core::ports::{Deletion, PortError};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The vaults a group's deletion purged, or why the purge is pending.
@@ -34,6 +35,9 @@ pub struct SweepReport {
     pub deleted: usize,
     pub kept: usize,
     pub deferred: usize,
+    /// Groups kept while their environment's layers owning resources outside them are destroyed first, or
+    /// still being deleted from an earlier pass.
+    pub waiting: usize,
     pub errors: usize,
     pub items: Vec<SweepItem>,
 }
@@ -96,11 +100,14 @@ impl App {
             .await?;
         // Deletions an earlier pass could not finish (still running, vault not purged): finish those whose group
         // is gone. A dry run changes nothing.
-        let pending_items = if dry_run {
-            Vec::new()
+        // A teardown run started by this pass sends its first dispatches itself: a timer has no output binding.
+        let mut out = Outputs::default();
+        let (pending_items, handled) = if dry_run {
+            (Vec::new(), BTreeSet::new())
         } else {
             let listed = groups.iter().map(|g| g.name.clone()).collect();
-            self.finish_pending_deletions(&listed, now).await?
+            self.finish_pending_deletions(&listed, now, &mut out)
+                .await?
         };
         let plan: SweepPlan = expiry::plan_sweep(
             groups,
@@ -122,6 +129,7 @@ impl App {
             deleted: 0,
             kept: 0,
             deferred: 0,
+            waiting: 0,
             errors: 0,
             items: Vec::new(),
         };
@@ -130,7 +138,11 @@ impl App {
         let envs: Mutex<BTreeMap<(String, String), EnvProgress>> = Mutex::default();
         if !dry_run {
             let mut envs = envs.lock().expect("sweep lock");
-            for d in plan.decisions.iter().filter(|d| d.verdict.is_delete()) {
+            for d in plan
+                .decisions
+                .iter()
+                .filter(|d| d.verdict.is_delete() && !handled.contains(&d.group.name))
+            {
                 if let Some(key) = env_of(d) {
                     let e = envs.entry(key).or_insert_with(|| EnvProgress {
                         remaining: 0,
@@ -142,6 +154,38 @@ impl App {
                 }
             }
         }
+        // Layers owning resources outside the groups (DNS records) go first, by a teardown run: an environment
+        // that has some keeps its groups (and its state) until that run succeeded. Only environments none of whose
+        // groups is deferred by the cap start one.
+        let mut held: BTreeMap<(String, String), Layers> = BTreeMap::new();
+        let candidates: Vec<((String, String), String)> = envs
+            .lock()
+            .expect("sweep lock")
+            .iter()
+            .filter(|(_, e)| !e.failed)
+            .map(|(k, e)| (k.clone(), e.reason.clone()))
+            .collect();
+        for ((product, env), reason) in candidates {
+            let groups: Vec<String> = plan
+                .decisions
+                .iter()
+                .filter(|d| env_of(d).as_ref() == Some(&(product.clone(), env.clone())))
+                .filter(|d| d.verdict.is_delete() && !d.deferred)
+                .map(|d| d.group.name.clone())
+                .collect();
+            let layers = self
+                .outside_layers(&product, &env, &groups, &reason, "the expiry sweep", &mut out)
+                .await
+                .unwrap_or_else(|e| {
+                    Layers::Failed(format!(
+                        "the layers owning resources outside the groups could not be checked ({e}): groups and state kept"
+                    ))
+                });
+            if layers != Layers::Gone {
+                held.insert((product, env), layers);
+            }
+        }
+        let is_held = |d: &expiry::Decision| env_of(d).is_some_and(|k| held.contains_key(&k));
         // Deletions run concurrently (on Azure each one is a long-running operation of minutes), and each is
         // reported and recorded as it happens: a sweep cut short leaves unrecorded only the deletions in flight.
         // Owned: a stream of futures borrowing the plan is not `Send` enough for the handler's router.
@@ -149,6 +193,7 @@ impl App {
             .decisions
             .iter()
             .filter(|d| d.verdict.is_delete() && !d.deferred && !dry_run)
+            .filter(|d| !handled.contains(&d.group.name) && !is_held(d))
             .cloned()
             .collect();
         let envs = &envs;
@@ -200,6 +245,7 @@ impl App {
                         reason: d.verdict.reason().to_string(),
                         since: now,
                         last_error,
+                        teardown: None,
                     };
                     if let Err(e) = self.record_pending_deletion(&pending).await {
                         recorded = false;
@@ -247,17 +293,52 @@ impl App {
             .await;
 
         for d in &plan.decisions {
+            if handled.contains(&d.group.name) {
+                continue; // reported with the pending deletions
+            }
             let tag = |k: &str| d.group.tags.get(k).cloned();
+            let hold = env_of(d).and_then(|k| held.get(&k));
             let action = match (&d.verdict, d.deferred, dry_run) {
                 (expiry::Verdict::Keep { .. }, _, _) => {
                     report.kept += 1;
                     "kept".to_string()
                 }
+                (_, false, false) if hold.is_some() => match hold {
+                    Some(Layers::Destroying(note)) => {
+                        report.waiting += 1;
+                        format!("pending: {note}")
+                    }
+                    Some(Layers::Failed(note)) => {
+                        report.errors += 1;
+                        format!("error: {note}")
+                    }
+                    _ => unreachable!("held environments are waiting or failed"),
+                },
                 (_, true, _) => {
                     report.deferred += 1;
                     "deferred".to_string()
                 }
-                (_, false, true) => "would-delete".to_string(),
+                (_, false, true) => {
+                    // The catalog's layers owning resources outside the groups would be destroyed first.
+                    let outside: Vec<String> = tag(expiry::tags::PRODUCT)
+                        .and_then(|p| catalog.product(&p).cloned())
+                        .map(|p| {
+                            p.steps
+                                .values()
+                                .filter(|s| s.teardown.is_some())
+                                .map(|s| s.name.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if outside.is_empty() {
+                        "would-delete".to_string()
+                    } else {
+                        format!(
+                            "would-delete, after destroying {} first",
+                            outside.join(", ")
+                        )
+                    }
+                }
                 (_, false, false) => {
                     let done = &outcomes[&d.group.name];
                     if done.ok {
@@ -289,7 +370,19 @@ impl App {
                 action,
             });
         }
+        report.errors += pending_items
+            .iter()
+            .filter(|i| i.action.starts_with("error"))
+            .count();
+        report.waiting += pending_items
+            .iter()
+            .filter(|i| i.action.starts_with("pending"))
+            .count();
         report.items.extend(pending_items);
+        // A dispatch lost here is sent again by the watchdog (the step stays queued).
+        if let Err(e) = self.send_dispatches(&mut out).await {
+            tracing::warn!(error = %e, "teardown dispatches not sent: the watchdog sends them again");
+        }
         Ok(report)
     }
 

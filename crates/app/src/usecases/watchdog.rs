@@ -1,6 +1,7 @@
 //! The job watchdog (`job-watchdog`): reconciles runs with their jobs when messages were lost or jobs died.
 
 use crate::service::{never_started, App, AppError, Outputs};
+use crate::slots::Holder;
 use crate::telemetry;
 use chrono::Duration;
 use nightshift_core::engine::{self, Command, Event, JobObservation, WatchdogPolicy};
@@ -8,7 +9,7 @@ use nightshift_core::messages::StepOutcome;
 use nightshift_core::ports::{JobState, PortError, Precondition};
 use nightshift_core::run::{RunStatus, StepStatus};
 use nightshift_core::{JobName, RunId, StepName};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl App {
     /// The watchdog timer: reconciles runs with their jobs when messages were lost or jobs died.
@@ -19,6 +20,9 @@ impl App {
             redispatch_after: Duration::seconds(self.settings.watchdog_redispatch_secs as i64),
             result_grace: Duration::seconds(self.settings.watchdog_result_grace_secs as i64),
         };
+        // Job slots whose holders died go back; attempts waiting for one are not lost, so not re-dispatched.
+        let slot_waiters: BTreeSet<Holder> =
+            self.reclaim_slots(&mut out).await?.into_iter().collect();
         // Only the active index: finished runs cost nothing, however many there are.
         for run in self.repo.active_runs().await? {
             match run.status {
@@ -29,6 +33,8 @@ impl App {
                 }
                 // A lost hand-over: start it if its environment is free.
                 RunStatus::Waiting => {
+                    // Heals a waiting run missing from its environment's index (a crash, an older state).
+                    self.repo.mark_waiting(&run).await?;
                     self.start_next_waiting(&run.product, &run.environment, &mut out)
                         .await?;
                     continue;
@@ -83,7 +89,11 @@ impl App {
                 };
                 observed.insert(name.clone(), obs);
             }
-            let (events, commands) = engine::reconcile(&run, self.now(), &observed, policy);
+            let (events, mut commands) = engine::reconcile(&run, self.now(), &observed, policy);
+            commands.retain(|c| {
+                !matches!(c, Command::Dispatch(m)
+                    if slot_waiters.contains(&Holder::new(&m.run_id, &m.step, m.attempt)))
+            });
             for c in &commands {
                 if let Command::Dispatch(m) = c {
                     out.log(format!(
@@ -117,6 +127,13 @@ impl App {
                     if run.status.is_finished() {
                         self.after_finish(&run, &mut out).await?;
                     }
+                }
+                // The attempt is over: its job slot goes to the next waiting attempt.
+                if let Event::StepSucceeded { step, attempt, .. }
+                | Event::StepFailed { step, attempt, .. } = &e
+                {
+                    self.give_back_slot(&Holder::new(&run.id, step, *attempt), &mut out)
+                        .await?;
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! AzureConfig from environment variables, and lazy adapters (no network I/O at construction).
 
 use crate::fake_arm::spawn_fake_arm;
-use nightshift_azure::{AzureConfig, ConfigError, TokenSource};
+use nightshift_azure::{AzureConfig, ConfigError, CredentialKind, TokenSource};
 use std::collections::HashMap;
 
 fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
@@ -41,10 +41,10 @@ fn config_reads_every_variable_with_defaults_and_prints_no_secret() {
         config.aci.key_vault_url.as_deref(),
         Some("https://contoso.vault.azure.net")
     );
-    assert!(matches!(
+    assert_eq!(
         config.token_source,
-        TokenSource::AppService { .. }
-    ));
+        TokenSource::Credential(CredentialKind::ManagedIdentity { client_id: None })
+    );
     let debug = format!("{config:?} {:?}", config.adapters());
     assert!(
         !debug.contains("storage-key-secret-value")
@@ -71,26 +71,62 @@ fn config_prefers_a_static_arm_token_and_names_a_missing_variable() {
 }
 
 #[test]
-fn config_takes_the_azure_cli_credential_when_asked_and_refuses_an_unknown_one() {
+fn config_takes_the_credential_nightshift_credential_names_and_refuses_an_unknown_one() {
+    let v = vars(&[("NIGHTSHIFT_CREDENTIAL", "azure-cli")]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+    assert_eq!(
+        config.token_source,
+        TokenSource::Credential(CredentialKind::AzureCli),
+        "azure-cli wins over the platform's identity endpoint"
+    );
+
     let v = vars(&[
-        ("NIGHTSHIFT_CREDENTIAL", "azure-cli"),
-        ("NIGHTSHIFT_AZURE_CLI", "/opt/az/bin/az"),
+        ("NIGHTSHIFT_CREDENTIAL", "workload-identity"),
+        ("AZURE_TENANT_ID", "tenant-1"),
+        ("AZURE_CLIENT_ID", "client-1"),
+        ("AZURE_FEDERATED_TOKEN_FILE", "/tmp/oidc-token"),
     ]);
     let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
     assert_eq!(
         config.token_source,
-        TokenSource::AzureCli {
-            program: "/opt/az/bin/az".into()
-        },
-        "azure-cli wins over the platform's identity endpoint"
+        TokenSource::Credential(CredentialKind::WorkloadIdentity {
+            tenant_id: "tenant-1".into(),
+            client_id: "client-1".into(),
+            token_file: "/tmp/oidc-token".into(),
+        })
     );
 
     let v = vars(&[("NIGHTSHIFT_CREDENTIAL", "client-secret")]);
     let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
     assert!(
-        err.to_string().contains("NIGHTSHIFT_CREDENTIAL") && err.to_string().contains("azure-cli"),
+        err.to_string().contains("NIGHTSHIFT_CREDENTIAL")
+            && err.to_string().contains("azure-cli")
+            && err.to_string().contains("workload-identity"),
         "{err}"
     );
+}
+
+#[test]
+fn config_names_what_workload_identity_misses_and_refuses_the_settings_of_the_old_token_code() {
+    let v = vars(&[
+        ("NIGHTSHIFT_CREDENTIAL", "workload-identity"),
+        ("AZURE_TENANT_ID", "tenant-1"),
+        ("AZURE_CLIENT_ID", "client-1"),
+    ]);
+    assert_eq!(
+        AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err(),
+        ConfigError::Missing("AZURE_FEDERATED_TOKEN_FILE")
+    );
+
+    for old in ["NIGHTSHIFT_AZURE_CLI", "NIGHTSHIFT_IMDS_ENDPOINT"] {
+        let v = vars(&[(old, "/opt/az/bin/az")]);
+        let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { name, .. } if name == old),
+            "{err}"
+        );
+        assert!(err.to_string().contains("unset it"), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -190,5 +226,27 @@ fn config_requires_only_the_settings_of_what_a_command_uses() {
         AzureConfig::from_lookup_for(|k| no_store.get(k).cloned(), &[Need::Store, Need::Arm])
             .unwrap_err(),
         ConfigError::Missing("NIGHTSHIFT_STORAGE_ACCOUNT")
+    );
+}
+
+#[test]
+fn a_service_bus_endpoint_must_be_a_url_and_reaches_the_runner() {
+    let v = vars(&[("NIGHTSHIFT_SERVICEBUS_ENDPOINT", "not a url")]);
+    let err = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Invalid { name, .. } if name == "NIGHTSHIFT_SERVICEBUS_ENDPOINT"),
+        "{err}"
+    );
+
+    let v = vars(&[("NIGHTSHIFT_SERVICEBUS_ENDPOINT", "http://127.0.0.1:4242/")]);
+    let config = AzureConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+    assert_eq!(
+        config.servicebus_endpoint.as_deref(),
+        Some("http://127.0.0.1:4242")
+    );
+    let env: HashMap<String, String> = config.job_env().into_iter().collect();
+    assert_eq!(
+        env["NIGHTSHIFT_SERVICEBUS_ENDPOINT"],
+        "http://127.0.0.1:4242"
     );
 }

@@ -5,6 +5,7 @@
 
 use crate::cli::{Global, JsonArgs};
 use crate::output;
+use nightshift_app::Need;
 use nightshift_core::run::RunStatus;
 use nightshift_core::RunId;
 use serde::Serialize;
@@ -124,7 +125,8 @@ pub async fn list(
 }
 
 pub async fn run(g: &Global, a: JsonArgs) -> anyhow::Result<i32> {
-    let app = super::app(super::settings(g)?).await?;
+    // The environment records and their last runs are in the store: that is all the list asks for.
+    let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let (views, problems) = list(&app).await?;
     for p in &problems {
         eprintln!("warning: {p}");

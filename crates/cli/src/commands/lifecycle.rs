@@ -16,7 +16,7 @@ pub use message::{action_key, default_identity, message, new_message_id, Action}
 use crate::cli::{Global, SendArgs};
 use crate::session::Session;
 use message::valid_message_id;
-use nightshift_app::{App, Mode, Settings};
+use nightshift_app::{App, Mode, Need, Settings};
 use nightshift_core::messages::RELEASES_QUEUE;
 use nightshift_core::ports::OutboundMessage;
 use serde_json::{json, Value};
@@ -45,7 +45,14 @@ pub async fn run(
             return Ok(2);
         }
     };
-    let mut settings: Settings = super::settings(g)?;
+    // Sending needs the bus (on Azure: Service Bus, its send key in Key Vault); following the outcome reads the
+    // journal in the store. Nothing about jobs or ARM.
+    let needs: &[Need] = if send.wait {
+        &[Need::Bus, Need::Store]
+    } else {
+        &[Need::Bus]
+    };
+    let mut settings: Settings = super::settings_for(g, needs)?;
     if settings.mode == Mode::Local && std::env::var_os("NIGHTSHIFT_RUNNER").is_none() {
         if let Ok(exe) = std::env::current_exe() {
             settings.runner_command = vec![exe.display().to_string(), "runner".into()];

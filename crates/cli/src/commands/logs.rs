@@ -2,6 +2,7 @@
 //! secret values already redacted by the runner), in the run's step order, each attempt under a header.
 
 use crate::cli::{Global, LogsArgs};
+use nightshift_app::Need;
 use nightshift_core::RunId;
 
 /// The stored log keys of a run as (step, attempt, key), in the run's step order when its document is there.
@@ -40,7 +41,8 @@ pub async fn run(g: &Global, a: LogsArgs) -> anyhow::Result<i32> {
         );
         return Ok(2);
     };
-    let app = super::app(super::settings(g)?).await?;
+    // Stored logs and the run's step order are in the store.
+    let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let keys: Vec<_> = log_keys(&app, &run)
         .await?
         .into_iter()

@@ -2,10 +2,12 @@
 
 use crate::cli::{Global, MetricsArgs};
 use crate::output::{self, secs};
+use nightshift_app::Need;
 use nightshift_core::metrics::{Durations, Filter};
 
 pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
-    let app = super::app(super::settings(g)?).await?;
+    // The figures are computed over the journal in the store.
+    let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let filter = Filter {
         since: Some(app.now() - a.since.as_chrono()),
         product: a.product,

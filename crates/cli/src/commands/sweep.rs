@@ -23,7 +23,7 @@ pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
             println!("{:12} {:40} {}", i.action, i.resource_group, i.reason);
         }
         println!(
-            "sweep at {}{}: {} deleted, {} kept, {} deferred (cap {}), {} errors",
+            "sweep at {}{}: {} deleted, {} kept, {} deferred (cap {}), {} waiting, {} errors",
             output::time(Some(report.now)),
             if dry_run {
                 " (dry run: nothing deleted)"
@@ -34,6 +34,7 @@ pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
             report.kept,
             report.deferred,
             cap,
+            report.waiting,
             report.errors
         );
     }

@@ -131,7 +131,7 @@ impl CliEnv {
                         let log = std::fs::read_to_string(e.path().join("log")).unwrap_or_default();
                         (
                             e.file_name().to_string_lossy().into_owned(),
-                            log.matches("nightshift runner:").count(),
+                            crate::helpers::runner_start_lines(&log),
                         )
                     })
                     .collect()

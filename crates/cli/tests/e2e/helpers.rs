@@ -135,7 +135,7 @@ impl TestApp {
             .into_iter()
             .map(|j| {
                 let log = std::fs::read_to_string(dir.join(&j).join("log")).unwrap_or_default();
-                (j, log.matches("nightshift runner:").count())
+                (j, runner_start_lines(&log))
             })
             .collect()
     }
@@ -207,4 +207,23 @@ pub fn diamond() -> String {
         ]
         .concat(),
     )
+}
+
+/// How many runner starts a job log shows: the runner's first line, `nightshift runner: <run> step <step> attempt <n>`.
+/// Its other lines (`nightshift runner: could not report the result: ...`) are not starts.
+pub fn runner_start_lines(log: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.strip_prefix("nightshift runner: ")
+                .is_some_and(|rest| rest.contains(" step ") && rest.contains(" attempt "))
+        })
+        .count()
+}
+
+#[test]
+fn a_runner_that_could_not_report_its_result_counts_as_one_start_not_two() {
+    let log = "nightshift runner: r1 step db attempt 1\nterraform apply\n\
+               nightshift runner: could not report the result: transient: queue busy\n";
+    assert_eq!(runner_start_lines(log), 1);
+    assert_eq!(runner_start_lines(&log.repeat(2)), 2);
 }

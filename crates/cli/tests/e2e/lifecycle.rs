@@ -157,14 +157,15 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i["action"] == "would-delete"));
+        .any(|i| i["action"] == "would-delete, after destroying dns first"));
     let after_dry: Vec<_> = std::fs::read_dir(&groups)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(before, after_dry);
 
-    // Before expiry nothing goes; after it, the nightly groups and their databases go, `main` stays.
+    // Before expiry nothing goes; after it, the nightly groups and their databases go, `main` stays: its `dns`
+    // layer (records outside the groups) first, by a teardown run, then the groups.
     let (_, out, _) = cli(&state, &["sweep", "--json"]);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["deleted"],
@@ -177,11 +178,23 @@ async fn the_demo_environment_is_built_seeded_checked_and_swept_after_expiry_whi
     assert!(items
         .iter()
         .filter(|i| i["environment"] == "nightly")
-        .all(|i| i["action"] == "deleted" && i["reason"].as_str().unwrap().contains("expired")));
+        .all(|i| i["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("pending: destroying dns first")
+            && i["reason"].as_str().unwrap().contains("expired")));
     assert!(items
         .iter()
         .filter(|i| i["environment"] == "main")
         .all(|i| i["action"] == "kept" && i["reason"].as_str().unwrap().contains("persistent")));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::fs::read_dir(&groups).unwrap().count() > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nightly groups did not go after their dns layer"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     assert!(
         !std::path::Path::new(&nightly_db).exists(),
         "the nightly database went with its resource group"

@@ -4,11 +4,13 @@
 
 mod chat_actions;
 mod cli_env;
+mod concurrency;
 mod fail_closed;
 mod helpers;
 mod lifecycle;
 mod metrics;
 mod notifications;
+mod outside_layers;
 mod reconcile;
 mod resilience;
 mod second_product;

@@ -86,6 +86,9 @@ pub struct AppDefinition {
     pub route_prefix: String,
     /// `functionTimeout`; None when unbounded (`-1`).
     pub function_timeout: Option<Duration>,
+    /// `extensions.serviceBus.maxConcurrentCalls`: invocations in flight per Service Bus triggered function. Unset,
+    /// the extension's default (v5): 16 per processor.
+    pub max_concurrent_calls: usize,
     pub functions: Vec<FunctionDef>,
 }
 
@@ -244,6 +247,18 @@ impl AppDefinition {
                 HostError::Config(format!("functionTimeout {s:?} is not hh:mm:ss"))
             })?),
         };
+        let max_concurrent_calls = match host_json.pointer("/extensions/serviceBus/maxConcurrentCalls") {
+            None => 16 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    HostError::Config(format!(
+                        "host.json extensions.serviceBus.maxConcurrentCalls {v} is not a whole number of at least 1"
+                    ))
+                })?,
+        };
         let defs = root.join("function-definitions");
         let mut names: Vec<String> = std::fs::read_dir(&defs)
             .map_err(|e| HostError::Config(format!("reading {}: {e}", defs.display())))?
@@ -269,6 +284,7 @@ impl AppDefinition {
             host_json,
             route_prefix,
             function_timeout,
+            max_concurrent_calls,
             functions,
         })
     }

@@ -6,8 +6,8 @@
 //! - Timers (`timerTrigger`): six-field NCRONTAB schedules in UTC, one run of a given timer at a time; a failed run
 //!   is not retried. [`FunctionsHost::invoke_timer`] fires one now.
 //! - Service Bus triggers: a receive loop per function on its [`DiskQueue`](crate::queue::DiskQueue) (peek-lock,
-//!   up to `max_concurrent_calls` at once). A 2xx answer completes the message and sends the `serviceBus` output
-//!   bindings' messages (with fresh random ids, as the real host gives); anything else, or no answer, abandons it,
+//!   up to host.json's `extensions.serviceBus.maxConcurrentCalls` at once, per function). A 2xx answer completes
+//!   the message and sends the `serviceBus` output bindings' messages (with fresh random ids, as the real host gives); anything else, or no answer, abandons it,
 //!   so it is redelivered and dead-lettered after the queue's maximum delivery count. A 2xx answer's `Logs` go to
 //!   the host log; a failed invocation's outputs and logs are discarded.
 //! - HTTP triggers: [`FunctionsHost::invoke_http`], and optionally a loopback server under `/<routePrefix>/`.
@@ -105,8 +105,9 @@ pub struct HostConfig {
     pub log_file: PathBuf,
     /// Serve HTTP triggers on `127.0.0.1:<port>` (0 picks a free port); None serves nothing.
     pub http_port: Option<u16>,
-    /// Service Bus invocations in flight per function. Default 4.
-    pub max_concurrent_calls: usize,
+    /// Service Bus invocations in flight per function, instead of host.json's `extensions.serviceBus.maxConcurrentCalls`
+    /// ([`AppDefinition::max_concurrent_calls`]). Default None: host.json decides, as on Azure.
+    pub max_concurrent_calls: Option<usize>,
     /// The peek-lock a Service Bus invocation holds. Default 5 minutes.
     pub lock_duration: Duration,
     /// How often idle receive loops look at their queue. Default 10 ms.
@@ -138,7 +139,7 @@ impl HostConfig {
             queue_options: QueueOptions::default(),
             log_file: log_file.into(),
             http_port: None,
-            max_concurrent_calls: 4,
+            max_concurrent_calls: None,
             lock_duration: Duration::from_secs(300),
             poll_interval: Duration::from_millis(10),
             startup_timeout: Duration::from_secs(60),
@@ -714,7 +715,11 @@ impl Inner {
             }
         };
         let wake = self.wake_of.get(&function).cloned().unwrap_or_default();
-        let permits = Arc::new(Semaphore::new(self.config.max_concurrent_calls.max(1)));
+        let calls = self
+            .config
+            .max_concurrent_calls
+            .unwrap_or(self.app.max_concurrent_calls);
+        let permits = Arc::new(Semaphore::new(calls.max(1)));
         let poll = self.config.poll_interval;
         let mut stop = self.stopping.subscribe();
         loop {

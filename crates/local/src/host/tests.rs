@@ -42,8 +42,20 @@ async fn fake_invoke(
     UrlPath(function): UrlPath<String>,
     body: String,
 ) -> axum::response::Response {
+    // How many invocations this handler is serving now, this one included (the slow ones overlap).
+    static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let in_flight = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+    let _leave = Leave;
     let invocation: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let line = json!({"function": function, "body": invocation}).to_string() + "\n";
+    let line = json!({"function": function, "body": invocation, "in_flight": in_flight})
+        .to_string()
+        + "\n";
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -616,4 +628,76 @@ async fn the_admin_api_fires_a_timer_function_and_refuses_an_unknown_one() {
         .unwrap();
     assert_eq!(status, 404);
     host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_host_never_runs_more_invocations_of_a_function_at_once_than_host_json_max_concurrent_calls(
+) {
+    // Arrange: host.json allows two calls at once; six slow messages wait.
+    let fx = Fixture::new();
+    write(
+        &fx.dir.path().join("app/host.json"),
+        json!({"version": "2.0", "functionTimeout": "00:01:00",
+               "customHandler": {"description": {"defaultExecutablePath": "handler"}},
+               "extensions": {"serviceBus": {"maxConcurrentCalls": 2}}}),
+    );
+    let host = FunctionsHost::start(fx.config()).await.unwrap();
+    assert_eq!(host.app().max_concurrent_calls, 2);
+    for i in 0..6 {
+        send(&host, "inbox", r#"{"slow":true}"#, &format!("s-{i}"));
+    }
+
+    // Act
+    assert!(
+        host.observer()
+            .wait_for(PATIENCE, |r| r.iter().filter(|r| r.succeeded).count() == 6)
+            .await
+    );
+
+    // Assert: never more than two at once in the handler, and two did overlap (the cap, not chance, bounded it).
+    let seen: Vec<u64> = std::fs::read_to_string(fx.record())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["in_flight"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen.iter().max(), Some(&2), "{seen:?}");
+    host.shutdown().await;
+}
+
+#[test]
+fn max_concurrent_calls_comes_from_host_json_and_a_bad_value_is_refused_naming_it() {
+    let fx = Fixture::new();
+    let settings = fx.config().app_settings;
+    let root = fx.dir.path().join("app");
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../host.json");
+    let original = std::fs::read(root.join("host.json")).unwrap();
+    std::fs::copy(ours, root.join("host.json")).unwrap();
+    let app = AppDefinition::load(&root, &settings).unwrap();
+    assert_eq!(app.max_concurrent_calls, 16, "the repository's host.json");
+
+    std::fs::write(root.join("host.json"), original).unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        AppDefinition::load(&root, &settings)
+            .unwrap()
+            .max_concurrent_calls,
+        16 * cores,
+        "unset: the Service Bus extension's default"
+    );
+    write(
+        &root.join("host.json"),
+        json!({"version": "2.0", "extensions": {"serviceBus": {"maxConcurrentCalls": 0}}}),
+    );
+    let e = AppDefinition::load(&root, &settings)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("extensions.serviceBus.maxConcurrentCalls"),
+        "{e}"
+    );
 }

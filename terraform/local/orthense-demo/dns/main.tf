@@ -1,8 +1,13 @@
 locals {
   resource_group_path = "${abspath(var.local_cloud_dir)}/resource-groups/${var.resource_group_name}"
   resource_group_tags = try(jsondecode(file("${local.resource_group_path}/tags.json")), {})
-  zone_name           = "${var.environment}.${var.dns_suffix}"
-  zone_path           = "${local.resource_group_path}/dns-zones/${local.zone_name}"
+  # The parent zone is shared by every environment and lives OUTSIDE any resource group, as a Cloudflare zone does:
+  # deleting the environment's groups leaves its records there. nightshift destroys this layer before it deletes the
+  # groups (the catalog's `teardown: terraform`).
+  zone_name    = var.dns_suffix
+  zone_path    = "${abspath(var.local_cloud_dir)}/dns-zones/${local.zone_name}"
+  env_zone     = "${var.environment}.${var.dns_suffix}"
+  records_path = "${local.zone_path}/records"
 
   urls = merge(
     var.api_medical_url == "" ? {} : { "api-medical" = var.api_medical_url },
@@ -13,22 +18,25 @@ locals {
   records = { for k, u in local.urls : regex("^https?://([^/:]+)", u)[0] => "CNAME ${var.edge_hostname}" }
 }
 
-# The environment's DNS zone (Cloudflare in Azure mode) and its records, in one records.json file.
-resource "terraform_data" "this" {
-  input            = { name = local.zone_name, path = local.zone_path }
-  triggers_replace = [local.zone_path, local.records]
+# One record of the shared zone, one file: <local cloud>/dns-zones/<zone>/records/<host name>.json. Creating a
+# record that exists fails, as Cloudflare does ("An identical record already exists"): records an environment left
+# behind make its next build fail, which is what the teardown before the sweep prevents.
+resource "terraform_data" "record" {
+  for_each = local.records
+
+  input            = { name = each.key, path = "${local.records_path}/${each.key}.json" }
+  triggers_replace = [local.records_path, each.value]
 
   lifecycle {
-    # Fail at plan time, as Azure would with ResourceGroupNotFound, and never write into another environment's group
-    # (its data would live and die with that environment). Not evaluated on destroy, so a swept group destroys fine.
+    # Fail at plan time, as Azure would with ResourceGroupNotFound, and never publish another environment's hosts.
     precondition {
       condition     = lookup(local.resource_group_tags, "nightshift-product", "") == var.product && lookup(local.resource_group_tags, "nightshift-environment", "") == var.environment
       error_message = "Resource group ${local.resource_group_path} not found, or not tagged for ${var.product}/${var.environment}: apply this environment's foundation layer first."
     }
 
     precondition {
-      condition     = alltrue([for h in keys(local.records) : endswith(h, ".${local.zone_name}")])
-      error_message = "Every URL must be under the environment's zone ${local.zone_name}; got ${join(", ", keys(local.records))}."
+      condition     = endswith(each.key, ".${local.env_zone}")
+      error_message = "Every URL must be under the environment's names ${local.env_zone}; got ${each.key}."
     }
   }
 
@@ -36,24 +44,44 @@ resource "terraform_data" "this" {
     interpreter = ["/bin/sh", "-c"]
     command     = <<-EOT
       set -eu
-      [ -d "$RG_PATH" ] || { echo "ResourceGroupNotFound: $RG_PATH does not exist (foundation not applied, or swept)" >&2; exit 1; }
       sleep "$SIMULATED_SECONDS"
-      mkdir -p "$ZONE_PATH"
-      printf '%s\n' "$RECORDS" > "$ZONE_PATH/records.json.tmp"
-      mv "$ZONE_PATH/records.json.tmp" "$ZONE_PATH/records.json"
+      mkdir -p "$RECORDS_PATH"
+      if [ -e "$RECORD_FILE" ]; then
+        echo "RecordAlreadyExists: $RECORD_NAME is in zone $ZONE already ($RECORD_FILE): an identical record already exists" >&2
+        exit 1
+      fi
+      printf '%s\n' "$RECORD" > "$RECORD_FILE.tmp"
+      mv "$RECORD_FILE.tmp" "$RECORD_FILE"
     EOT
     environment = {
-      RG_PATH           = local.resource_group_path
-      ZONE_PATH         = local.zone_path
+      RECORDS_PATH      = local.records_path
+      RECORD_FILE       = "${local.records_path}/${each.key}.json"
+      RECORD_NAME       = each.key
+      ZONE              = local.zone_name
       SIMULATED_SECONDS = tostring(var.simulated_seconds)
-      RECORDS           = jsonencode({ zone = local.zone_name, records = local.records })
+      # owner: this resource instance; its destroy removes only its own record, never one it failed to create.
+      RECORD = jsonencode({
+        owner       = self.id
+        name        = each.key
+        type        = split(" ", each.value)[0]
+        content     = split(" ", each.value)[1]
+        product     = var.product
+        environment = var.environment
+      })
     }
   }
 
   provisioner "local-exec" {
     when        = destroy
     interpreter = ["/bin/sh", "-c"]
-    command     = "rm -rf \"$ZONE_PATH\""
-    environment = { ZONE_PATH = self.output.path }
+    command     = <<-EOT
+      set -eu
+      case "$RECORD_FILE" in
+        /*/dns-zones/*/records/*.json) ;;
+        *) echo "refusing to delete $RECORD_FILE: not a record of a local DNS zone" >&2; exit 1 ;;
+      esac
+      if grep -qF "\"owner\":\"$OWNER\"" "$RECORD_FILE" 2>/dev/null; then rm -f "$RECORD_FILE"; fi
+    EOT
+    environment = { RECORD_FILE = self.output.path, OWNER = self.id }
   }
 }

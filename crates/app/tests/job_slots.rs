@@ -1,0 +1,315 @@
+//! The global cap on jobs running at once (`NIGHTSHIFT_MAX_JOBS`, issue 9 item 3), with the local adapters: slot
+//! tokens taken where jobs start, given back when the step's result arrives, reclaimed by the watchdog from a holder
+//! that died, and waiting attempts woken by a message.
+
+use nightshift_app::repo::run_key;
+use nightshift_app::{App, Settings};
+use nightshift_core::messages::{StepEventMessage, StepMessage, StepOutcome, STEP_EVENT_SCHEMA};
+use nightshift_core::ports::Precondition;
+use nightshift_core::run::{Run, RunStatus, StepStatus};
+use nightshift_core::{RunId, StepName};
+use std::collections::BTreeMap;
+
+const CATALOG: &str = r#"
+schema: nightshift.catalog/v1
+product: shop
+platform: local
+steps:
+  api: { smoke: { command: ["true"] } }
+  web: { smoke: { command: ["true"] } }
+environments:
+  pr: { kind: pull-request }
+"#;
+
+fn app(dir: &std::path::Path, max_jobs: &str) -> App {
+    app_with(dir, max_jobs, CATALOG)
+}
+
+fn app_with(dir: &std::path::Path, max_jobs: &str, catalog: &str) -> App {
+    std::fs::create_dir_all(dir.join("catalog")).unwrap();
+    std::fs::write(dir.join("catalog/shop.yaml"), catalog).unwrap();
+    let env: BTreeMap<&str, String> = [
+        (
+            "NIGHTSHIFT_STATE_DIR",
+            dir.join("state").display().to_string(),
+        ),
+        (
+            "NIGHTSHIFT_CATALOG",
+            dir.join("catalog").display().to_string(),
+        ),
+        ("NIGHTSHIFT_REPO_ROOT", dir.display().to_string()),
+        // Jobs that exit at once and report nothing: results are fed by the tests.
+        ("NIGHTSHIFT_RUNNER", "true".to_string()),
+        ("NIGHTSHIFT_MAX_JOBS", max_jobs.to_string()),
+    ]
+    .into();
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).unwrap();
+    App::new(nightshift_app::wiring::local(&settings), settings)
+}
+
+fn release(env: &str) -> String {
+    format!(
+        r#"{{"schema":"nightshift.release/v1","product":"shop","environment":"{env}","version":"1.0.0","requested_by":"ci"}}"#
+    )
+}
+
+/// Releases `env` and delivers its dispatch messages: the dispatch outputs (woken attempts), and the run.
+async fn release_and_dispatch(app: &App, env: &str) -> (Vec<String>, RunId) {
+    let out = app
+        .release(&release(env), &format!("m-{env}"))
+        .await
+        .unwrap();
+    let mut woken = Vec::new();
+    let mut run = None;
+    for body in out.steps {
+        let m: StepMessage = serde_json::from_str(&body).unwrap();
+        run = Some(m.run_id.clone());
+        woken.extend(app.dispatch(&body, &m.message_id()).await.unwrap().steps);
+    }
+    (woken, run.expect("the release dispatched steps"))
+}
+
+async fn tokens(app: &App) -> Vec<String> {
+    app.repo.store().list("job-slots/tokens/").await.unwrap()
+}
+
+async fn waiters(app: &App) -> Vec<String> {
+    app.repo
+        .slot_waiters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, h)| format!("{}/{}", h.run, h.step))
+        .collect()
+}
+
+fn result(run: &RunId, step: &str, attempt: u32) -> String {
+    let now = chrono::Utc::now();
+    serde_json::to_string(&StepEventMessage {
+        schema: STEP_EVENT_SCHEMA.into(),
+        run_id: run.clone(),
+        step: StepName::parse(step).unwrap(),
+        attempt,
+        outcome: StepOutcome::Succeeded,
+        exit_code: Some(0),
+        reason: None,
+        permanent: false,
+        outputs: BTreeMap::new(),
+        started_at: now,
+        finished_at: now,
+        log: None,
+    })
+    .unwrap()
+}
+
+async fn run(app: &App, id: &RunId) -> Run {
+    app.repo.run(id).await.unwrap().unwrap()
+}
+
+fn status_of(run: &Run, step: &str) -> StepStatus {
+    run.steps[&StepName::parse(step).unwrap()].status
+}
+
+#[tokio::test]
+async fn the_global_cap_holds_across_two_runs_and_the_waiting_steps_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "2");
+
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    let (_, second) = release_and_dispatch(&app, "pr-2").await;
+
+    assert_eq!(tokens(&app).await.len(), 2, "two jobs at most");
+    let first = run(&app, &first).await;
+    assert_eq!(status_of(&first, "api"), StepStatus::Running);
+    assert_eq!(status_of(&first, "web"), StepStatus::Running);
+    let second_run = run(&app, &second).await;
+    assert_eq!(status_of(&second_run, "api"), StepStatus::Queued);
+    assert_eq!(
+        waiters(&app).await,
+        vec![format!("{second}/api"), format!("{second}/web")]
+    );
+    let status = app.status().await.unwrap();
+    let summary = status
+        .runs
+        .iter()
+        .find(|r| r.id == second.as_str())
+        .unwrap();
+    assert!(summary
+        .steps
+        .iter()
+        .all(|s| s.reason.as_deref() == Some("waiting for a job slot: NIGHTSHIFT_MAX_JOBS 2")));
+}
+
+#[tokio::test]
+async fn a_slot_freed_by_a_finished_step_starts_the_oldest_waiting_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "2");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    let (_, second) = release_and_dispatch(&app, "pr-2").await;
+
+    // The first run's api step reports: its slot goes to the second run's first waiting step, by a message.
+    let out = app
+        .step_event(&result(&first, "api", 1), "e-1")
+        .await
+        .unwrap();
+
+    assert_eq!(out.steps.len(), 1, "{:?}", out.logs);
+    let woken: StepMessage = serde_json::from_str(&out.steps[0]).unwrap();
+    assert_eq!((&woken.run_id, woken.step.as_str()), (&second, "api"));
+    assert_eq!(waiters(&app).await, vec![format!("{second}/web")]);
+    app.dispatch(&out.steps[0], "w-1").await.unwrap();
+    assert_eq!(
+        status_of(&run(&app, &second).await, "api"),
+        StepStatus::Running
+    );
+    assert_eq!(tokens(&app).await.len(), 2);
+    // A repeat of the result frees nothing more, and a repeat of the wake takes no second slot.
+    let again = app
+        .step_event(&result(&first, "api", 1), "e-1")
+        .await
+        .unwrap();
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+    app.dispatch(&out.steps[0], "w-1").await.unwrap();
+    assert_eq!(tokens(&app).await.len(), 2);
+    assert_eq!(waiters(&app).await, vec![format!("{second}/web")]);
+}
+
+#[tokio::test]
+async fn a_dead_holders_slot_is_reclaimed_by_the_watchdog_and_given_to_a_waiter() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "1");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    assert_eq!(tokens(&app).await.len(), 1);
+    assert_eq!(waiters(&app).await.len(), 1, "web waits behind api");
+
+    // The holder's attempt ended, but the process died before giving its slot back: its run says succeeded.
+    let mut done = run(&app, &first).await;
+    let api = done
+        .steps
+        .get_mut(&StepName::parse("api").unwrap())
+        .unwrap();
+    api.status = StepStatus::Succeeded;
+    app.repo
+        .put_json(&run_key(&done.id), &done, Precondition::None)
+        .await
+        .unwrap();
+
+    let out = app.watchdog().await.unwrap();
+
+    assert!(
+        out.logs.iter().any(|l| l.contains("job slot 0 reclaimed")),
+        "{:?}",
+        out.logs
+    );
+    let woken: Vec<StepMessage> = out
+        .steps
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(woken.len(), 1, "{:?}", out.logs);
+    assert_eq!(woken[0].step.as_str(), "web");
+    assert!(waiters(&app).await.is_empty());
+    assert_eq!(tokens(&app).await.len(), 1, "the waiter holds it now");
+}
+
+#[tokio::test]
+async fn the_watchdog_does_not_re_dispatch_a_step_that_waits_for_a_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "1");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    // Long after: the waiting step has no job, which would look like a lost dispatch.
+    let mut old = run(&app, &first).await;
+    for s in old.steps.values_mut() {
+        s.queued_at = s.queued_at.map(|t| t - chrono::Duration::hours(1));
+    }
+    app.repo
+        .put_json(&run_key(&old.id), &old, Precondition::None)
+        .await
+        .unwrap();
+
+    let out = app.watchdog().await.unwrap();
+
+    assert!(
+        !out.steps.iter().any(|b| b.contains("\"web\"")),
+        "a waiting step is woken by a freed slot, not polled: {:?}",
+        out.steps
+    );
+    assert_eq!(waiters(&app).await.len(), 1);
+    assert_eq!(run(&app, &first).await.status, RunStatus::Running);
+}
+
+#[test]
+fn nightshift_max_jobs_defaults_to_16_and_refuses_zero() {
+    let s = Settings::from_lookup(|_| None).unwrap();
+    assert_eq!(s.max_jobs, 16);
+    let e =
+        Settings::from_lookup(|k| (k == "NIGHTSHIFT_MAX_JOBS").then(|| "0".into())).unwrap_err();
+    assert_eq!(e.name, "NIGHTSHIFT_MAX_JOBS");
+    assert!(e.to_string().contains("between 1 and"), "{e}");
+}
+
+#[tokio::test]
+async fn the_watchdog_drops_the_slot_and_the_waiters_of_a_run_that_ended_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "1");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    assert_eq!(
+        (tokens(&app).await.len(), waiters(&app).await.len()),
+        (1, 1)
+    );
+    // The run ended (e.g. failed for good) while one step held the slot and the other waited for it.
+    let mut ended = run(&app, &first).await;
+    ended.status = RunStatus::Failed;
+    app.repo
+        .put_json(&run_key(&ended.id), &ended, Precondition::None)
+        .await
+        .unwrap();
+
+    let out = app.watchdog().await.unwrap();
+
+    assert!(out.steps.is_empty(), "nothing to wake: {:?}", out.steps);
+    assert!(tokens(&app).await.is_empty());
+    assert!(waiters(&app).await.is_empty());
+    assert!(
+        app.repo
+            .store()
+            .list("job-slots/")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no key left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_slot_given_back_by_a_job_that_cannot_start_wakes_the_next_waiter_from_step_dispatch() {
+    // api holds the only slot; web (whose secret is missing) and zed wait, in that order.
+    let catalog = CATALOG.replace(
+        "  web: { smoke: { command: [\"true\"] } }",
+        "  web: { smoke: { command: [\"true\"] }, secrets: { TOKEN: missing-secret } }\n  zed: { smoke: { command: [\"true\"] } }",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "1", &catalog);
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    assert_eq!(
+        waiters(&app).await,
+        vec![format!("{first}/web"), format!("{first}/zed")]
+    );
+    let woken = app
+        .step_event(&result(&first, "api", 1), "e-1")
+        .await
+        .unwrap()
+        .steps;
+    assert!(woken[0].contains("\"web\""), "{woken:?}");
+
+    // web gets the slot, its job cannot start: it fails, and step-dispatch itself wakes zed.
+    let out = app.dispatch(&woken[0], "w-1").await.unwrap();
+
+    assert_eq!(
+        status_of(&run(&app, &first).await, "web"),
+        StepStatus::Failed
+    );
+    assert_eq!(out.steps.len(), 1, "{:?}", out.logs);
+    assert!(out.steps[0].contains("\"zed\""), "{:?}", out.steps);
+    assert!(waiters(&app).await.is_empty());
+}
