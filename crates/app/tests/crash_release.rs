@@ -17,13 +17,13 @@ mod support;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use nightshift_app::repo::{result_key, run_key};
+use nightshift_app::repo::result_key;
 use nightshift_app::App;
 use nightshift_core::ports::{
     Bus, Clock, JobSpec, JobStart, JobState, Jobs, OutboundMessage, PortError, Precondition, Store,
     Versioned,
 };
-use nightshift_core::run::{Run, RunStatus};
+use nightshift_core::run::RunStatus;
 use nightshift_core::{JobName, RunId, StepName};
 use nightshift_local::store::FsStore;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -221,10 +221,11 @@ impl PlayedJobs {
         let started = self.started.lock().unwrap().clone();
         let mut n = 0;
         for (run, step, attempt) in started {
-            let Some(v) = self.store.get(&run_key(&run)).await.unwrap() else {
+            // Read as any process reads a run: its journal folded (or its snapshot once finished).
+            let repo = nightshift_app::repo::Repo::new(self.store.clone());
+            let Some(run) = repo.run(&run).await.unwrap() else {
                 continue;
             };
-            let run: Run = serde_json::from_slice(&v.bytes).unwrap();
             if run.steps[&step].attempt == attempt && !run.steps[&step].status.is_terminal() {
                 n += 1;
             }
