@@ -99,6 +99,8 @@ impl App {
         &self,
         run: &Run,
     ) -> Result<Option<EnvironmentRecord>, AppError> {
+        // Every status change of a run passes here: the run indexes follow (crate::index).
+        self.index_run(run).await?;
         if run.status == RunStatus::Waiting {
             return Ok(None);
         }

@@ -7,6 +7,7 @@
 pub mod catalog_files;
 pub mod dossier;
 pub mod environments;
+pub mod index;
 pub mod notify_settings;
 pub mod repo;
 mod run_journal;

@@ -250,6 +250,20 @@ impl Repo {
         self.store.put(key, bytes, pre).await
     }
 
+    /// Removes a finished run: its snapshot, its event journal, its step results and logs (retention).
+    /// Idempotent: what is gone already is skipped. Its digest in the run index stays.
+    pub async fn remove_run(&self, id: &RunId) -> Result<(), PortError> {
+        for prefix in [format!("results/{id}/"), format!("logs/{id}/")] {
+            for key in self.store.list(&prefix).await? {
+                self.store.delete(&key).await?;
+            }
+        }
+        // The journal first: a run whose journal is gone reads from its snapshot, while a snapshot removed first
+        // would let its journal speak for it again.
+        self.store.delete(&journal_key(id)).await?;
+        self.store.delete(&run_key(id)).await
+    }
+
     pub async fn mark_active(&self, id: &RunId) -> Result<(), PortError> {
         self.store
             .put(

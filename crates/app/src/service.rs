@@ -180,6 +180,8 @@ impl App {
         // A teardown run destroys layers: it continues nothing (no expiry to carry, no removed layer to add).
         if !run.trigger.is_teardown() && self.repo.run(&run.id).await?.is_none() {
             self.continue_environment(&mut run, out).await?;
+            // Indexed before it exists ("intended"): a crash after the run's write leaves no run unlisted.
+            self.index_run(&run).await?;
         }
         if self.repo.create_run(&run).await? {
             out.log(format!(

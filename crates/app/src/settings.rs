@@ -56,6 +56,9 @@ pub struct Settings {
     pub delete_finished_jobs: bool,
     pub watchdog_redispatch_secs: u64,
     pub watchdog_result_grace_secs: u64,
+    /// `NIGHTSHIFT_RETENTION`: finished runs older than this lose their documents to the sweeper's pass (their
+    /// digests stay for status and metrics; an environment's last run always stays).
+    pub retention: nightshift_core::Ttl,
     /// The most jobs running at once across all runs (`NIGHTSHIFT_MAX_JOBS`, see [`crate::slots`]).
     pub max_jobs: u32,
     /// Where nightshift installs the tools it needs (ansible-core).
@@ -280,6 +283,14 @@ impl Settings {
             delete_finished_jobs: flag("NIGHTSHIFT_DELETE_FINISHED_JOBS", mode == Mode::Azure)?,
             watchdog_redispatch_secs: secs("NIGHTSHIFT_WATCHDOG_REDISPATCH_SECS", 60)?,
             watchdog_result_grace_secs: secs("NIGHTSHIFT_WATCHDOG_RESULT_GRACE_SECS", 30)?,
+            retention: match get("NIGHTSHIFT_RETENTION") {
+                None => nightshift_core::Ttl::parse("90d").expect("a valid default"),
+                Some(v) => nightshift_core::Ttl::parse(v.trim()).map_err(|e| SettingsError {
+                    name: "NIGHTSHIFT_RETENTION",
+                    value: v.clone(),
+                    why: format!("{}: a duration such as 90d, 12w or 36h", e.why),
+                })?,
+            },
             max_jobs: match num("NIGHTSHIFT_MAX_JOBS", DEFAULT_MAX_JOBS.into())? {
                 n @ 1..=MAX_MAX_JOBS => n as u32,
                 n => {
@@ -393,6 +404,7 @@ mod tests {
         assert_eq!(s.mode, Mode::Local);
         assert_eq!(s.instance, "nightshift");
         assert_eq!(s.sweep_cap, 20);
+        assert_eq!(s.retention.to_string(), "90d");
         let env: HashMap<&str, &str> = [("NIGHTSHIFT_SWEEP_CAP", "ten")].into();
         let e = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert!(e.to_string().contains("NIGHTSHIFT_SWEEP_CAP"), "{e}");
@@ -412,6 +424,17 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("10 years"), "{e}");
+    }
+
+    #[test]
+    fn a_retention_is_a_duration_and_a_bad_one_is_refused_naming_the_setting() {
+        let env: HashMap<&str, &str> = [("NIGHTSHIFT_RETENTION", "12w")].into();
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.retention.as_chrono(), chrono::Duration::weeks(12));
+        let env: HashMap<&str, &str> = [("NIGHTSHIFT_RETENTION", "ninety days")].into();
+        let e = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(e.to_string().contains("NIGHTSHIFT_RETENTION"), "{e}");
+        assert!(e.to_string().contains("90d"), "{e}");
     }
 
     fn azure_env() -> HashMap<&'static str, &'static str> {

@@ -433,11 +433,19 @@ async fn trial(dir: &Path, start: Start, max_jobs: u32, kill: Option<KillPoint>)
         let run = app.repo.runs().await.unwrap().into_iter().next();
         let active = app.repo.active_runs().await.unwrap();
         let env = app.repo.environment("shop", environment).await.unwrap();
+        // The run indexes (what status reads) say so too, whatever write the kill cut off.
+        let index = app
+            .repo
+            .environment_index("shop", environment)
+            .await
+            .unwrap();
         if run
             .as_ref()
             .is_some_and(|r| r.status == RunStatus::Succeeded)
             && active.is_empty()
             && env.is_some_and(|e| e.status == "ready")
+            && index
+                .is_some_and(|i| i.recent.first().map(|d| d.status) == Some(RunStatus::Succeeded))
         {
             finished = true;
             break;

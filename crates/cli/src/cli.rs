@@ -52,13 +52,13 @@ pub enum Command {
     Extend(ExtendArgs),
     /// Keep an environment (a failed one, for debugging) past its expiry: --for 3d --reason TEXT.
     Keep(KeepArgs),
-    /// List every environment: kind, status, version, expiry and why, URLs, last run.
-    Environments(JsonArgs),
+    /// List environments a page at a time: kind, status, version, expiry and why, URLs, recent runs.
+    Environments(PageArgs),
     /// Print a run's stored step logs.
     Logs(LogsArgs),
     /// Write a run's debug bundle (run document, logs, results, outputs, plan, host log), secrets redacted.
     Bundle(BundleArgs),
-    /// Show runs, environments and rejected messages.
+    /// Show the newest runs (a page at a time), environments and rejected messages.
     Status(StatusArgs),
     /// Destroy expired environments' resource groups.
     Sweep(SweepArgs),
@@ -225,6 +225,24 @@ pub struct DoctorArgs {
 pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
+    /// Show at most this many runs, the newest (1 to 500).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub limit: u16,
+    /// Continue with the runs older than the last page (the `next_cursor` it gave).
+    #[arg(long, value_name = "TOKEN")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Show at most this many environments, in name order (1 to 500).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub limit: u16,
+    /// Continue after the last page (the `next_cursor` it gave).
+    #[arg(long, value_name = "TOKEN")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -385,7 +403,18 @@ mod tests {
             matches!(command("up --json --port 0 --timeout 30 --product demo"), Command::Up(a) if a.json && a.port == 0 && a.timeout == 30)
         );
         assert!(matches!(command("up"), Command::Up(a) if a.port == 7071));
-        assert!(matches!(command("environments --json"), Command::Environments(a) if a.json));
+        assert!(
+            matches!(command("environments --json"), Command::Environments(a) if a.json && a.limit == 50 && a.cursor.is_none())
+        );
+        assert!(
+            matches!(command("environments --limit 5 --cursor demo/pr-1"), Command::Environments(a) if a.limit == 5 && a.cursor.as_deref() == Some("demo/pr-1"))
+        );
+        assert!(
+            matches!(command("status --json --limit 3 --cursor T"), Command::Status(a) if a.json && a.limit == 3 && a.cursor.as_deref() == Some("T"))
+        );
+        assert!(matches!(command("status"), Command::Status(a) if a.limit == 20));
+        assert!(parse("status --limit 0").is_err());
+        assert!(parse("status --limit 501").is_err());
         assert!(
             matches!(command("logs r1"), Command::Logs(a) if a.step.is_none() && a.attempt.is_none())
         );

@@ -91,6 +91,10 @@ impl LocalStack {
         );
         app_settings.insert("NIGHTSHIFT_MAX_JOBS".into(), settings.max_jobs.to_string());
         app_settings.insert(
+            "NIGHTSHIFT_RETENTION".into(),
+            settings.retention.to_string(),
+        );
+        app_settings.insert(
             "NIGHTSHIFT_DELETE_FINISHED_JOBS".into(),
             settings.delete_finished_jobs.to_string(),
         );

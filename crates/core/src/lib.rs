@@ -19,6 +19,7 @@ pub mod planner;
 pub mod ports;
 pub mod reconcile;
 pub mod run;
+pub mod run_digest;
 pub mod schedule;
 pub mod teardown;
 pub mod template;

@@ -5,8 +5,8 @@
 //! Pure: run documents, notification delivery records and action records in, a report out. The use case reads the store; this module only
 //! counts, so every figure is testable without I/O.
 
-use crate::catalog::Action;
 use crate::run::{Run, RunStatus};
+use crate::run_digest::RunDigest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -258,7 +258,19 @@ pub fn compute(
     filter: &Filter,
     now: DateTime<Utc>,
 ) -> MetricsReport {
-    let runs: Vec<&Run> = runs
+    let digests: Vec<RunDigest> = runs.iter().map(RunDigest::of).collect();
+    compute_digests(&digests, notifications, actions, filter, now)
+}
+
+/// [`compute`] over the runs' digests: what the use case reads, since digests outlive compacted run documents.
+pub fn compute_digests(
+    runs: &[RunDigest],
+    notifications: &[NotificationSample],
+    actions: &[ActionSample],
+    filter: &Filter,
+    now: DateTime<Utc>,
+) -> MetricsReport {
+    let runs: Vec<&RunDigest> = runs
         .iter()
         // A teardown run destroys layers before a deletion: not a deployment.
         .filter(|r| !r.trigger.is_teardown())
@@ -270,17 +282,17 @@ pub fn compute(
             )
         })
         .collect();
-    let finished: Vec<&Run> = runs
+    let finished: Vec<&RunDigest> = runs
         .iter()
         .copied()
         .filter(|r| r.status.is_finished() && r.finished_at.is_some())
         .collect();
-    let succeeded: Vec<&Run> = finished
+    let succeeded: Vec<&RunDigest> = finished
         .iter()
         .copied()
         .filter(|r| r.status == RunStatus::Succeeded)
         .collect();
-    let end = |r: &Run| r.finished_at.expect("finished runs have finished_at");
+    let end = |r: &RunDigest| r.finished_at.expect("finished runs have finished_at");
 
     let deployments = finished.len();
     let success_rate = (deployments > 0).then(|| succeeded.len() as f64 / deployments as f64);
@@ -293,7 +305,7 @@ pub fn compute(
     });
 
     // Recovery: per environment, in the order runs finished, a failure streak ends at the next success.
-    let mut by_env: BTreeMap<(String, String), Vec<&Run>> = BTreeMap::new();
+    let mut by_env: BTreeMap<(String, String), Vec<&RunDigest>> = BTreeMap::new();
     for r in &finished {
         by_env
             .entry((r.product.to_string(), r.environment.to_string()))
@@ -322,7 +334,7 @@ pub fn compute(
     }
     recovery.time = Durations::of(recovery_secs);
 
-    let rollback_runs: Vec<&Run> = runs.iter().copied().filter(|r| is_rollback(r)).collect();
+    let rollback_runs: Vec<&RunDigest> = runs.iter().copied().filter(|r| r.rollback).collect();
     let rollbacks = Rollbacks {
         count: rollback_runs.len(),
         succeeded: rollback_runs
@@ -338,25 +350,12 @@ pub fn compute(
     };
 
     let mut checks = Checks::default();
-    for r in &runs {
-        for s in r.steps.values() {
-            if !matches!(s.def.action, Action::Smoke { .. }) || s.attempts.is_empty() {
-                continue;
-            }
-            checks.runs += 1;
-            let mut attempts: Vec<_> = s.attempts.iter().collect();
-            attempts.sort_by_key(|a| a.attempt);
-            let first_failure = attempts
-                .iter()
-                .position(|a| a.outcome.as_deref() == Some("failed"));
-            if let Some(i) = first_failure {
-                checks.failed += 1;
-                if attempts[i + 1..]
-                    .iter()
-                    .any(|a| a.outcome.as_deref() == Some("succeeded"))
-                {
-                    checks.false_positives += 1;
-                }
+    for c in runs.iter().flat_map(|r| r.checks.iter()) {
+        checks.runs += 1;
+        if c.failed {
+            checks.failed += 1;
+            if c.false_positive {
+                checks.false_positives += 1;
             }
         }
     }
@@ -392,7 +391,7 @@ pub fn compute(
         deployment_duration: Durations::of(
             finished
                 .iter()
-                .map(|r| secs_between(building_since(r), end(r)))
+                .map(|r| secs_between(r.building_since, end(r)))
                 .collect(),
         ),
         time_to_ready: Durations::of(
@@ -406,7 +405,7 @@ pub fn compute(
         change_lead_time: Durations::of(
             succeeded
                 .iter()
-                .filter_map(|r| Some(secs_between(commit_time(r)?, end(r))))
+                .filter_map(|r| Some(secs_between(r.commit_time?, end(r))))
                 .collect(),
         ),
         notifications,

@@ -1,10 +1,12 @@
-//! `status` (HTTP GET `api/status/{*path}`): runs and environments as JSON; `status/runs/<id>` for one run.
+//! `status` (HTTP GET `api/status/{*path}`): runs and environments as JSON, a page of runs at a time
+//! (`?limit=N&cursor=TOKEN`, the cursor being the `next_cursor` of the page before); `status/runs/<id>` for one run.
 
 use crate::error::AppError;
 use crate::invocation::{InvocationRequest, InvocationResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
+use nightshift_app::usecases::status::{StatusQuery, MAX_LIMIT};
 use nightshift_core::RunId;
 
 const BINDING: &str = "res";
@@ -21,7 +23,28 @@ pub async fn handle(
         .to_string();
     let resp = InvocationResponse::default();
     if path.is_empty() {
-        let report = app.status().await?;
+        let query = match page_query(&http.query) {
+            Ok(q) => q,
+            Err(why) => {
+                return Ok(Json(resp.with_http(
+                    BINDING,
+                    400,
+                    &serde_json::json!({ "error": why }),
+                )))
+            }
+        };
+        let report = match app.status_page(&query).await {
+            Ok(r) => r,
+            // A cursor that is not one status gave: the caller's mistake, said as such.
+            Err(e) if !e.is_retryable() && query.cursor.is_some() => {
+                return Ok(Json(resp.with_http(
+                    BINDING,
+                    400,
+                    &serde_json::json!({ "error": e.to_string() }),
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         return Ok(Json(resp.with_http(
             BINDING,
             200,
@@ -55,4 +78,25 @@ pub async fn handle(
         404,
         &serde_json::json!({"error": "unknown path: use status or status/runs/<id>"}),
     )))
+}
+
+/// `limit` (1 to 500, default 20) and `cursor` from the query string.
+fn page_query(query: &[(String, String)]) -> Result<StatusQuery, String> {
+    let mut q = StatusQuery::default();
+    for (k, v) in query {
+        match k.as_str() {
+            "limit" => {
+                q.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        format!("limit={v:?}: expected a whole number from 1 to {MAX_LIMIT}")
+                    })?
+            }
+            "cursor" if !v.is_empty() => q.cursor = Some(v.clone()),
+            _ => {}
+        }
+    }
+    Ok(q)
 }

@@ -101,3 +101,70 @@ fn both_query_forms_decode_to_the_same_query() {
     assert_eq!(legacy.query, expected);
     assert_eq!(modern.method, "GET");
 }
+
+/// The fixture release for another environment, with its own message id.
+fn release_for(env: &str) -> serde_json::Value {
+    let mut r = fixture("release-intake.json");
+    let body = r["Data"]["message"].as_str().unwrap().replace("pr-42", env);
+    r["Data"]["message"] = serde_json::Value::String(body);
+    r["Metadata"]["MessageId"] = serde_json::Value::String(format!("\"m-{env}\""));
+    r
+}
+
+fn with_query(query: &[(&str, &str)]) -> serde_json::Value {
+    let mut r = fixture("status.json");
+    let q: serde_json::Map<String, serde_json::Value> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    r["Data"]["req"]["Query"] = serde_json::Value::Object(q.clone());
+    r["Metadata"]["Query"] = serde_json::Value::Object(q);
+    r
+}
+
+#[tokio::test]
+async fn status_pages_its_runs_with_limit_and_cursor_from_the_query_string() {
+    // Arrange: three runs.
+    let app = spawn_app();
+    for env in ["pr-1", "pr-2", "pr-3"] {
+        let answer = app.invoke("release-intake", &release_for(env)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+
+    // Act
+    let (code, first) = app
+        .invoke("status", &with_query(&[("limit", "2")]))
+        .await
+        .http_output();
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (_, second) = app
+        .invoke(
+            "status",
+            &with_query(&[("limit", "2"), ("cursor", &cursor)]),
+        )
+        .await
+        .http_output();
+    let (bad_limit, why) = app
+        .invoke("status", &with_query(&[("limit", "0")]))
+        .await
+        .http_output();
+    let (bad_cursor, _) = app
+        .invoke("status", &with_query(&[("cursor", "nonsense")]))
+        .await
+        .http_output();
+
+    // Assert
+    assert_eq!(code, 200);
+    assert_eq!(first["runs"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(second["runs"].as_array().unwrap().len(), 1, "{second}");
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(bad_limit, 400);
+    assert!(why["error"].as_str().unwrap().contains("limit"), "{why}");
+    assert_eq!(
+        bad_cursor, 400,
+        "a cursor status never gave is the caller's mistake"
+    );
+}

@@ -1,6 +1,6 @@
-//! `metrics`: delivery figures over the journal (run documents, notification delivery records under
-//! `notifications/`, the action journal under `actions/`). Reads the store; the counting is
-//! [`nightshift_core::metrics::compute`].
+//! `metrics`: delivery figures over the journal (the runs' digests in the run index, which outlive the run
+//! documents retention removes; notification delivery records under `notifications/`; the action journal under
+//! `actions/`). Reads the store; the counting is [`nightshift_core::metrics::compute_digests`].
 
 use crate::service::{App, AppError};
 use nightshift_core::metrics::{self, ActionSample, Filter, MetricsReport, NotificationSample};
@@ -14,10 +14,11 @@ pub const ACTIONS_PREFIX: &str = "actions/";
 impl App {
     /// The delivery metrics of the runs `filter` keeps.
     pub async fn metrics(&self, filter: &Filter) -> Result<MetricsReport, AppError> {
-        let runs = self.repo.runs().await?;
+        self.ensure_index().await?;
+        let runs = self.repo.digests_since(filter.since).await?;
         let notifications = self.records(NOTIFICATIONS_PREFIX).await?;
         let actions = self.records(ACTIONS_PREFIX).await?;
-        Ok(metrics::compute(
+        Ok(metrics::compute_digests(
             &runs,
             &notifications
                 .iter()

@@ -13,6 +13,7 @@ pub mod nightly;
 pub mod notify;
 pub mod on_failure;
 pub mod release;
+pub mod retention;
 pub mod status;
 pub mod step_event;
 pub mod sweep;

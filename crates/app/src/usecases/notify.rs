@@ -246,6 +246,7 @@ impl App {
             }
         }
         if rec.outcome == "failed" {
+            self.repo.index_failed_delivery(&key).await?;
             tracing::warn!(channel = %target, run = %n.run, error = ?rec.error, "notification not delivered");
         }
         // Before the record: a crash in between repeats the try and the event (at least once; the portal's tile

@@ -121,6 +121,8 @@ impl App {
             if let Err(e) = self.warn_expiring(&catalog, now).await {
                 tracing::warn!(error = %e, "expiry warnings not sent");
             }
+            // So do run documents past the retention (usecases/retention.rs); it never stops a sweep either.
+            self.retention_pass(now).await;
         }
         let mut report = SweepReport {
             now,

@@ -6,3 +6,4 @@ mod actions;
 mod failure_policy;
 mod helpers;
 mod idempotency;
+mod run_index;

@@ -1,4 +1,5 @@
-//! `nightshift status`: runs with their steps, environments, rejected messages.
+//! `nightshift status`: the newest runs with their steps (a page at a time: `--limit`, `--cursor`), environments,
+//! rejected messages.
 
 use crate::cli::{Global, StatusArgs};
 use crate::output::{self, secs, status_mark, time};
@@ -7,12 +8,16 @@ use nightshift_app::Need;
 pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
     // Runs, environments and rejections are in the store: that is all status asks for.
     let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
-    let report = app.status().await?;
+    let query = nightshift_app::usecases::status::StatusQuery {
+        limit: a.limit.into(),
+        cursor: a.cursor.clone(),
+    };
+    let report = app.status_page(&query).await?;
     if a.json {
         output::print_json(&report);
         return Ok(0);
     }
-    if report.runs.is_empty() {
+    if report.runs.is_empty() && a.cursor.is_none() {
         println!(
             "No runs yet in {}. Start one with: nightshift up",
             app.settings.state_dir.display()
@@ -30,6 +35,12 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         );
         if let Some(why) = &r.reason {
             println!("    {why}");
+        }
+        if let Some(at) = r.compacted_at {
+            println!(
+                "    steps and logs removed by retention at {} (NIGHTSHIFT_RETENTION)",
+                time(Some(at))
+            );
         }
         if let Some(key) = &r.dossier {
             println!(
@@ -52,6 +63,12 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
                 s.max_attempts
             );
         }
+    }
+    if let Some(c) = &report.next_cursor {
+        println!(
+            "Older runs: nightshift status --limit {} --cursor {c}",
+            a.limit
+        );
     }
     if !report.environments.is_empty() {
         println!("\nEnvironments:");

@@ -144,7 +144,7 @@ async fn status_from_a_workstation_needs_only_the_store_setting_and_reads_it_wit
     );
     assert!(environments.status.success(), "{}", text(&environments));
     let listed: Value = serde_json::from_slice(&environments.stdout).expect("JSON list");
-    assert_eq!(listed, json!([]));
+    assert_eq!(listed, json!({"environments": [], "next_cursor": null}));
     assert_eq!(
         az_scopes(dir.path()),
         [

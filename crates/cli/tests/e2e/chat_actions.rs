@@ -91,7 +91,7 @@ fn expiries(env: &CliEnv) -> (i64, i64) {
     let out = env.run(&["environments", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: Value = serde_json::from_str(&out.stdout).unwrap();
-    let record = list
+    let record = list["environments"]
         .as_array()
         .unwrap()
         .iter()

@@ -11,6 +11,7 @@ mod lifecycle;
 mod metrics;
 mod notifications;
 mod outside_layers;
+mod paging;
 mod reconcile;
 mod resilience;
 mod second_product;

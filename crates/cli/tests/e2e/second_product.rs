@@ -21,7 +21,8 @@ fn environment(env: &CliEnv, name: &str) -> serde_json::Value {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: serde_json::Value =
         serde_json::from_str(&out.stdout).expect("environments --json is JSON");
-    list.as_array()
+    list["environments"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|e| e["product"] == "vao-demo" && e["environment"] == name)

@@ -71,7 +71,8 @@ async fn logs_environments_and_bundle_show_a_finished_run() {
     let out = env.run(&["environments", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let pr = list
+    assert!(list["next_cursor"].is_null(), "one page: {list}");
+    let pr = list["environments"]
         .as_array()
         .unwrap()
         .iter()
@@ -97,7 +98,7 @@ async fn logs_environments_and_bundle_show_a_finished_run() {
     loop {
         let out = env.run(&["environments", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        let linked = list
+        let linked = list["environments"]
             .as_array()
             .unwrap()
             .iter()
@@ -212,7 +213,8 @@ async fn a_pull_request_environment_lives_its_whole_life_through_the_cli() {
     let environment = || async {
         let out = env.run(&["environments", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        list.as_array()
+        list["environments"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|e| e["environment"] == "pr-7")
@@ -303,8 +305,8 @@ fn environments_reads_records_with_the_lifecycle_fields_and_reports_a_garbled_on
     let out = env.run(&["environments", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    let e = &list[0];
+    assert_eq!(list["environments"].as_array().unwrap().len(), 1);
+    let e = &list["environments"][0];
     assert_eq!(
         (
             &e["expiry_reason"],
