@@ -175,11 +175,7 @@ async fn a_run_finished_whose_hand_over_was_lost_is_indexed_by_the_watchdog() {
         to: "succeeded".into(),
         reason: None,
     });
-    w.app
-        .repo
-        .put_run(&done)
-        .await
-        .unwrap();
+    w.app.repo.put_run(&done).await.unwrap();
 
     w.app.watchdog().await.unwrap();
 
