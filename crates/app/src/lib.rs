@@ -10,6 +10,7 @@ pub mod environments;
 pub mod index;
 pub mod notify_settings;
 pub mod repo;
+mod run_journal;
 pub mod runner;
 pub mod service;
 pub mod settings;

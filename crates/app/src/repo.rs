@@ -1,8 +1,7 @@
-//! Typed access to the store: run documents with optimistic concurrency, rejected messages, environment records,
-//! step results and logs. The key layout is the journal's public shape (see the README).
+//! Typed access to the store: runs (an event journal each, folded: crate::run_journal), rejected messages,
+//! environment records, step results and logs. The key layout is the journal's public shape (see the README).
 
 use chrono::{DateTime, Utc};
-use nightshift_core::engine::{self, Command, Event};
 use nightshift_core::messages::StepEventMessage;
 use nightshift_core::names::{RunId, StepName};
 use nightshift_core::ports::{PortError, Precondition, Store};
@@ -12,9 +11,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A finished run's snapshot (and the whole run document of state directories written before the run journals).
 pub fn run_key(id: &RunId) -> String {
     format!("runs/{id}.json")
 }
+pub use crate::run_journal::journal_key;
 pub fn result_key(run: &RunId, step: &StepName, attempt: u32) -> String {
     format!("results/{run}/{step}/{attempt}.json")
 }
@@ -189,9 +190,11 @@ impl EnvironmentRecord {
     }
 }
 
+/// Typed store access. Clones share the cache of folded runs (crate::run_journal).
 #[derive(Clone)]
 pub struct Repo {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) folds: Arc<crate::run_journal::Folds>,
 }
 
 /// How many times a conditional write is re-tried against concurrent writers before giving up (retryable).
@@ -199,7 +202,10 @@ const MAX_CAS_ATTEMPTS: usize = 50;
 
 impl Repo {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            folds: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -220,6 +226,19 @@ impl Repo {
         }
     }
 
+    /// A document without its version (nothing is written back): no hashing on stores whose versions are hashes.
+    pub async fn read_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
+        match self.store.read(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| PortError::Permanent(format!("{key} is not valid: {e}"))),
+        }
+    }
+
     pub async fn put_json<T: Serialize>(
         &self,
         key: &str,
@@ -231,81 +250,17 @@ impl Repo {
         self.store.put(key, bytes, pre).await
     }
 
-    pub async fn run(&self, id: &RunId) -> Result<Option<Run>, PortError> {
-        Ok(self.get_json(&run_key(id)).await?.map(|(r, _)| r))
-    }
-
-    /// Creates a run unless one with that id exists: `Ok(false)` when it existed. The run is marked active
-    /// first: a marker whose run was never written is skipped, while a run without a marker would never be
-    /// watched.
-    pub async fn create_run(&self, run: &Run) -> Result<bool, PortError> {
-        // A repeat (a second firing, a redelivered release) finds the run and marks nothing: a finished run must
-        // not come back to the watchdog.
-        if self.store.get(&run_key(&run.id)).await?.is_some() {
-            return Ok(false);
-        }
-        if !run.status.is_finished() {
-            self.mark_active(&run.id).await?;
-        }
-        match self
-            .put_json(&run_key(&run.id), run, Precondition::Absent)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(PortError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Applies an event with optimistic concurrency: on a lost race, re-reads and re-applies.
-    /// Returns the commands (empty if the event did not apply) and the run as saved.
-    pub async fn apply(
-        &self,
-        id: &RunId,
-        event: &Event,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(Run, Vec<Command>, bool)>, PortError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let Some((run, version)) = self.get_json::<Run>(&run_key(id)).await? else {
-                return Ok(None);
-            };
-            let out = engine::apply(&run, event, now);
-            if !out.changed {
-                return Ok(Some((out.run, out.commands, false)));
-            }
-            match self
-                .put_json(&run_key(id), &out.run, Precondition::Version(version))
-                .await
-            {
-                Ok(_) => return Ok(Some((out.run, out.commands, true))),
-                Err(PortError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(PortError::Transient(format!(
-            "run {id}: too many concurrent writers"
-        )))
-    }
-
-    pub async fn runs(&self) -> Result<Vec<Run>, PortError> {
-        let mut out = Vec::new();
-        for key in self.store.list("runs/").await? {
-            if let Some((r, _)) = self.get_json::<Run>(&key).await? {
-                out.push(r);
-            }
-        }
-        out.sort_by_key(|r| r.created_at);
-        Ok(out)
-    }
-
-    /// Removes a run's document, its step results and logs (retention). Idempotent: what is gone already is
-    /// skipped. Its digest in the run index stays.
+    /// Removes a finished run: its snapshot, its event journal, its step results and logs (retention).
+    /// Idempotent: what is gone already is skipped. Its digest in the run index stays.
     pub async fn remove_run(&self, id: &RunId) -> Result<(), PortError> {
         for prefix in [format!("results/{id}/"), format!("logs/{id}/")] {
             for key in self.store.list(&prefix).await? {
                 self.store.delete(&key).await?;
             }
         }
+        // The journal first: a run whose journal is gone reads from its snapshot, while a snapshot removed first
+        // would let its journal speak for it again.
+        self.store.delete(&journal_key(id)).await?;
         self.store.delete(&run_key(id)).await
     }
 
@@ -421,10 +376,7 @@ impl Repo {
         product: &str,
         env: &str,
     ) -> Result<Option<EnvironmentRecord>, PortError> {
-        Ok(self
-            .get_json(&environment_key(product, env))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&environment_key(product, env)).await
     }
 
     /// Read-modify-write of an environment record with a conditional write, re-applied on a lost race. `change`
@@ -460,10 +412,7 @@ impl Repo {
 
     /// The outcome of a `releases` message, once the handler has journaled it.
     pub async fn action(&self, message_id: &str) -> Result<Option<ActionRecord>, PortError> {
-        Ok(self
-            .get_json(&action_key(message_id))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&action_key(message_id)).await
     }
 
     /// Journals an action's outcome once: `Ok(false)` when a record was there already (a redelivery), which is kept.
@@ -494,9 +443,6 @@ impl Repo {
         step: &StepName,
         attempt: u32,
     ) -> Result<Option<StepEventMessage>, PortError> {
-        Ok(self
-            .get_json(&result_key(run, step, attempt))
-            .await?
-            .map(|(r, _)| r))
+        self.read_json(&result_key(run, step, attempt)).await
     }
 }

@@ -17,13 +17,13 @@ mod support;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use nightshift_app::repo::{result_key, run_key};
+use nightshift_app::repo::result_key;
 use nightshift_app::App;
 use nightshift_core::ports::{
     Bus, Clock, JobSpec, JobStart, JobState, Jobs, OutboundMessage, PortError, Precondition, Store,
     Versioned,
 };
-use nightshift_core::run::{Run, RunStatus};
+use nightshift_core::run::RunStatus;
 use nightshift_core::{JobName, RunId, StepName};
 use nightshift_local::store::FsStore;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -136,6 +136,23 @@ impl Store for CrashStore {
         self.inner.delete(key).await?;
         self.fault.after_write(n)
     }
+    // A run journal's appends are writes the handler may die before or after, like any other.
+    async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
+        let n = self.fault.before_write()?;
+        let created = self.inner.create_appendable(key, first).await?;
+        self.fault.after_write(n)?;
+        Ok(created)
+    }
+    async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
+        let n = self.fault.before_write()?;
+        let at = self.inner.append(key, record).await?;
+        self.fault.after_write(n)?;
+        Ok(at)
+    }
+    async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
+        self.fault.alive()?;
+        self.inner.read_from(key, offset).await
+    }
 }
 
 /// Service Bus, in memory: one FIFO of (queue, message id, body) across the queues, with duplicate detection for
@@ -204,10 +221,11 @@ impl PlayedJobs {
         let started = self.started.lock().unwrap().clone();
         let mut n = 0;
         for (run, step, attempt) in started {
-            let Some(v) = self.store.get(&run_key(&run)).await.unwrap() else {
+            // Read as any process reads a run: its journal folded (or its snapshot once finished).
+            let repo = nightshift_app::repo::Repo::new(self.store.clone());
+            let Some(run) = repo.run(&run).await.unwrap() else {
                 continue;
             };
-            let run: Run = serde_json::from_slice(&v.bytes).unwrap();
             if run.steps[&step].attempt == attempt && !run.steps[&step].status.is_terminal() {
                 n += 1;
             }

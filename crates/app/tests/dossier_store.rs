@@ -3,9 +3,7 @@
 
 mod support;
 
-use nightshift_app::repo::run_key;
 use nightshift_app::App;
-use nightshift_core::ports::Precondition;
 use nightshift_core::run::{Run, RunStatus};
 use nightshift_core::RunId;
 
@@ -52,10 +50,7 @@ async fn build(app: &App, version: &str, status: RunStatus) -> RunId {
         .unwrap();
     run.status = status;
     run.finished_at = Some(chrono::Utc::now());
-    app.repo
-        .put_json(&run_key(&run.id), &run, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&run).await.unwrap();
     app.watchdog().await.unwrap();
     run.id
 }
@@ -128,10 +123,7 @@ async fn a_dossier_that_cannot_be_generated_does_not_fail_the_run() {
     std::fs::write(dir.path().join("catalog/shop.yaml"), "schema: nope\n").unwrap();
     let mut run = app.repo.runs().await.unwrap().remove(0);
     run.status = RunStatus::Succeeded;
-    app.repo
-        .put_json(&run_key(&run.id), &run, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&run).await.unwrap();
     app.watchdog().await.expect("the run's hand-over completes");
     assert!(
         app.repo.active_runs().await.unwrap().is_empty(),

@@ -1,8 +1,6 @@
 //! One run builds an environment at a time: the use cases with the local adapters.
 
-use nightshift_app::repo::run_key;
 use nightshift_app::{App, Settings};
-use nightshift_core::ports::Precondition;
 use nightshift_core::run::{Run, RunStatus};
 use std::collections::BTreeMap;
 
@@ -72,10 +70,7 @@ async fn a_second_release_waits_and_the_watchdog_starts_it_when_the_first_finish
     let mut done = running.clone();
     done.status = RunStatus::Succeeded;
     done.finished_at = Some(chrono::Utc::now());
-    app.repo
-        .put_json(&run_key(&done.id), &done, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&done).await.unwrap();
 
     // Act
     let out = app.watchdog().await.unwrap();
@@ -105,10 +100,7 @@ async fn a_release_for_a_free_environment_takes_over_a_lease_left_by_a_finished_
     app.release(&release("1.0.0"), "m-1").await.unwrap();
     let mut first = runs(&app).await.remove(0);
     first.status = RunStatus::Failed;
-    app.repo
-        .put_json(&run_key(&first.id), &first, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&first).await.unwrap();
 
     let out = app.release(&release("1.0.1"), "m-2").await.unwrap();
 

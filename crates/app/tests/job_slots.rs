@@ -2,10 +2,8 @@
 //! tokens taken where jobs start, given back when the step's result arrives, reclaimed by the watchdog from a holder
 //! that died, and waiting attempts woken by a message.
 
-use nightshift_app::repo::run_key;
 use nightshift_app::{App, Settings};
 use nightshift_core::messages::{StepEventMessage, StepMessage, StepOutcome, STEP_EVENT_SCHEMA};
-use nightshift_core::ports::Precondition;
 use nightshift_core::run::{Run, RunStatus, StepStatus};
 use nightshift_core::{RunId, StepName};
 use std::collections::BTreeMap;
@@ -189,10 +187,7 @@ async fn a_dead_holders_slot_is_reclaimed_by_the_watchdog_and_given_to_a_waiter(
         .get_mut(&StepName::parse("api").unwrap())
         .unwrap();
     api.status = StepStatus::Succeeded;
-    app.repo
-        .put_json(&run_key(&done.id), &done, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&done).await.unwrap();
 
     let out = app.watchdog().await.unwrap();
 
@@ -222,10 +217,7 @@ async fn the_watchdog_does_not_re_dispatch_a_step_that_waits_for_a_slot() {
     for s in old.steps.values_mut() {
         s.queued_at = s.queued_at.map(|t| t - chrono::Duration::hours(1));
     }
-    app.repo
-        .put_json(&run_key(&old.id), &old, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&old).await.unwrap();
 
     let out = app.watchdog().await.unwrap();
 
@@ -260,10 +252,7 @@ async fn the_watchdog_drops_the_slot_and_the_waiters_of_a_run_that_ended_without
     // The run ended (e.g. failed for good) while one step held the slot and the other waited for it.
     let mut ended = run(&app, &first).await;
     ended.status = RunStatus::Failed;
-    app.repo
-        .put_json(&run_key(&ended.id), &ended, Precondition::None)
-        .await
-        .unwrap();
+    app.repo.put_run(&ended).await.unwrap();
 
     let out = app.watchdog().await.unwrap();
 

@@ -56,14 +56,7 @@ async fn destroyed(app: &App, last_run: &str) {
     let id = RunId::parse(last_run).unwrap();
     let mut run = app.repo.run(&id).await.unwrap().unwrap();
     run.status = nightshift_core::run::RunStatus::Succeeded;
-    app.repo
-        .put_json(
-            &nightshift_app::repo::run_key(&id),
-            &run,
-            nightshift_core::ports::Precondition::None,
-        )
-        .await
-        .unwrap();
+    app.repo.put_run(&run).await.unwrap();
     app.repo.clear_active(&id).await.unwrap();
     let mut rec: EnvironmentRecord = app
         .repo

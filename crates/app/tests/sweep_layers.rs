@@ -326,12 +326,12 @@ async fn a_pass_that_died_after_recording_the_teardown_starts_that_same_run_on_t
     let w = built().await;
     w.sweep().await;
     let teardown = w.teardowns().await.remove(0);
-    w.app
-        .repo
-        .store()
-        .delete(&nightshift_app::repo::run_key(&teardown.id))
-        .await
-        .unwrap();
+    for key in [
+        nightshift_app::repo::run_key(&teardown.id),
+        nightshift_app::repo::journal_key(&teardown.id),
+    ] {
+        w.app.repo.store().delete(&key).await.unwrap();
+    }
     w.app.repo.clear_active(&teardown.id).await.unwrap();
     assert!(w.app.repo.run(&teardown.id).await.unwrap().is_none());
 

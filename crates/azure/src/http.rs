@@ -188,6 +188,12 @@ pub(crate) fn sdk_status(e: &azure_core::Error) -> Option<u16> {
     e.as_http_error().map(|h| u16::from(h.status()))
 }
 
+tokio::task_local! {
+    /// Set around an Append Block: the `x-ms-blob-append-offset` its response carried (the SDK's response type
+    /// drops that header).
+    pub(crate) static APPEND_OFFSET: std::cell::Cell<Option<u64>>;
+}
+
 /// Plugs an [`HttpTransport`] into `azure_core`, adding `Authorization: Bearer` for `resource` when asked to.
 pub(crate) struct AzureHttp {
     transport: Arc<dyn HttpTransport>,
@@ -268,6 +274,10 @@ impl azure_core::HttpClient for AzureHttp {
                 format!("unknown HTTP status {}", response.status),
             )
         })?;
+        if let Some(offset) = response.header("x-ms-blob-append-offset") {
+            let offset = offset.trim().parse::<u64>().ok();
+            let _ = APPEND_OFFSET.try_with(|cell| cell.set(offset));
+        }
         let mut out_headers = azure_core::headers::Headers::new();
         for (k, v) in response.headers {
             out_headers.insert(k.to_ascii_lowercase(), v);

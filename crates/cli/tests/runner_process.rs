@@ -319,14 +319,7 @@ async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the
     let mut running = f.run.clone();
     running.steps.get_mut(&step).unwrap().attempt = 1;
     running.steps.get_mut(&step).unwrap().status = nightshift_core::run::StepStatus::Running;
-    app.repo
-        .put_json(
-            &nightshift_app::repo::run_key(&f.run.id),
-            &running,
-            nightshift_core::ports::Precondition::None,
-        )
-        .await
-        .unwrap();
+    app.repo.put_run(&running).await.unwrap();
     app.step_event(&events[0], "event-1").await.unwrap();
 
     // Assert

@@ -169,6 +169,17 @@ pub fn backoff(base_secs: u64, next_attempt: u32) -> Duration {
 
 pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
     let mut run = run.clone();
+    let (commands, changed) = apply_in_place(&mut run, event, now);
+    Outcome {
+        run,
+        commands,
+        changed,
+    }
+}
+
+/// [`apply`] on the run itself, without a copy: what folding a run's event journal uses. Returns the commands and
+/// whether the event applied; an event that does not apply leaves the run untouched.
+pub fn apply_in_place(run: &mut Run, event: &Event, now: DateTime<Utc>) -> (Vec<Command>, bool) {
     let mut commands = Vec::new();
     let changed = match event {
         Event::Start => {
@@ -177,7 +188,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                 if run.status == RunStatus::Waiting {
                     run.status = RunStatus::Running;
                     journal(
-                        &mut run,
+                        run,
                         now,
                         None,
                         None,
@@ -187,7 +198,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                     );
                 }
                 commands.push(notify(
-                    &run,
+                    run,
                     NotificationKind::RunStarted,
                     format!("{} started: {} steps", run.id, run.steps.len()),
                 ));
@@ -201,7 +212,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                 run.status = RunStatus::Waiting;
                 let why = format!("run {behind} is building this environment");
                 journal(
-                    &mut run,
+                    run,
                     now,
                     None,
                     None,
@@ -210,7 +221,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                     Some(why.clone()),
                 );
                 commands.push(notify(
-                    &run,
+                    run,
                     NotificationKind::RunWaiting,
                     format!("{} waits: {why}", run.id),
                 ));
@@ -236,7 +247,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                         reason: None,
                     });
                 }
-                set_status(&mut run, step, StepStatus::Running, now, None);
+                set_status(run, step, StepStatus::Running, now, None);
                 true
             }
             _ => false,
@@ -251,7 +262,7 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                 s.finished_at = Some(now);
                 s.started_at.get_or_insert(now);
                 record_attempt(s, *attempt, now, "succeeded", None, &run.id);
-                set_status(&mut run, step, StepStatus::Succeeded, now, None);
+                set_status(run, step, StepStatus::Succeeded, now, None);
                 true
             }
             _ => false,
@@ -285,10 +296,10 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                         s.max_attempts,
                         at.to_rfc3339()
                     );
-                    set_status(&mut run, step, StepStatus::Retrying, now, Some(why.clone()));
+                    set_status(run, step, StepStatus::Retrying, now, Some(why.clone()));
                     commands.push(Command::DispatchAt(msg, at));
                     commands.push(notify_step(
-                        &run,
+                        run,
                         NotificationKind::StepRetrying,
                         format!("{}: step {step} {why}", run.id),
                         step,
@@ -301,9 +312,9 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
                     } else {
                         format!("failed (not retryable): {reason}")
                     };
-                    set_status(&mut run, step, StepStatus::Failed, now, Some(why.clone()));
+                    set_status(run, step, StepStatus::Failed, now, Some(why.clone()));
                     commands.push(notify_step(
-                        &run,
+                        run,
                         NotificationKind::StepFailed,
                         format!("{}: step {step} {why}", run.id),
                         step,
@@ -316,13 +327,9 @@ pub fn apply(run: &Run, event: &Event, now: DateTime<Utc>) -> Outcome {
         },
     };
     if changed && run.status == RunStatus::Running {
-        advance(&mut run, now, &mut commands);
+        advance(run, now, &mut commands);
     }
-    Outcome {
-        run,
-        commands,
-        changed,
-    }
+    (commands, changed)
 }
 
 /// Whether a result is about the step's current attempt. `Retrying` counts: the scheduled attempt may end before its

@@ -51,6 +51,11 @@ pub enum Precondition {
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError>;
+    /// The bytes without their version, for readers that will not write back: a store whose versions cost
+    /// something to compute (FsStore hashes the content) skips that.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(self.get(key).await?.map(|v| v.bytes))
+    }
     /// Writes and returns the new version.
     async fn put(
         &self,
@@ -61,6 +66,79 @@ pub trait Store: Send + Sync {
     /// Keys under a prefix, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+
+    /// Creates an append-only key (a run's event journal) holding `first`, unless the key exists: `Ok(false)`, and
+    /// nothing written, when it does. Records are lines: each ends with `\n` and holds no other.
+    ///
+    /// The default writes through `put` with `Precondition::Absent`; stores with a native append (a file opened
+    /// with `O_APPEND`, an Append Blob) override the three append operations together.
+    async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
+        check_record(key, &first)?;
+        match self.put(key, first, Precondition::Absent).await {
+            Ok(_) => Ok(true),
+            Err(PortError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds one record at the end of an append-only key and returns the offset where it landed; `Ok(None)` when
+    /// the key does not exist (an append never creates). Appends never conflict with each other: concurrent
+    /// writers all land, in an order every reader sees the same.
+    ///
+    /// The default is a read-modify-write with conditional writes, retried on conflict: correct on any store,
+    /// without the native append's cost.
+    async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
+        check_record(key, &record)?;
+        for _ in 0..64 {
+            let Some(cur) = self.get(key).await? else {
+                return Ok(None);
+            };
+            let offset = complete_len(&cur.bytes);
+            let mut bytes = cur.bytes;
+            bytes.truncate(offset);
+            bytes.extend_from_slice(&record);
+            match self
+                .put(key, bytes, Precondition::Version(cur.version))
+                .await
+            {
+                Ok(_) => return Ok(Some(offset as u64)),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::Transient(format!(
+            "{key}: too many concurrent appends"
+        )))
+    }
+
+    /// The bytes of an append-only key from `offset` to its end (empty past the end); `Ok(None)` when the key does
+    /// not exist. A last record without its `\n` (a write cut short) may be part of the answer: readers ignore it.
+    async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
+        Ok(self.get(key).await?.map(|v| {
+            let start = (offset as usize).min(v.bytes.len());
+            v.bytes[start..].to_vec()
+        }))
+    }
+}
+
+/// An append-only record is one line: it ends with `\n` and holds no other (so a torn last line is recognisable).
+pub fn check_record(key: &str, record: &[u8]) -> Result<(), PortError> {
+    let lines = record.iter().filter(|b| **b == b'\n').count();
+    if lines != 1 || record.last() != Some(&b'\n') {
+        return Err(PortError::Permanent(format!(
+            "a record appended to {key} must be one line ending with a newline"
+        )));
+    }
+    Ok(())
+}
+
+/// The length of the complete lines at the start of `bytes`: what is left once a torn last line is cut off.
+pub fn complete_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,10 @@
 //! key's lock file (under `<root>/.locks/`), compares, writes a temporary file and renames it: atomic across
 //! processes, and readers never see a partial file. Names starting with `.` are internal and never keys.
 
-use crate::fsutil::{blocking, io_error, sha256_hex, write_atomic, FileLock};
+use crate::fsutil::{blocking, io_error, sha256_hex, write_atomic, write_new, FileLock};
 use async_trait::async_trait;
-use nightshift_core::ports::{PortError, Precondition, Store, Versioned};
-use std::io;
+use nightshift_core::ports::{check_record, PortError, Precondition, Store, Versioned};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// A `Store` on a local directory.
@@ -65,6 +65,55 @@ fn read_versioned(path: &Path) -> Result<Option<Versioned>, PortError> {
     }
 }
 
+/// Appends one line to an existing file, the caller holding the key's lock: a torn last line (a writer that died
+/// mid-write) is cut off first, so it never fuses with the new record. `None` when the file does not exist.
+fn append_line(path: &Path, record: &[u8]) -> io::Result<Option<u64>> {
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let end = complete_end(&mut file, len)?;
+    if end < len {
+        file.set_len(end)?;
+    }
+    // One write of the whole line with O_APPEND: it lands at the end, after every earlier record.
+    file.write_all(record)?;
+    Ok(Some(end))
+}
+
+/// Where the complete lines of a file of `len` bytes end: `len` when its last byte is a newline, else just after
+/// the last newline (0 if none). Reads backwards in blocks, so an intact file costs one byte.
+fn complete_end(file: &mut std::fs::File, len: u64) -> io::Result<u64> {
+    let mut last = [0u8; 1];
+    if len == 0 {
+        return Ok(0);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(len);
+    }
+    let mut block = vec![0u8; 4096];
+    let mut end = len - 1;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block[..n])?;
+        if let Some(i) = block[..n].iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 fn collect_keys(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -91,6 +140,16 @@ impl Store for FsStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
         let path = self.path_of(key)?;
         blocking(move || read_versioned(&path)).await
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let path = self.path_of(key)?;
+        blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(format!("reading {}", path.display()), e)),
+        })
+        .await
     }
 
     async fn put(
@@ -147,6 +206,50 @@ impl Store for FsStore {
         .await
     }
 
+    async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
+        check_record(key, &first)?;
+        let path = self.path_of(key)?;
+        let lock = self.lock_path(key);
+        let key = key.to_string();
+        blocking(move || {
+            let _guard =
+                FileLock::exclusive(&lock).map_err(|e| io_error(format!("locking {key}"), e))?;
+            write_new(&path, &first).map_err(|e| io_error(format!("creating {key}"), e))
+        })
+        .await
+    }
+
+    async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
+        check_record(key, &record)?;
+        let path = self.path_of(key)?;
+        let lock = self.lock_path(key);
+        let key = key.to_string();
+        blocking(move || {
+            let _guard =
+                FileLock::exclusive(&lock).map_err(|e| io_error(format!("locking {key}"), e))?;
+            append_line(&path, &record).map_err(|e| io_error(format!("appending to {key}"), e))
+        })
+        .await
+    }
+
+    async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
+        let path = self.path_of(key)?;
+        let key = key.to_string();
+        blocking(move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(format!("reading {key}"), e)),
+            };
+            let mut bytes = Vec::new();
+            file.seek(SeekFrom::Start(offset))
+                .and_then(|_| file.read_to_end(&mut bytes))
+                .map_err(|e| io_error(format!("reading {key}"), e))?;
+            Ok(Some(bytes))
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let path = self.path_of(key)?;
         let lock = self.lock_path(key);
@@ -176,7 +279,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_written_key_reads_back_with_its_version() {
+    async fn a_written_key_reads_back_with_its_version_and_without_one() {
         let (_d, s) = store();
         let v = s
             .put("runs/r1/run.json", b"{}".to_vec(), Precondition::None)
@@ -187,6 +290,8 @@ mod tests {
         assert_eq!(got.version, v);
         assert_eq!(v, sha256_hex(b"{}"));
         assert!(s.get("runs/r1/other.json").await.unwrap().is_none());
+        assert_eq!(s.read("runs/r1/run.json").await.unwrap().unwrap(), b"{}");
+        assert!(s.read("runs/r1/other.json").await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -316,5 +421,124 @@ mod tests {
             String::from_utf8(last).unwrap(),
             (tasks * increments).to_string()
         );
+    }
+
+    #[tokio::test]
+    async fn appends_land_at_the_end_and_say_where_and_an_append_never_creates() {
+        let (_d, s) = store();
+        assert_eq!(s.append("j.jsonl", b"a\n".to_vec()).await.unwrap(), None);
+        assert!(s
+            .create_appendable("j.jsonl", b"first\n".to_vec())
+            .await
+            .unwrap());
+        assert!(!s
+            .create_appendable("j.jsonl", b"other\n".to_vec())
+            .await
+            .unwrap());
+
+        let second = s.append("j.jsonl", b"two\n".to_vec()).await.unwrap();
+        let third = s.append("j.jsonl", b"three\n".to_vec()).await.unwrap();
+
+        assert_eq!((second, third), (Some(6), Some(10)));
+        let all = s.read_from("j.jsonl", 0).await.unwrap().unwrap();
+        assert_eq!(all, b"first\ntwo\nthree\n");
+        assert_eq!(
+            s.read_from("j.jsonl", 10).await.unwrap().unwrap(),
+            b"three\n"
+        );
+        assert!(s
+            .read_from("j.jsonl", 99)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.read_from("missing", 0).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_record_that_is_not_one_line_is_refused() {
+        let (_d, s) = store();
+        s.create_appendable("j.jsonl", b"first\n".to_vec())
+            .await
+            .unwrap();
+        for bad in [&b"no newline"[..], b"two\nlines\n", b""] {
+            let err = s.append("j.jsonl", bad.to_vec()).await.unwrap_err();
+            assert!(matches!(err, PortError::Permanent(_)), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_record_is_cut_off_before_the_next_append_and_nothing_else_is_lost() {
+        let (_d, s) = store();
+        s.create_appendable("runs/r/journal.jsonl", b"one\n".to_vec())
+            .await
+            .unwrap();
+        s.append("runs/r/journal.jsonl", b"two\n".to_vec())
+            .await
+            .unwrap();
+        // A writer died mid-record: half a line, no newline.
+        let path = s.root().join("runs/r/journal.jsonl");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"half\":").unwrap();
+        drop(f);
+
+        let at = s
+            .append("runs/r/journal.jsonl", b"three\n".to_vec())
+            .await
+            .unwrap();
+
+        assert_eq!(at, Some(8));
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\nthree\n");
+    }
+
+    #[tokio::test]
+    async fn a_journal_torn_inside_its_first_record_restarts_empty() {
+        let (_d, s) = store();
+        let path = s.root().join("j.jsonl");
+        std::fs::create_dir_all(s.root()).unwrap();
+        std::fs::write(&path, vec![b'x'; 10_000]).unwrap();
+
+        let at = s.append("j.jsonl", b"next\n".to_vec()).await.unwrap();
+
+        assert_eq!(at, Some(0));
+        assert_eq!(std::fs::read(&path).unwrap(), b"next\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appends_all_land_once_at_distinct_offsets() {
+        let (_d, s) = store();
+        let s = Arc::new(s);
+        s.create_appendable("j.jsonl", b"base\n".to_vec())
+            .await
+            .unwrap();
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let line = format!("record-{i:02}\n").into_bytes();
+                    s.append("j.jsonl", line).await.unwrap().unwrap()
+                })
+            })
+            .collect();
+        let mut offsets = Vec::new();
+        for h in handles {
+            offsets.push(h.await.unwrap());
+        }
+
+        let all = s.read_from("j.jsonl", 0).await.unwrap().unwrap();
+        let text = String::from_utf8(all).unwrap();
+        let mut lines: Vec<&str> = text.lines().skip(1).collect();
+        lines.sort();
+        let expected: Vec<String> = (0..64).map(|i| format!("record-{i:02}")).collect();
+        assert_eq!(lines, expected);
+        offsets.sort();
+        offsets.dedup();
+        assert_eq!(offsets.len(), 64);
+        for at in offsets {
+            assert!(text[at as usize..].starts_with("record-"), "{at}");
+        }
     }
 }

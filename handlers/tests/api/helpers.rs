@@ -188,12 +188,18 @@ impl TestApp {
 
     /// The run document as stored, byte for byte.
     pub fn run_document(&self, id: &str) -> Option<String> {
-        std::fs::read_to_string(self.store_dir().join("runs").join(format!("{id}.json"))).ok()
+        let id = nightshift_core::RunId::parse(id).ok()?;
+        read_runs(self.store_dir(), Some(id))
+            .first()
+            .map(|r| serde_json::to_string_pretty(r).expect("a run serializes"))
     }
 
-    /// Every run document in the store.
+    /// Every run in the store.
     pub fn stored_runs(&self) -> Vec<Value> {
-        json_files(&self.store_dir().join("runs"))
+        read_runs(self.store_dir(), None)
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("a run serializes"))
+            .collect()
     }
 
     /// How many jobs were started: one directory each under the state dir's `jobs/`.
@@ -217,18 +223,31 @@ impl TestApp {
     }
 }
 
-fn json_files(dir: &Path) -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .map(|e| {
-            let text = std::fs::read_to_string(e.path()).expect("readable");
-            serde_json::from_str(&text).expect("a JSON document")
+/// Runs as another process reads them (a repo of its own on the store: journals folded, snapshots), on a thread of
+/// its own so a test's runtime is not blocked inside.
+fn read_runs(store: PathBuf, id: Option<nightshift_core::RunId>) -> Vec<nightshift_core::run::Run> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let repo = nightshift_app::repo::Repo::new(Arc::new(
+                nightshift_local::store::FsStore::new(store),
+            ));
+            match id {
+                Some(id) => repo
+                    .run(&id)
+                    .await
+                    .expect("the run reads")
+                    .into_iter()
+                    .collect(),
+                None => repo.runs().await.expect("the runs read"),
+            }
         })
-        .collect()
+    })
+    .join()
+    .expect("the reader thread")
 }
 
 pub fn data_dir() -> PathBuf {

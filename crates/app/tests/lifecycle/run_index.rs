@@ -5,7 +5,6 @@
 use crate::helpers::World;
 use chrono::Duration;
 use nightshift_app::index::{digest_key, environment_index_key, BUILT_KEY};
-use nightshift_app::repo::run_key;
 use nightshift_app::usecases::status::StatusQuery;
 use nightshift_core::metrics::Filter;
 use nightshift_core::ports::Precondition;
@@ -176,11 +175,7 @@ async fn a_run_finished_whose_hand_over_was_lost_is_indexed_by_the_watchdog() {
         to: "succeeded".into(),
         reason: None,
     });
-    w.app
-        .repo
-        .put_json(&run_key(&id), &done, Precondition::None)
-        .await
-        .unwrap();
+    w.app.repo.put_run(&done).await.unwrap();
 
     w.app.watchdog().await.unwrap();
 

@@ -294,3 +294,74 @@ impl std::io::Write for LogWriter {
         Ok(())
     }
 }
+
+#[tokio::test]
+async fn azurite_an_append_blob_journal_takes_records_at_the_offsets_it_reports_and_reads_from_any_offset(
+) {
+    let Some(store) = spawn_store().await else {
+        return;
+    };
+    let key = "runs/r1/journal.jsonl";
+    assert_eq!(store.append(key, b"x\n".to_vec()).await.unwrap(), None);
+    assert_eq!(store.read_from(key, 0).await.unwrap(), None);
+
+    assert!(store
+        .create_appendable(key, b"first\n".to_vec())
+        .await
+        .unwrap());
+    assert!(!store
+        .create_appendable(key, b"again\n".to_vec())
+        .await
+        .unwrap());
+    let second = store.append(key, b"two\n".to_vec()).await.unwrap();
+    let third = store.append(key, b"three\n".to_vec()).await.unwrap();
+
+    assert_eq!((second, third), (Some(6), Some(10)));
+    assert_eq!(
+        store.read_from(key, 0).await.unwrap().unwrap(),
+        b"first\ntwo\nthree\n"
+    );
+    assert_eq!(store.read_from(key, 10).await.unwrap().unwrap(), b"three\n");
+    assert!(store.read_from(key, 16).await.unwrap().unwrap().is_empty());
+    let err = store.append(key, b"no newline".to_vec()).await.unwrap_err();
+    assert!(matches!(err, PortError::Permanent(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn azurite_concurrent_append_blocks_all_land_once_at_distinct_offsets_with_no_conflict() {
+    let Some(store) = spawn_store().await else {
+        return;
+    };
+    let key = "runs/r2/journal.jsonl";
+    store
+        .create_appendable(key, b"base\n".to_vec())
+        .await
+        .unwrap();
+
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append(key, format!("record-{i:02}\n").into_bytes())
+                    .await
+            })
+        })
+        .collect();
+    let mut offsets = Vec::new();
+    for t in tasks {
+        offsets.push(t.await.unwrap().expect("no append fails").unwrap());
+    }
+
+    let text = String::from_utf8(store.read_from(key, 0).await.unwrap().unwrap()).unwrap();
+    let mut lines: Vec<&str> = text.lines().skip(1).collect();
+    lines.sort();
+    let expected: Vec<String> = (0..32).map(|i| format!("record-{i:02}")).collect();
+    assert_eq!(lines, expected);
+    for at in &offsets {
+        assert!(text[*at as usize..].starts_with("record-"), "{at}");
+    }
+    offsets.sort();
+    offsets.dedup();
+    assert_eq!(offsets.len(), 32);
+}

@@ -404,12 +404,21 @@ async fn two_releases_to_one_environment_build_it_one_after_the_other() {
         second_start >= first_end,
         "the builds did not overlap: {first_end} / {second_start}"
     );
-    let status = app.stack.app.status().await.unwrap();
-    let env = status
-        .environments
-        .iter()
-        .find(|e| e.environment == "pr-9")
-        .unwrap();
+    // A run reads as finished as soon as its last event is journaled; the environment record follows in the same
+    // invocation's hand-over, a moment later.
+    let env = loop {
+        let status = app.stack.app.status().await.unwrap();
+        let env = status
+            .environments
+            .iter()
+            .find(|e| e.environment == "pr-9")
+            .unwrap()
+            .clone();
+        if env.status != "building" || std::time::Instant::now() >= deadline {
+            break env;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
         (env.last_run.as_str(), env.status.as_str()),
         (second.id.as_str(), "ready")
