@@ -11,8 +11,9 @@
 //! `ok`, `absent` (a `get` of nothing), `conflict` (a conditional `put` lost) or `error`. [`StoreStats::read`]
 //! sums a file back.
 //!
-//! Every `Store` method is forwarded: one added to the trait must be forwarded here too, or the decorator would
-//! answer with the trait's default instead of the wrapped store's.
+//! Every `Store` method is forwarded (the journal's `create_appendable`, `append` and `read_from` and the
+//! version-less `read` included): one added to the trait must be forwarded here too, or the decorator would answer
+//! with the trait's default instead of the wrapped store's.
 
 use async_trait::async_trait;
 use nightshift_core::ports::{PortError, Precondition, Store, Versioned};
@@ -95,6 +96,52 @@ impl Store for CountingStore {
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let result = self.inner.delete(key).await;
         self.record("delete", key, 0, &result);
+        result
+    }
+
+    // The other operations count as the reads and writes they are: `read` and `read_from` as `get` (the bytes
+    // returned), `create_appendable` and `append` as `put` (the bytes written; a create that found the key
+    // there as a conflict).
+
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        let result = self.inner.read(key).await;
+        match &result {
+            Ok(Some(b)) => self.line("get", key, b.len(), "ok"),
+            Ok(None) => self.line("get", key, 0, "absent"),
+            Err(_) => self.record("get", key, 0, &result),
+        }
+        result
+    }
+
+    async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
+        let len = first.len();
+        let result = self.inner.create_appendable(key, first).await;
+        match &result {
+            Ok(true) => self.line("put", key, len, "ok"),
+            Ok(false) => self.line("put", key, len, "conflict"),
+            Err(_) => self.record("put", key, len, &result),
+        }
+        result
+    }
+
+    async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
+        let len = record.len();
+        let result = self.inner.append(key, record).await;
+        match &result {
+            Ok(Some(_)) => self.line("put", key, len, "ok"),
+            Ok(None) => self.line("put", key, 0, "absent"),
+            Err(_) => self.record("put", key, len, &result),
+        }
+        result
+    }
+
+    async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
+        let result = self.inner.read_from(key, offset).await;
+        match &result {
+            Ok(Some(b)) => self.line("get", key, b.len(), "ok"),
+            Ok(None) => self.line("get", key, 0, "absent"),
+            Err(_) => self.record("get", key, 0, &result),
+        }
         result
     }
 }
@@ -235,6 +282,36 @@ mod tests {
         assert_eq!(stats.op("list").bytes, 1, "a list counts the keys it found");
         assert_eq!(stats.op("delete").count, 1);
         assert_eq!(stats.unreadable, 0);
+    }
+
+    #[tokio::test]
+    async fn appends_and_reads_are_forwarded_to_the_wrapped_store_and_counted_as_writes_and_reads()
+    {
+        let (_d, store, file) = counting();
+        assert!(store
+            .create_appendable("runs/j", b"first\n".to_vec())
+            .await
+            .unwrap());
+        assert!(!store
+            .create_appendable("runs/j", b"again\n".to_vec())
+            .await
+            .unwrap());
+        assert_eq!(
+            store.append("runs/j", b"second\n".to_vec()).await.unwrap(),
+            Some(6)
+        );
+        assert_eq!(
+            store.read_from("runs/j", 6).await.unwrap().unwrap(),
+            b"second\n"
+        );
+        assert_eq!(store.read("runs/j").await.unwrap().unwrap().len(), 13);
+
+        let stats = StoreStats::read(&file, "runs/").unwrap();
+
+        assert_eq!(stats.prefixed_op("put").count, 3);
+        assert_eq!(stats.prefixed_op("put").bytes, 6 + 6 + 7);
+        assert_eq!(stats.prefixed_op("put").conflicts, 1);
+        assert_eq!(stats.prefixed_op("get").bytes, 7 + 13);
     }
 
     #[tokio::test]
