@@ -19,6 +19,10 @@ pub use crate::run_journal::journal_key;
 pub fn result_key(run: &RunId, step: &StepName, attempt: u32) -> String {
     format!("results/{run}/{step}/{attempt}.json")
 }
+/// What the job of a step attempt reads of its run ([`Run::for_step`]), written when the job is started.
+pub fn assignment_key(run: &RunId, step: &StepName, attempt: u32) -> String {
+    format!("assignments/{run}/{step}/{attempt}.json")
+}
 pub fn log_key(run: &RunId, step: &StepName, attempt: u32) -> String {
     format!("logs/{run}/{step}/{attempt}.log")
 }
@@ -253,7 +257,11 @@ impl Repo {
     /// Removes a finished run: its snapshot, its event journal, its step results and logs (retention).
     /// Idempotent: what is gone already is skipped. Its digest in the run index stays.
     pub async fn remove_run(&self, id: &RunId) -> Result<(), PortError> {
-        for prefix in [format!("results/{id}/"), format!("logs/{id}/")] {
+        for prefix in [
+            format!("results/{id}/"),
+            format!("logs/{id}/"),
+            format!("assignments/{id}/"),
+        ] {
             for key in self.store.list(&prefix).await? {
                 self.store.delete(&key).await?;
             }
@@ -444,5 +452,34 @@ impl Repo {
         attempt: u32,
     ) -> Result<Option<StepEventMessage>, PortError> {
         self.read_json(&result_key(run, step, attempt)).await
+    }
+
+    /// Writes what the job of a step attempt reads of its run (idempotent: a repeat writes the same).
+    pub async fn put_assignment(
+        &self,
+        run: &Run,
+        step: &StepName,
+        attempt: u32,
+    ) -> Result<(), PortError> {
+        let bytes = serde_json::to_vec(&run.for_step(step))
+            .map_err(|e| PortError::Permanent(e.to_string()))?;
+        self.store
+            .put(
+                &assignment_key(&run.id, step, attempt),
+                bytes,
+                Precondition::None,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The run as the job of a step attempt sees it, if its assignment was written.
+    pub async fn assignment(
+        &self,
+        run: &RunId,
+        step: &StepName,
+        attempt: u32,
+    ) -> Result<Option<Run>, PortError> {
+        self.read_json(&assignment_key(run, step, attempt)).await
     }
 }

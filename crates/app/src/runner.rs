@@ -224,9 +224,17 @@ async fn terminated() {
     }
 }
 
-async fn load_run(app: &App, id: &RunId) -> Result<Run, Failure> {
+/// The run as this attempt's job needs it: the assignment written when the job was started, else (a job started
+/// by an older handler) the run folded from its journal.
+async fn load_run(app: &App, a: &Assignment) -> Result<Run, Failure> {
+    let id = &a.run_id;
     for i in 0..5u64 {
-        match app.repo.run(id).await {
+        let read = match app.repo.assignment(id, &a.step, a.attempt).await {
+            Ok(Some(r)) => Ok(Some(r)),
+            Ok(None) => app.repo.run(id).await,
+            Err(e) => Err(e),
+        };
+        match read {
             Ok(Some(r)) => return Ok(r),
             Ok(None) => return Err(Failure::permanent(format!("run {id} is not in the store"))),
             Err(e) if e.is_retryable() && i < 4 => {
@@ -269,7 +277,7 @@ async fn execute_step(
     log: &Log,
     secrets: &mut Vec<String>,
 ) -> Result<BTreeMap<String, Value>, Failure> {
-    let run = load_run(app, &a.run_id).await?;
+    let run = load_run(app, a).await?;
     let step = run
         .steps
         .get(&a.step)

@@ -460,3 +460,42 @@ async fn an_unreadable_run_document_of_an_older_state_directory_is_refused_namin
     assert!(matches!(err, PortError::Permanent(_)), "{err}");
     assert!(err.to_string().contains(&run_key(&run.id)), "{err}");
 }
+
+/// What a step's job reads of its run, once the run has gone `done` steps into a chain of `n`.
+async fn assignment_bytes(n: usize, done: usize) -> (usize, Run) {
+    let f = Fixture::new();
+    let run = planned(n, true);
+    let repo = created_and_started(&f, &run).await;
+    for i in 0..done {
+        apply(&repo, &run, &started(&run, i), 1 + 2 * i as i64).await;
+        apply(&repo, &run, &succeeded(i), 2 + 2 * i as i64).await;
+    }
+    let folded = repo.run(&run.id).await.unwrap().unwrap();
+    repo.put_assignment(&folded, &step(done), 1).await.unwrap();
+    let read = repo
+        .assignment(&run.id, &step(done), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes = serde_json::to_vec(&read).unwrap().len();
+    (bytes, read)
+}
+
+#[tokio::test]
+async fn a_jobs_assignment_holds_its_step_and_does_not_grow_with_the_run_so_the_runner_never_folds_the_journal(
+) {
+    let (small, _) = assignment_bytes(10, 5).await;
+    let (large, read) = assignment_bytes(400, 5).await;
+
+    assert!(
+        large <= 2 * small,
+        "assignment bytes: {small} (10 steps) vs {large} (400 steps)"
+    );
+    assert_eq!(
+        read.steps.len(),
+        1,
+        "only its own step: the others have no outputs"
+    );
+    assert_eq!(read.steps.keys().next(), Some(&step(5)));
+    assert!(read.journal.is_empty());
+}

@@ -211,6 +211,41 @@ impl Run {
         self.steps.get(name)
     }
 
+    /// What the job of one step needs of its run, and no more: the run's identity, tags and template context,
+    /// that step, and the outputs of the steps that have some (templates read them). No journal, no attempts, no
+    /// other step definitions, so its size does not grow with the number of steps: the runner reads it instead of
+    /// folding the run's whole journal.
+    pub fn for_step(&self, name: &StepName) -> Run {
+        let steps = self
+            .steps
+            .iter()
+            .filter(|(n, s)| *n == name || !s.outputs.is_empty())
+            .map(|(n, s)| {
+                let mut s = s.clone();
+                s.attempts.clear();
+                (n.clone(), s)
+            })
+            .collect();
+        Run {
+            id: self.id.clone(),
+            product: self.product.clone(),
+            environment: self.environment.clone(),
+            catalog_environment: self.catalog_environment.clone(),
+            kind: self.kind,
+            trigger: self.trigger.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            status: self.status,
+            finished_at: self.finished_at,
+            reason: self.reason.clone(),
+            tags: self.tags.clone(),
+            context: self.context.clone(),
+            steps,
+            journal: Vec::new(),
+            max_parallel: self.max_parallel,
+        }
+    }
+
     /// Outputs of every step, for template rendering.
     pub fn outputs(&self) -> BTreeMap<String, BTreeMap<String, Value>> {
         self.steps
@@ -268,6 +303,55 @@ mod tests {
     use crate::run::Trigger;
     use chrono::TimeZone;
     use serde_json::json;
+
+    #[test]
+    fn a_steps_assignment_holds_that_step_and_the_outputs_templates_read_but_no_journal_attempts_or_other_steps(
+    ) {
+        let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
+        let mut run = plan(PlanRequest {
+            product: &c.products[0],
+            environment: &EnvironmentName::parse("pr-1").unwrap(),
+            trigger: Trigger::Nightly {
+                night: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                rebuild: 0,
+            },
+            ttl: None,
+            instance: "nightshift",
+            now: chrono::Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
+        })
+        .unwrap();
+        let names: Vec<StepName> = run.steps.keys().cloned().collect();
+        assert!(names.len() >= 3, "the demo has steps");
+        let (with_outputs, me) = (&names[0], &names[names.len() - 1]);
+        run.steps
+            .get_mut(with_outputs)
+            .unwrap()
+            .outputs
+            .insert("url".into(), json!("https://x.example.test"));
+        run.journal.push(crate::run::JournalEntry {
+            at: run.created_at,
+            step: None,
+            attempt: None,
+            from: "waiting".into(),
+            to: "running".into(),
+            reason: None,
+        });
+
+        let a = run.for_step(me);
+
+        let kept: Vec<&StepName> = a.steps.keys().collect();
+        assert_eq!(kept, vec![with_outputs, me]);
+        assert!(a.journal.is_empty());
+        assert_eq!(
+            a.outputs()[with_outputs.as_str()]["url"],
+            "https://x.example.test"
+        );
+        assert_eq!(
+            (&a.id, &a.tags, &a.context),
+            (&run.id, &run.tags, &run.context)
+        );
+        assert_eq!(a.steps[me].def, run.steps[me].def);
+    }
 
     #[test]
     fn the_environment_urls_come_from_url_outputs_and_urls_maps_and_only_web_addresses_count() {

@@ -70,6 +70,10 @@ impl App {
         if let SlotGrant::Waiting = self.take_slot(&run, &holder, &mut out).await? {
             return Ok(out);
         }
+        // The job reads this instead of folding the run's whole journal (its size does not grow with the run).
+        self.repo
+            .put_assignment(&run, &msg.step, msg.attempt)
+            .await?;
         let spec = self.job_spec(&run, &msg.step, msg.attempt, &job);
         let started = match self.ports.jobs.start(&spec).await {
             Ok(started) => started,
