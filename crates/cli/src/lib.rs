@@ -23,14 +23,10 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         }
     };
     init_tracing(&cli);
-    // A runner is one process per step attempt that mostly waits for its step: one thread is enough, and worker
-    // threads cost every step their start (see BENCHMARKS.md, "Cheaper steps").
-    let mut builder = if matches!(cli.command, cli::Command::Runner) {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let rt = match builder.enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
