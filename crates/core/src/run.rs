@@ -304,11 +304,10 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
-    #[test]
-    fn a_steps_assignment_holds_that_step_and_the_outputs_templates_read_but_no_journal_attempts_or_other_steps(
-    ) {
+    /// The demo product's run for `pr-1`, as planned.
+    fn demo_run() -> super::Run {
         let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
-        let mut run = plan(PlanRequest {
+        plan(PlanRequest {
             product: &c.products[0],
             environment: &EnvironmentName::parse("pr-1").unwrap(),
             trigger: Trigger::Nightly {
@@ -319,7 +318,13 @@ mod tests {
             instance: "nightshift",
             now: chrono::Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_steps_assignment_holds_that_step_and_the_outputs_templates_read_but_no_journal_attempts_or_other_steps(
+    ) {
+        let mut run = demo_run();
         let names: Vec<StepName> = run.steps.keys().cloned().collect();
         assert!(names.len() >= 3, "the demo has steps");
         let (with_outputs, me) = (&names[0], &names[names.len() - 1]);
@@ -355,19 +360,7 @@ mod tests {
 
     #[test]
     fn the_environment_urls_come_from_url_outputs_and_urls_maps_and_only_web_addresses_count() {
-        let c = Catalog::parse_files(&[("c.yaml".into(), DEMO.into())]).unwrap();
-        let mut run = plan(PlanRequest {
-            product: &c.products[0],
-            environment: &EnvironmentName::parse("pr-1").unwrap(),
-            trigger: Trigger::Nightly {
-                night: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
-                rebuild: 0,
-            },
-            ttl: None,
-            instance: "nightshift",
-            now: chrono::Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap(),
-        })
-        .unwrap();
+        let mut run = demo_run();
         let mut set = |step: &str, k: &str, v: serde_json::Value| {
             run.steps
                 .get_mut(&StepName::parse(step).unwrap())
