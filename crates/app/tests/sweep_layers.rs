@@ -436,3 +436,36 @@ async fn an_environment_built_again_after_its_teardown_failed_is_not_destroyed_b
     assert!(w.app.pending_deletions().await.unwrap().is_empty());
     assert_eq!(w.status().await, "ready");
 }
+
+#[tokio::test]
+async fn an_environment_whose_record_is_lost_still_has_its_outside_layers_destroyed_first_found_through_its_run_index(
+) {
+    // Arrange: the build applied dns, then the environment record was lost.
+    let w = built().await;
+    w.app
+        .repo
+        .store()
+        .delete("environments/shop/pr-1.json")
+        .await
+        .unwrap();
+    assert!(w
+        .app
+        .repo
+        .environment("shop", "pr-1")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Act
+    let report = w.sweep().await;
+
+    // Assert: the teardown of dns starts from the build found in the index; the group waits for it.
+    let teardowns = w.teardowns().await;
+    assert_eq!(teardowns.len(), 1, "{:?}", report.items);
+    assert_eq!(
+        teardowns[0].steps[&s("dns")].teardown.as_ref(),
+        Some(&w.build.id)
+    );
+    assert!(w.group_exists(), "the group waits for its outside layers");
+    assert!(w.cloud.deletions.lock().unwrap().is_empty());
+}

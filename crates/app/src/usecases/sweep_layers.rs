@@ -80,6 +80,15 @@ impl App {
                 }
             }
         }
+        if rec.is_none() && declared {
+            // No environment record (lost, or a build cut short before it wrote one): the environment's runs are
+            // in its index, written before each run is created, so a build that applied a layer is found there.
+            if let Ok(name) = nightshift_core::EnvironmentName::parse(env) {
+                let mut recent = self.runs_for(product, &name).await?;
+                recent.reverse(); // newest first
+                builds = recent;
+            }
+        }
         let refs: Vec<&Run> = builds.iter().collect();
         let source = teardown::source(&refs);
         let pending: Vec<PendingDeletion> = self
