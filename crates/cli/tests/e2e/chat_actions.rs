@@ -13,31 +13,9 @@ use nightshift_core::action_link::{self, ActionClaims, LinkAction};
 use nightshift_core::expiry::tags;
 use serde_json::Value;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "an e2e link key";
-
-type Bodies = Arc<Mutex<Vec<Value>>>;
-
-async fn webhook() -> (String, Bodies) {
-    let bodies: Bodies = Arc::default();
-    let b = bodies.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            let b = b.clone();
-            async move {
-                b.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, bodies)
-}
 
 /// `nightshift serve --port PORT`, its output in `serve.log`; returns once it published its port.
 fn serve_on(env: &CliEnv, port: u16) -> Child {

@@ -227,3 +227,27 @@ fn a_runner_that_could_not_report_its_result_counts_as_one_start_not_two() {
     assert_eq!(runner_start_lines(log), 1);
     assert_eq!(runner_start_lines(&log.repeat(2)), 2);
 }
+
+/// What a loopback webhook received, in order.
+pub type Bodies = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// A loopback webhook (127.0.0.1) standing for Slack's and Teams' contract: it answers any POST on `/hook` with 200
+/// and keeps the JSON bodies. Returns its URL and what it received.
+pub async fn webhook() -> (String, Bodies) {
+    let bodies: Bodies = Bodies::default();
+    let b = bodies.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+            let b = b.clone();
+            async move {
+                b.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, bodies)
+}

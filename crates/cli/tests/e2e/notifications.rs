@@ -4,31 +4,8 @@
 //! started, retry, succeeded/failed, and the expiry warning exactly once per environment and expiry.
 
 use crate::helpers::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-type Bodies = Arc<Mutex<Vec<Value>>>;
-
-async fn webhook() -> (String, Bodies) {
-    let bodies: Bodies = Arc::default();
-    let b = bodies.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            let b = b.clone();
-            async move {
-                b.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, bodies)
-}
 
 /// `environment -> kinds received`, in order.
 fn kinds(bodies: &Bodies) -> BTreeMap<String, Vec<String>> {
