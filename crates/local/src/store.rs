@@ -18,6 +18,25 @@ pub struct FsStore {
 }
 
 impl FsStore {
+    /// Runs `op` on the key's file under the key's exclusive lock, off the async threads; `what` names the
+    /// operation in its error (`appending to runs/<id>/journal.jsonl: ...`).
+    async fn with_record_lock<T: Send + 'static>(
+        &self,
+        key: &str,
+        what: &'static str,
+        op: impl FnOnce(&Path) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let path = self.path_of(key)?;
+        let lock = self.lock_path(key);
+        let key = key.to_string();
+        blocking(move || {
+            let _guard =
+                FileLock::exclusive(&lock).map_err(|e| io_error(format!("locking {key}"), e))?;
+            op(&path).map_err(|e| io_error(format!("{what} {key}"), e))
+        })
+        .await
+    }
+
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -208,28 +227,14 @@ impl Store for FsStore {
 
     async fn create_appendable(&self, key: &str, first: Vec<u8>) -> Result<bool, PortError> {
         check_record(key, &first)?;
-        let path = self.path_of(key)?;
-        let lock = self.lock_path(key);
-        let key = key.to_string();
-        blocking(move || {
-            let _guard =
-                FileLock::exclusive(&lock).map_err(|e| io_error(format!("locking {key}"), e))?;
-            write_new(&path, &first).map_err(|e| io_error(format!("creating {key}"), e))
-        })
-        .await
+        self.with_record_lock(key, "creating", move |path| write_new(path, &first))
+            .await
     }
 
     async fn append(&self, key: &str, record: Vec<u8>) -> Result<Option<u64>, PortError> {
         check_record(key, &record)?;
-        let path = self.path_of(key)?;
-        let lock = self.lock_path(key);
-        let key = key.to_string();
-        blocking(move || {
-            let _guard =
-                FileLock::exclusive(&lock).map_err(|e| io_error(format!("locking {key}"), e))?;
-            append_line(&path, &record).map_err(|e| io_error(format!("appending to {key}"), e))
-        })
-        .await
+        self.with_record_lock(key, "appending to", move |path| append_line(path, &record))
+            .await
     }
 
     async fn read_from(&self, key: &str, offset: u64) -> Result<Option<Vec<u8>>, PortError> {
