@@ -42,10 +42,12 @@ mod bus;
 mod dedupe;
 mod recovery;
 mod state;
+mod wake;
 
 pub use bus::LocalBus;
 use dedupe::DEDUPE;
 use state::{from_millis, millis, Marker, LOCKED, READY, SCHEDULED, STATES};
+pub use wake::{WakeListener, WAKE_SOCKET};
 
 /// The reason Service Bus gives a message dead-lettered for too many deliveries.
 pub const MAX_DELIVERY_COUNT_EXCEEDED: &str = "MaxDeliveryCountExceeded";
@@ -255,8 +257,20 @@ impl DiskQueue {
         }
     }
 
-    /// Sends a message; a repeat of a message id inside the duplicate window is accepted and dropped.
+    /// Sends a message; a repeat of a message id inside the duplicate window is accepted and dropped. A message
+    /// visible at once rings the queue's bell (see [`WakeListener`]) once the queue's lock is released.
     pub fn send(&self, message: NewMessage) -> Result<SendOutcome, PortError> {
+        let now_visible = message
+            .scheduled_at
+            .is_none_or(|at| at <= self.options.clock.now());
+        let outcome = self.send_locked(message)?;
+        if now_visible && outcome != SendOutcome::Duplicate {
+            wake::ring(&self.dir);
+        }
+        Ok(outcome)
+    }
+
+    fn send_locked(&self, message: NewMessage) -> Result<SendOutcome, PortError> {
         let _guard = self.lock()?;
         let now = self.options.clock.now();
         if self.seen_within_window(&message.message_id, now)? {

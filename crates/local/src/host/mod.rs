@@ -39,7 +39,7 @@ pub use definition::{AppDefinition, FunctionDef, HandlerCommand, Output, Trigger
 pub use payload::HttpResponse;
 
 use crate::fsutil::unique_id;
-use crate::queue::{DiskQueue, LocalBus, NewMessage, QueueOptions, Received};
+use crate::queue::{DiskQueue, LocalBus, NewMessage, QueueOptions, Received, WakeListener};
 use chrono::{DateTime, Utc};
 use nightshift_core::ports::PortError;
 use payload::{HttpRequest, InvocationResponse, ScheduleStatus};
@@ -355,6 +355,9 @@ impl FunctionsHost {
         }
         inner.start_handler().await?;
         let mut tasks = vec![tokio::spawn(inner.clone().supervise())];
+        for queue in inner.wake.keys() {
+            tasks.push(tokio::spawn(inner.clone().doorbell(queue.clone())));
+        }
         for f in &inner.app.functions {
             match &f.trigger {
                 Trigger::ServiceBus { .. } => {
@@ -698,6 +701,37 @@ impl Inner {
             }
         }
         Ok(())
+    }
+
+    /// Wakes a queue's receive loops when another process (a runner job, the CLI) sends to it: see
+    /// [`WakeListener`]. Without the socket, the loops still find the message at their next look.
+    async fn doorbell(self: Arc<Self>, queue: String) {
+        let dir = self.bus.dir().join(&queue);
+        let listener = match WakeListener::bind(&dir) {
+            Ok(l) => l,
+            Err(e) => {
+                self.log_line(&format!(
+                    "{queue}: no wake-up socket ({e}): messages from other processes are seen within {:?}",
+                    self.config.poll_interval
+                ));
+                return;
+            }
+        };
+        let mut stop = self.stopping.subscribe();
+        loop {
+            tokio::select! {
+                rung = listener.rung() => {
+                    if let Err(e) = rung {
+                        self.log_line(&format!("{queue}: wake-up socket: {e}"));
+                        return;
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+            for n in self.wake.get(&queue).into_iter().flatten() {
+                n.notify_one();
+            }
+        }
     }
 
     async fn service_bus_loop(self: Arc<Self>, function: String) {

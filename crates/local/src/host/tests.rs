@@ -701,3 +701,33 @@ fn max_concurrent_calls_comes_from_host_json_and_a_bad_value_is_refused_naming_i
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_message_sent_by_another_process_wakes_an_idle_receive_loop_without_waiting_for_its_next_look(
+) {
+    let fx = Fixture::new();
+    let mut config = fx.config();
+    // Far beyond the test's patience: only the queue's wake-up socket can deliver in time.
+    config.poll_interval = Duration::from_secs(120);
+    let host = FunctionsHost::start(config).await.unwrap();
+    let inbox = host.bus().dir().join("inbox");
+    assert!(
+        eventually(|| inbox.join(crate::queue::WAKE_SOCKET).exists()).await,
+        "the host listens on the queue's socket"
+    );
+    // Let the receive loop find the queue empty and go idle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Another process's handle on the same queue (as a runner job sends its result).
+    let other = DiskQueue::open(&inbox, QueueOptions::default()).unwrap();
+    other
+        .send(NewMessage::new(r#"{"run":"r1"}"#, "from-a-runner"))
+        .unwrap();
+
+    assert!(host.observer().wait_for(PATIENCE, |r| !r.is_empty()).await);
+    host.shutdown().await;
+    assert!(
+        !inbox.join(crate::queue::WAKE_SOCKET).exists(),
+        "the socket goes with the host"
+    );
+}
