@@ -7,12 +7,16 @@
 //!   create, so two dispatchers never hold one slot;
 //! - `held/<run>_<step>_<attempt>`: which slot that attempt holds, written *before* the token, so a redelivered
 //!   dispatch finds its own slot again whatever line the first delivery died at;
-//! - `waiting/<since>_<run>_<step>_<attempt>`: an attempt that found every slot taken, oldest first (`since` is the
-//!   time it was queued, so a repeat writes the same key).
+//! - `waiting/<run created>_<since>_<run>_<step>_<attempt>`: an attempt that found every slot taken, served oldest
+//!   run first, then oldest attempt (`since` is the time it was queued, so a repeat writes the same key). Keys of
+//!   the earlier form, without the run's creation, are still read (served first).
 //!
 //! A token is valid while its attempt is the step's current one, queued, running or retrying, and the attempt's
 //! `held` key names it; the watchdog deletes any other (a holder that died, a duplicate left by a crash). Releasing
-//! deletes the token and then gives free slots to the oldest waiters, sending their dispatch again; a dispatcher
+//! deletes the token and then gives free slots first to the steps the same result made ready in the same run (a run
+//! under way goes on before another starts: with many environments released at once, each finishes sooner and the
+//! time between two of its steps stays short), then to the waiters of the oldest runs, sending their dispatch
+//! again; a dispatcher
 //! that finds every slot taken records itself as waiting and then tries once more, so a slot freed between its two
 //! looks is never missed. Nothing polls: a waiting attempt is woken by a message, and the watchdog re-dispatches
 //! only attempts that are not waiting for a slot.
@@ -59,9 +63,10 @@ impl Holder {
     fn held_key(&self) -> String {
         format!("{HELD}{}_{}_{}", self.run, self.step, self.attempt)
     }
-    fn waiting_key(&self, since: DateTime<Utc>) -> String {
+    fn waiting_key(&self, run_created: DateTime<Utc>, since: DateTime<Utc>) -> String {
         format!(
-            "{WAITING}{}_{}_{}_{}",
+            "{WAITING}{}_{}_{}_{}_{}",
+            run_created.format("%Y%m%dT%H%M%S%.6fZ"),
             since.format("%Y%m%dT%H%M%S%.6fZ"),
             self.run,
             self.step,
@@ -80,8 +85,14 @@ fn token_key(slot: u32) -> String {
 }
 
 fn parse_waiting(key: &str) -> Option<Holder> {
-    let mut parts = key.strip_prefix(WAITING)?.split('_');
-    let (_since, run, step, attempt) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let parts: Vec<&str> = key.strip_prefix(WAITING)?.split('_').collect();
+    // `<created>_<since>_<run>_<step>_<attempt>`, or the earlier `<since>_<run>_<step>_<attempt>`.
+    let [.., run, step, attempt] = parts[..] else {
+        return None;
+    };
+    if !(4..=5).contains(&parts.len()) {
+        return None;
+    }
     Some(Holder {
         run: RunId::parse(run).ok()?,
         step: StepName::parse(step).ok()?,
@@ -213,7 +224,7 @@ impl App {
         if self.repo.acquire_slot(h, max).await?.is_some() {
             return Ok(SlotGrant::Granted);
         }
-        let key = h.waiting_key(queued_since(run, &h.step));
+        let key = h.waiting_key(run.created_at, queued_since(run, &h.step));
         self.repo.put_json(&key, h, Precondition::None).await?;
         // A slot freed between the first look and the record would wake nobody: look once more.
         if self.repo.acquire_slot(h, max).await?.is_some() {
@@ -236,10 +247,31 @@ impl App {
         h: &Holder,
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        if self.repo.release_slot(h).await? {
-            self.wake_slot_waiters(out).await?;
+        self.hand_over_slot(h, &[], out).await
+    }
+
+    /// The attempt's result is in: its slot goes first to `successors` (the steps this result made ready, whose
+    /// dispatch is in `out`: their dispatch then finds the slot theirs), then to the oldest waiters.
+    pub(crate) async fn hand_over_slot(
+        &self,
+        h: &Holder,
+        successors: &[Holder],
+        out: &mut Outputs,
+    ) -> Result<(), AppError> {
+        if !self.repo.release_slot(h).await? {
+            return Ok(());
         }
-        Ok(())
+        for next in successors {
+            if self
+                .repo
+                .acquire_slot(next, self.settings.max_jobs)
+                .await?
+                .is_none()
+            {
+                return Ok(());
+            }
+        }
+        self.wake_slot_waiters(out).await
     }
 
     /// Gives free slots to the oldest waiters and dispatches them again. Idempotent.

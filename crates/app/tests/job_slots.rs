@@ -302,3 +302,85 @@ async fn a_slot_given_back_by_a_job_that_cannot_start_wakes_the_next_waiter_from
     assert!(out.steps[0].contains("\"zed\""), "{:?}", out.steps);
     assert!(waiters(&app).await.is_empty());
 }
+
+/// `a`, then `b` and `c` (both need `a`).
+const FORK: &str = r#"
+schema: nightshift.catalog/v1
+product: shop
+platform: local
+steps:
+  a: { smoke: { command: ["true"] } }
+  b: { smoke: { command: ["true"] }, needs: [a] }
+  c: { smoke: { command: ["true"] }, needs: [a] }
+environments:
+  pr: { kind: pull-request }
+"#;
+
+fn dispatched(out: &[String]) -> Vec<String> {
+    out.iter()
+        .map(|b| {
+            let m: StepMessage = serde_json::from_str(b).unwrap();
+            format!("{}/{}", m.run_id, m.step)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_slot_freed_by_a_step_goes_to_the_next_step_of_its_run_before_a_waiter_of_a_newer_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "1", FORK);
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    let (_, second) = release_and_dispatch(&app, "pr-2").await;
+    assert_eq!(waiters(&app).await, vec![format!("{second}/a")]);
+
+    // a reports: b and c are made ready; the slot goes to b, the newer run's a goes on waiting.
+    let out = app
+        .step_event(&result(&first, "a", 1), "e-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        dispatched(&out.steps),
+        vec![format!("{first}/b"), format!("{first}/c")],
+        "{:?}",
+        out.logs
+    );
+    app.dispatch(&out.steps[0], "d-b").await.unwrap();
+    let woken = app.dispatch(&out.steps[1], "d-c").await.unwrap();
+    assert!(woken.steps.is_empty(), "{:?}", woken.steps);
+    let first_run = run(&app, &first).await;
+    assert_eq!(status_of(&first_run, "b"), StepStatus::Running);
+    assert_eq!(status_of(&first_run, "c"), StepStatus::Queued);
+
+    // b reports: the slot goes to c, queued after the newer run's a but of the older run.
+    let out = app
+        .step_event(&result(&first, "b", 1), "e-2")
+        .await
+        .unwrap();
+    assert_eq!(dispatched(&out.steps), vec![format!("{first}/c")]);
+    assert_eq!(waiters(&app).await, vec![format!("{second}/a")]);
+}
+
+#[tokio::test]
+async fn a_waiting_key_of_the_earlier_form_is_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "1");
+    let (_, first) = release_and_dispatch(&app, "pr-1").await;
+    // The earlier form: `<since>_<run>_<step>_<attempt>`, as a store written before the runs' age was in the key.
+    let web = nightshift_app::slots::Holder::new(&first, &StepName::parse("web").unwrap(), 1);
+    for (key, _) in app.repo.slot_waiters().await.unwrap() {
+        app.repo.store().delete(&key).await.unwrap();
+    }
+    let old_key = format!("job-slots/waiting/20261201T000000.000000Z_{first}_web_1");
+    app.repo
+        .put_json(&old_key, &web, nightshift_core::ports::Precondition::None)
+        .await
+        .unwrap();
+    assert_eq!(waiters(&app).await, vec![format!("{first}/web")]);
+
+    let out = app
+        .step_event(&result(&first, "api", 1), "e-1")
+        .await
+        .unwrap();
+    assert_eq!(dispatched(&out.steps), vec![format!("{first}/web")]);
+    assert!(waiters(&app).await.is_empty());
+}

@@ -3,9 +3,9 @@
 use crate::service::{App, AppError, Outputs};
 use crate::slots::Holder;
 use crate::telemetry;
-use nightshift_core::engine::{self, Event};
+use nightshift_core::engine::{self, Command, Event};
 use nightshift_core::messages::{StepEventMessage, StepOutcome};
-use nightshift_core::JobName;
+use nightshift_core::{JobName, RunId};
 
 impl App {
     /// A `step-events` message: record a job's result and send the steps it made ready.
@@ -45,6 +45,7 @@ impl App {
                 retryable: !msg.permanent,
             },
         };
+        let mut successors = Vec::new();
         let Some((run, commands, changed)) =
             self.repo.apply(&msg.run_id, &event, self.now()).await?
         else {
@@ -65,6 +66,7 @@ impl App {
                     "duration_ms": (msg.finished_at - msg.started_at).num_milliseconds(), "error": msg.reason,
                 }),
             );
+            successors = made_ready(&msg.run_id, &commands);
             self.execute(commands, out).await?;
             if run.status.is_finished() {
                 self.after_finish(&run, out).await?;
@@ -79,10 +81,27 @@ impl App {
             // A duplicate: the first delivery may have lost its outputs; dispatch what is still queued.
             self.execute(engine::redispatch_queued(&run), out).await?;
         }
-        // The attempt is over: its job slot goes to the oldest waiting attempt (a repeat frees nothing). Last, so a
-        // finished run's records are written as soon as its document is.
-        self.give_back_slot(&Holder::new(&msg.run_id, &msg.step, msg.attempt), out)
-            .await?;
+        // The attempt is over: its job slot goes to the steps it made ready, else to the oldest waiting attempt (a
+        // repeat frees nothing). Last, so a finished run's records are written as soon as its document is.
+        self.hand_over_slot(
+            &Holder::new(&msg.run_id, &msg.step, msg.attempt),
+            &successors,
+            out,
+        )
+        .await?;
         Ok(())
     }
+}
+
+/// The attempts of `run` that these commands dispatch now.
+fn made_ready(run: &RunId, commands: &[Command]) -> Vec<Holder> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Dispatch(m) if &m.run_id == run => {
+                Some(Holder::new(&m.run_id, &m.step, m.attempt))
+            }
+            _ => None,
+        })
+        .collect()
 }
