@@ -62,6 +62,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Overwrites `path` with `bytes` in place (created if missing): no new file, unlike [`write_atomic`], so no inode
+/// is allocated and freed per write. A reader may see a part, and a writer that dies mid-write leaves a garbled
+/// file: only for small files whose readers hold the writer's lock or tolerate a garbled read (a queue's
+/// `sequence`, recovered from the messages present).
+pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.set_len(bytes.len() as u64)
+}
+
 /// Writes `bytes` to `path` only if nothing is there: `Ok(false)`, and nothing written, when `path` exists. Readers
 /// never see a part (a temporary file beside it, then a hard link, which refuses to replace).
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {

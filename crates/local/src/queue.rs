@@ -30,7 +30,7 @@
 //! again, which at-least-once delivery allows and the handlers' idempotence absorbs (dropping sends instead would
 //! lose messages).
 
-use crate::fsutil::{io_error, unique_id, write_atomic, write_new, FileLock};
+use crate::fsutil::{io_error, unique_id, write_in_place, write_new, FileLock};
 use chrono::{DateTime, Duration, Utc};
 use nightshift_core::ports::{Clock, PortError, SystemClock};
 use serde::{Deserialize, Serialize};
@@ -316,7 +316,8 @@ impl DiskQueue {
             tracing::warn!(queue = %self.dir.display(), "sequence {seq} is taken: going on from {highest}, the highest message present");
             seq = highest.max(seq) + 1;
         }
-        write_atomic(&seq_path, seq.to_string().as_bytes())
+        // In place, not renamed: one less file created and freed per send (a garbled file is recovered above).
+        write_in_place(&seq_path, seq.to_string().as_bytes())
             .map_err(io_err("sequence", &self.dir))?;
         // The message enters the queue with its marker: a send that dies before leaves a file never delivered,
         // and its sender (which saw no success) sends again.
