@@ -286,8 +286,12 @@ impl App {
                 break;
             }
             out.log(format!(
-                "{}/{} attempt {} got a job slot",
-                h.run, h.step, h.attempt
+                "{}/{} attempt {} got a job slot at {}",
+                h.run,
+                h.step,
+                h.attempt,
+                self.now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
             ));
             let m = StepMessage::new(&h.run, &h.step, h.attempt);
             out.steps

@@ -34,6 +34,19 @@ pub struct Figures {
     pub critical: f64,
     /// Seconds, sorted.
     pub transitions: Vec<f64>,
+    /// Each transition in three parts (seconds, sorted), from the run's journal: `report`, from the last
+    /// dependency's runner finishing to its result applied by `step-events`; `dispatch`, from there to the step's
+    /// job started by `step-dispatch` (a wait for a job slot falls here); `start`, from there to the step's runner
+    /// starting its work (the process start).
+    pub stages: [Vec<f64>; 3],
+    /// Transitions without the wait for a job slot (seconds, sorted): from the later of the last dependency
+    /// finishing and the step getting its job slot (the handler's log: `got a job slot at`) to its runner starting.
+    /// A step that waited for a slot waited by design (`NIGHTSHIFT_MAX_JOBS`, shown by `status`); this is what the
+    /// orchestration itself adds.
+    pub unqueued: Vec<f64>,
+    /// The file system of the state directory (tmpfs, ext4, ...): creating and removing files costs very different
+    /// amounts on each.
+    pub fs: String,
     pub cpu_secs: f64,
     pub stats: StoreStats,
     pub status_ms: Vec<f64>,
@@ -67,8 +80,8 @@ impl Figures {
 
     pub fn table_header() -> String {
         [
-            "| shape | runs x steps | wall / critical path | transition p50 / p99 | CPU per step | run docs read / written per transition | all keys read / written per transition | conflicts on run docs | `status --json` | load |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| shape | runs x steps | wall / critical path | transition p50 / p99 | without job-slot waits p50 / p99 | CPU per step | run docs read / written per transition | all keys read / written per transition | conflicts on run docs | `status --json` | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         .join("\n")
     }
@@ -78,7 +91,7 @@ impl Figures {
             let mut ms = self.status_ms.clone();
             ms.sort_by(f64::total_cmp);
             return format!(
-                "| {} | {} x 10 | | | | | | | {:.0} ms (median of {}); {:.1} MB answer; {:.0} MiB peak RSS | {:.1} |",
+                "| {} | {} x 10 | | | | | | | | {:.0} ms (median of {}); {:.1} MB answer; {:.0} MiB peak RSS | {:.1} |",
                 shape.label(),
                 self.runs,
                 percentile(&ms, 50.0),
@@ -90,7 +103,7 @@ impl Figures {
         }
         let runs = &self.stats;
         format!(
-            "| {} | {} x {} | {:.2} s / {:.2} s = **{:.2}** | **{:.1} / {:.1} ms** | {:.1} ms | {:.0} / {:.0} KiB | {:.0} / {:.0} KiB | {:.0}% ({} of {}) | | {:.1} |",
+            "| {} | {} x {} | {:.2} s / {:.2} s = **{:.2}** | **{:.1} / {:.1} ms** | {:.1} / {:.1} ms | {:.1} ms | {:.0} / {:.0} KiB | {:.0} / {:.0} KiB | {:.0}% ({} of {}) | | {:.1} |",
             shape.label(),
             self.runs,
             self.steps / self.runs.max(1),
@@ -99,6 +112,8 @@ impl Figures {
             self.wall / self.critical,
             self.p(50.0),
             self.p(99.0),
+            percentile(&self.unqueued, 50.0) * 1000.0,
+            percentile(&self.unqueued, 99.0) * 1000.0,
             self.cpu_secs * 1000.0 / self.steps.max(1) as f64,
             self.per_step(runs.prefixed_op("get").bytes),
             self.per_step(runs.prefixed_op("put").bytes),
@@ -122,6 +137,14 @@ impl Figures {
             "critical_path_s": self.critical,
             "transition_p50_ms": self.p(50.0),
             "transition_p99_ms": self.p(99.0),
+            "unqueued_transition_p50_ms": percentile(&self.unqueued, 50.0) * 1000.0,
+            "unqueued_transition_p99_ms": percentile(&self.unqueued, 99.0) * 1000.0,
+            "state_fs": self.fs,
+            "stage_p50_ms": {
+                "report": percentile(&self.stages[0], 50.0) * 1000.0,
+                "dispatch": percentile(&self.stages[1], 50.0) * 1000.0,
+                "start": percentile(&self.stages[2], 50.0) * 1000.0,
+            },
             "cpu_per_step_ms": self.cpu_secs * 1000.0 / self.steps.max(1) as f64,
             "run_doc_read_bytes": self.stats.prefixed_op("get").bytes,
             "run_doc_written_bytes": self.stats.prefixed_op("put").bytes,
@@ -282,9 +305,24 @@ pub async fn dag(root: &Path, bin: &str, shape: Shape) -> Figures {
             secs(a, b)
         });
         f.critical = f.critical.max(critical);
+        let (applied, job_started) = journal_times(&stack.app, &run.id).await;
+        let granted = slot_grants(&dir.path().join("state/logs/host.log"), &run.id);
         for (name, s) in &run.steps {
-            if let Some(ready_at) = s.def.needs.iter().map(|d| work[d.as_str()].1).max() {
+            let last = s.def.needs.iter().max_by_key(|d| work[d.as_str()].1);
+            if let Some(last) = last {
+                let ready_at = work[last.as_str()].1;
                 f.transitions.push(secs(ready_at, work[name.as_str()].0));
+                let free_at = granted
+                    .get(name.as_str())
+                    .map_or(ready_at, |g| ready_at.max(*g));
+                f.unqueued.push(secs(free_at, work[name.as_str()].0));
+                if let (Some(a), Some(j)) =
+                    (applied.get(last.as_str()), job_started.get(name.as_str()))
+                {
+                    f.stages[0].push(secs(ready_at, *a));
+                    f.stages[1].push(secs(*a, *j));
+                    f.stages[2].push(secs(*j, work[name.as_str()].0));
+                }
             }
         }
         f.steps += run.steps.len();
@@ -293,9 +331,90 @@ pub async fn dag(root: &Path, bin: &str, shape: Shape) -> Figures {
         last_finished = Some(last_finished.map_or(finished, |t| t.max(finished)));
     }
     f.transitions.sort_by(f64::total_cmp);
+    f.unqueued.sort_by(f64::total_cmp);
+    f.fs = file_system(dir.path());
+    for stage in &mut f.stages {
+        stage.sort_by(f64::total_cmp);
+    }
     f.wall = secs(first_created.unwrap(), last_finished.unwrap());
     stack.shutdown().await;
     f
+}
+
+/// When each step of `run` got a job slot it had waited for (the last time, for a step that waited twice), from
+/// the host log's lines `<run>/<step> attempt <n> got a job slot at <time>`.
+fn slot_grants(host_log: &Path, run: &nightshift_core::RunId) -> BTreeMap<String, DateTime<Utc>> {
+    let mut granted = BTreeMap::new();
+    let log = std::fs::read_to_string(host_log).unwrap_or_default();
+    let prefix = format!("{run}/");
+    for line in log.lines() {
+        let Some((head, at)) = line.split_once(" got a job slot at ") else {
+            continue;
+        };
+        let Some(who) = head
+            .rsplit(' ')
+            .nth(2)
+            .and_then(|w| w.strip_prefix(&prefix))
+        else {
+            continue;
+        };
+        if let Ok(at) = at.trim().parse::<DateTime<Utc>>() {
+            granted.insert(who.to_string(), at);
+        }
+    }
+    granted
+}
+
+/// The file system type of `path`, from /proc/mounts (the longest mount point that holds it).
+pub fn file_system(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 2 && path.starts_with(f[1])).then(|| (f[1].len(), f[2].to_string()))
+        })
+        .max()
+        .map_or_else(|| "unknown".into(), |(_, fs)| fs)
+}
+
+/// From a run's journal, per step: when its last result was applied (`step-events`) and when its last job was
+/// started (`step-dispatch`), as each handler's clock said.
+async fn journal_times(
+    app: &App,
+    id: &nightshift_core::RunId,
+) -> (
+    BTreeMap<String, DateTime<Utc>>,
+    BTreeMap<String, DateTime<Utc>>,
+) {
+    let (mut applied, mut started) = (BTreeMap::new(), BTreeMap::new());
+    let key = format!("runs/{id}/journal.jsonl");
+    let Some(journal) = app.repo.store().get(&key).await.unwrap() else {
+        return (applied, started);
+    };
+    for line in journal
+        .bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        let record: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let (Some(at), Some(event)) = (record["at"].as_str(), record.get("event")) else {
+            continue;
+        };
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let step = event["step"].as_str().unwrap_or_default().to_string();
+        match event["type"].as_str() {
+            Some("step-succeeded") => {
+                applied.insert(step, at);
+            }
+            Some("job-started") => {
+                started.insert(step, at);
+            }
+            _ => {}
+        }
+    }
+    (applied, started)
 }
 
 /// A finished run of the `status` shape's catalog, as the engine would have left it: planned, started, every step
