@@ -28,6 +28,14 @@ pub fn record_from_run(prev: Option<EnvironmentRecord>, run: &Run) -> Environmen
         rec.status = "destroying".into();
         return rec;
     }
+    // A late or repeated update from the build the record already knows (a redelivered result, a bookkeeping pass
+    // done again) never brings an environment being destroyed, or destroyed, back to life: only a new run does.
+    if let Some(p) = prev
+        .as_ref()
+        .filter(|p| !p.is_live() && p.last_run == run.id.as_str())
+    {
+        return p.clone();
+    }
     let status = match run.status {
         RunStatus::Running | RunStatus::Waiting => "building",
         RunStatus::Succeeded => "ready",

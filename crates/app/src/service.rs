@@ -307,7 +307,8 @@ impl App {
         self.repo.clear_active(&run.id).await?;
         // The lifecycle after a build: a close that waited for it, the expiry someone moved during it (the build's
         // Terraform re-applied its own tags), and the failure policy.
-        if let Some(rec) = rec {
+        // An environment being destroyed meanwhile gets no failure policy nor retag from this build.
+        if let Some(rec) = rec.filter(|r| r.is_live()) {
             self.after_build(run, &rec, out).await?;
         }
         self.start_next_waiting(&run.product, &run.environment, out)

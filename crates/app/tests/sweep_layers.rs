@@ -469,3 +469,24 @@ async fn an_environment_whose_record_is_lost_still_has_its_outside_layers_destro
     assert!(w.group_exists(), "the group waits for its outside layers");
     assert!(w.cloud.deletions.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_late_repeat_of_the_builds_own_update_does_not_bring_an_environment_being_destroyed_back_to_ready(
+) {
+    // Arrange: the sweep started the teardown (its destroy failed: the record says destroying).
+    let w = built().await;
+    w.sweep().await;
+    let first = w.teardowns().await.remove(0);
+    w.dns_job_reports(&first.id, StepOutcome::Failed).await;
+    assert_eq!(w.status().await, "destroying");
+
+    // Act: the build's own finish is recorded again, late (a redelivered result, a repeated bookkeeping pass).
+    w.app
+        .repo
+        .update_environment("shop", "pr-1", |prev| Some(record_from_run(prev, &w.build)))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(w.status().await, "destroying");
+}
