@@ -12,7 +12,8 @@
 //! Layout: `messages/<sequence>.json` (a message as sent, written once), one empty marker per message in the
 //! directory of its state (`ready/`, `scheduled/`, `locked/`; the marker's name holds its sequence number,
 //! deliveries, due time or lock, see `state.rs`), `deadletter/<sequence>.json`, `dedupe/<bucket>/<digest>` (the
-//! message ids seen, one window-long bucket of time per directory, see `dedupe.rs`), `sequence`. A receive lists
+//! message ids seen, one window-long bucket of time per directory, see `dedupe.rs`), `sequence` (rewritten in
+//! place), and `.wake`, the consumer's wake-up socket that a send rings (see `wake.rs`). A receive lists
 //! the state directories and reads the one message it delivers; a state change is a rename; a send creates three
 //! small files and looks up at most two. The methods block briefly on file I/O: from async code, call them in
 //! `spawn_blocking` (as `LocalBus` does).
