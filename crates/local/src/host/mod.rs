@@ -5,7 +5,7 @@
 //!
 //! - Timers (`timerTrigger`): six-field NCRONTAB schedules in UTC, one run of a given timer at a time; a failed run
 //!   is not retried. [`FunctionsHost::invoke_timer`] fires one now.
-//! - Service Bus triggers: a receive loop per function on its [`DiskQueue`](crate::queue::DiskQueue), woken by the
+//! - Service Bus triggers: a receive loop per function on its [`DiskQueue`], woken by the
 //!   queue's socket when another process sends (see [`WakeListener`]) and looking every `poll_interval` (peek-lock,
 //!   up to host.json's `extensions.serviceBus.maxConcurrentCalls` at once, per function). A 2xx answer completes
 //!   the message and sends the `serviceBus` output bindings' messages (with fresh random ids, as the real host gives); anything else, or no answer, abandons it,
