@@ -87,12 +87,9 @@ fn token_key(slot: u32) -> String {
 fn parse_waiting(key: &str) -> Option<Holder> {
     let parts: Vec<&str> = key.strip_prefix(WAITING)?.split('_').collect();
     // `<created>_<since>_<run>_<step>_<attempt>`, or the earlier `<since>_<run>_<step>_<attempt>`.
-    let [.., run, step, attempt] = parts[..] else {
+    let (&[_, run, step, attempt] | &[_, _, run, step, attempt]) = parts.as_slice() else {
         return None;
     };
-    if !(4..=5).contains(&parts.len()) {
-        return None;
-    }
     Some(Holder {
         run: RunId::parse(run).ok()?,
         step: StepName::parse(step).ok()?,
