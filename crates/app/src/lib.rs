@@ -22,5 +22,6 @@ pub mod waiting;
 pub mod wiring;
 
 pub use nightshift_azure::Need;
+pub use run_journal::journal_key;
 pub use service::{App, Ports};
 pub use settings::{Mode, Settings};

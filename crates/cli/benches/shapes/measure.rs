@@ -274,6 +274,7 @@ pub async fn dag(root: &Path, bin: &str, shape: Shape) -> Figures {
         stats,
         ..Figures::default()
     };
+    let grants = slot_grants(&dir.path().join("state/logs/host.log"));
     let mut first_created: Option<DateTime<Utc>> = None;
     let mut last_finished: Option<DateTime<Utc>> = None;
     for run in &runs {
@@ -306,14 +307,14 @@ pub async fn dag(root: &Path, bin: &str, shape: Shape) -> Figures {
         });
         f.critical = f.critical.max(critical);
         let (applied, job_started) = journal_times(&stack.app, &run.id).await;
-        let granted = slot_grants(&dir.path().join("state/logs/host.log"), &run.id);
+        let granted = grants.get(run.id.as_str());
         for (name, s) in &run.steps {
             let last = s.def.needs.iter().max_by_key(|d| work[d.as_str()].1);
             if let Some(last) = last {
                 let ready_at = work[last.as_str()].1;
                 f.transitions.push(secs(ready_at, work[name.as_str()].0));
                 let free_at = granted
-                    .get(name.as_str())
+                    .and_then(|g| g.get(name.as_str()))
                     .map_or(ready_at, |g| ready_at.max(*g));
                 f.unqueued.push(secs(free_at, work[name.as_str()].0));
                 if let (Some(a), Some(j)) =
@@ -341,25 +342,25 @@ pub async fn dag(root: &Path, bin: &str, shape: Shape) -> Figures {
     f
 }
 
-/// When each step of `run` got a job slot it had waited for (the last time, for a step that waited twice), from
-/// the host log's lines `<run>/<step> attempt <n> got a job slot at <time>`.
-fn slot_grants(host_log: &Path, run: &nightshift_core::RunId) -> BTreeMap<String, DateTime<Utc>> {
-    let mut granted = BTreeMap::new();
+/// Run -> step -> when that step got a job slot it had waited for (the last time, for a step that waited twice),
+/// from the host log's lines `<run>/<step> attempt <n> got a job slot at <time>`.
+type Grants = BTreeMap<String, BTreeMap<String, DateTime<Utc>>>;
+
+fn slot_grants(host_log: &Path) -> Grants {
+    let mut granted = Grants::new();
     let log = std::fs::read_to_string(host_log).unwrap_or_default();
-    let prefix = format!("{run}/");
     for line in log.lines() {
         let Some((head, at)) = line.split_once(" got a job slot at ") else {
             continue;
         };
-        let Some(who) = head
-            .rsplit(' ')
-            .nth(2)
-            .and_then(|w| w.strip_prefix(&prefix))
-        else {
+        let Some((run, step)) = head.rsplit(' ').nth(2).and_then(|w| w.split_once('/')) else {
             continue;
         };
         if let Ok(at) = at.trim().parse::<DateTime<Utc>>() {
-            granted.insert(who.to_string(), at);
+            granted
+                .entry(run.to_string())
+                .or_default()
+                .insert(step.to_string(), at);
         }
     }
     granted
@@ -389,7 +390,7 @@ async fn journal_times(
     BTreeMap<String, DateTime<Utc>>,
 ) {
     let (mut applied, mut started) = (BTreeMap::new(), BTreeMap::new());
-    let key = format!("runs/{id}/journal.jsonl");
+    let key = nightshift_app::journal_key(id);
     let Some(journal) = app.repo.store().get(&key).await.unwrap() else {
         return (applied, started);
     };
