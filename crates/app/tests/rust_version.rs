@@ -1,6 +1,7 @@
 //! `rust-version` in the workspace's Cargo.toml is the true minimum: the highest `rust-version` any locked package
 //! that the build actually uses (normal, build and dev dependencies, every target, as `cargo tree` resolves them with
-//! features) declares. Offline: `cargo tree` and `cargo metadata` read Cargo.lock and the local registry cache.
+//! features) declares. `cargo fetch` first fills the local registry cache; then `cargo tree` and `cargo metadata` read
+//! Cargo.lock and that cache offline.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ fn parse_version(v: &str) -> (u32, u32, u32) {
 
 #[test]
 fn the_workspace_rust_version_is_the_highest_minimum_of_the_locked_dependencies() {
+    // Every locked package for every target, as `--target all` below reads them: on a fresh machine the build has
+    // downloaded only this platform's (a no-op once they are in the local cache).
+    cargo(&["fetch", "--locked"]);
     // name vX.Y.Z -> declared rust-version, for every package Cargo.lock knows.
     let metadata: serde_json::Value = serde_json::from_str(&cargo(&[
         "metadata",
