@@ -486,6 +486,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_whose_spawner_died_before_its_pid_runs_for_30_s_then_reads_as_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = ProcessJobs::new(dir.path(), sh("true"));
+        let name = JobName::from_existing("ns-never-spawned");
+        let job = jobs.dir_of(&name).unwrap();
+        std::fs::create_dir_all(&job).unwrap();
+        // The host died between `create_dir` and the spawn: a directory, no pid, no exit.
+        assert_eq!(jobs.state(&name).await.unwrap(), JobState::Running);
+
+        let past = std::time::SystemTime::now() - Duration::from_secs(31);
+        std::fs::File::open(&job)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        assert_eq!(
+            jobs.state(&name).await.unwrap(),
+            JobState::Exited {
+                code: -1,
+                finished_at: None
+            },
+            "the watchdog can fail it and retry the step"
+        );
+    }
+
+    #[tokio::test]
     async fn a_killed_job_is_reported_as_exited_with_minus_one() {
         let dir = tempfile::tempdir().unwrap();
         let jobs = ProcessJobs::new(dir.path(), sh("sleep 600"));
