@@ -84,7 +84,7 @@ pub(crate) struct Folded {
 /// after the record that starts at `until` if given. An incomplete last line (a write cut short) is left for later.
 pub(crate) fn fold(
     key: &str,
-    state: &mut Option<Run>,
+    state: &mut Option<Arc<Run>>,
     tail: &[u8],
     start: u64,
     until: Option<u64>,
@@ -107,16 +107,17 @@ pub(crate) fn fold(
         })?;
         if let Some(run) = record.run {
             if state.is_none() {
-                *state = Some(*run);
+                *state = Some(Arc::new(*run));
                 out.base = out.base.or(record.id.clone());
             }
         }
         if let Some(run) = record.replace {
-            *state = Some(*run);
+            *state = Some(Arc::new(*run));
         }
         if let (Some(event), Some(run)) = (&record.event, state.as_mut()) {
             let now = record.at.unwrap_or(run.created_at);
-            let (commands, changed) = engine::apply_in_place(run, event, now);
+            // In place: a copy only while a reader of this process still holds the state folded before.
+            let (commands, changed) = engine::apply_in_place(Arc::make_mut(run), event, now);
             if out.mine.is_none() && mine.is_some() && record.id.as_deref() == mine {
                 out.mine = Some((commands, changed));
             }
@@ -130,10 +131,11 @@ pub(crate) fn fold(
 }
 
 /// A run's folded state in this process: the offset it was folded to, and the state there (`None`: not loaded).
+/// Readers share the state instead of copying it (a run of 400 steps is about 600 KiB of values).
 #[derive(Debug, Default)]
 pub(crate) struct Fold {
     pub offset: u64,
-    pub run: Option<Run>,
+    pub run: Option<Arc<Run>>,
 }
 
 /// How many runs' folded states a process keeps: the least recently used one not in use goes first.
@@ -199,11 +201,16 @@ impl Repo {
     /// not folded yet). A run document written before the journals existed is read as it is when finished, and
     /// becomes the first record of a journal when not.
     pub async fn run(&self, id: &RunId) -> Result<Option<Run>, PortError> {
+        Ok(self.run_shared(id).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Repo::run`], sharing the state this process has folded instead of copying it: what a transition reads.
+    pub async fn run_shared(&self, id: &RunId) -> Result<Option<Arc<Run>>, PortError> {
         let slot = self.folds.slot(id);
         let mut fold = slot.lock().await;
         Ok(match self.refresh(id, &mut fold).await? {
             Loaded::Absent => None,
-            Loaded::Final(run) => Some(*run),
+            Loaded::Final(run) => Some(Arc::new(*run)),
             Loaded::Live => fold.run.clone(),
         })
     }
@@ -329,14 +336,14 @@ impl Repo {
         id: &RunId,
         event: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Run, Vec<Command>, bool)>, PortError> {
+    ) -> Result<Option<(Arc<Run>, Vec<Command>, bool)>, PortError> {
         let key = journal_key(id);
         let slot = self.folds.slot(id);
         let mut fold = slot.lock().await;
         if fold.run.is_none() {
             match self.refresh(id, &mut fold).await? {
                 Loaded::Absent => return Ok(None),
-                Loaded::Final(run) => return Ok(Some((*run, Vec::new(), false))),
+                Loaded::Final(run) => return Ok(Some((Arc::new(*run), Vec::new(), false))),
                 Loaded::Live => {}
             }
         }
@@ -359,7 +366,7 @@ impl Repo {
             *fold = Fold::default();
             return Ok(match self.refresh(id, &mut fold).await? {
                 Loaded::Absent => None,
-                Loaded::Final(run) => Some((*run, Vec::new(), false)),
+                Loaded::Final(run) => Some((Arc::new(*run), Vec::new(), false)),
                 Loaded::Live => fold.run.clone().map(|r| (r, Vec::new(), false)),
             });
         };

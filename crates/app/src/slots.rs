@@ -31,6 +31,7 @@ use nightshift_core::{RunId, StepName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const TOKENS: &str = "job-slots/tokens/";
 const HELD: &str = "job-slots/held/";
@@ -302,20 +303,20 @@ impl App {
     /// superseded, or duplicated by a crash), then wakes waiters. Returns the attempts waiting for a slot, which
     /// must not be re-dispatched as lost.
     pub(crate) async fn reclaim_slots(&self, out: &mut Outputs) -> Result<Vec<Holder>, AppError> {
-        let mut runs: BTreeMap<RunId, Option<Run>> = BTreeMap::new();
+        let mut runs: BTreeMap<RunId, Option<Arc<Run>>> = BTreeMap::new();
         for slot in self.repo.taken_slots().await? {
             let Some(h) = self.repo.slot_token(slot).await? else {
                 continue;
             };
             if !runs.contains_key(&h.run) {
-                runs.insert(h.run.clone(), self.repo.run(&h.run).await?);
+                runs.insert(h.run.clone(), self.repo.run_shared(&h.run).await?);
             }
             let named = self
                 .repo
                 .get_json::<u32>(&h.held_key())
                 .await?
                 .is_some_and(|(s, _)| s == slot);
-            if named && still_needs(runs[&h.run].as_ref(), &h) {
+            if named && still_needs(runs[&h.run].as_deref(), &h) {
                 continue;
             }
             out.log(format!(
@@ -330,9 +331,9 @@ impl App {
         // A waiter whose attempt is over (its run failed or finished meanwhile) is dropped.
         for (key, h) in self.repo.slot_waiters().await? {
             if !runs.contains_key(&h.run) {
-                runs.insert(h.run.clone(), self.repo.run(&h.run).await?);
+                runs.insert(h.run.clone(), self.repo.run_shared(&h.run).await?);
             }
-            if !still_needs(runs[&h.run].as_ref(), &h) {
+            if !still_needs(runs[&h.run].as_deref(), &h) {
                 self.repo.store().delete(&key).await?;
                 self.repo.store().delete(&h.held_key()).await?;
             }

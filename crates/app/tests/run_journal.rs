@@ -166,7 +166,8 @@ fn succeeded(n: usize) -> Event {
 }
 
 async fn apply(repo: &Repo, run: &Run, e: &Event, at: i64) -> (Run, Vec<Command>, bool) {
-    repo.apply(&run.id, e, t(at)).await.unwrap().unwrap()
+    let (run, commands, changed) = repo.apply(&run.id, e, t(at)).await.unwrap().unwrap();
+    (std::sync::Arc::unwrap_or_clone(run), commands, changed)
 }
 
 async fn created_and_started(f: &Fixture, run: &Run) -> Repo {
@@ -300,6 +301,33 @@ async fn a_warm_cache_reads_only_the_records_added_since_it_last_folded() {
         read1 - read0 >= journal_size,
         "the cold process read it all"
     );
+}
+
+#[tokio::test]
+async fn a_transition_folds_the_shared_state_in_place_instead_of_copying_the_run() {
+    // Arrange: a chain of 400 folded by this process, read by a transition that is over (its copy dropped).
+    let f = Fixture::new();
+    let run = planned(400, true);
+    let repo = created_and_started(&f, &run).await;
+    let before = Arc::as_ptr(&repo.run_shared(&run.id).await.unwrap().unwrap()) as usize;
+
+    // Act: the next transitions apply and read again.
+    let (after_apply, _, changed) = repo
+        .apply(&run.id, &started(&run, 0), t(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let read_again = repo.run_shared(&run.id).await.unwrap().unwrap();
+
+    // Assert: one state, changed where it is, and the same one every reader shares.
+    assert!(changed);
+    assert_eq!(
+        Arc::as_ptr(&after_apply) as usize,
+        before,
+        "no copy of the run"
+    );
+    assert!(Arc::ptr_eq(&after_apply, &read_again));
+    assert_eq!(read_again.steps[&step(0)].status, StepStatus::Running);
 }
 
 /// Bytes written and read per transition over the first steps of a chain of `n`.

@@ -42,7 +42,7 @@ impl App {
                 return Ok(out);
             }
         };
-        let Some(run) = self.repo.run(&msg.run_id).await? else {
+        let Some(run) = self.repo.run_shared(&msg.run_id).await? else {
             self.reject(
                 STEPS_QUEUE,
                 message_id,

@@ -74,7 +74,7 @@ async fn started_run(t: &TestApp) -> (Run, StepMessage) {
             _ => None,
         })
         .expect("the first step is dispatched");
-    (run, dispatch)
+    (std::sync::Arc::unwrap_or_clone(run), dispatch)
 }
 
 #[tokio::test]
