@@ -2,7 +2,8 @@
 //!
 //! `start` creates `<jobs_dir>/<job>/` with `create_dir`, which fails if it exists: a redelivered dispatch finds
 //! the job it started before and starts nothing. The runner command runs under a small `/bin/sh` wrapper in its own
-//! session and process group (so it outlives the handler), with its output appended to `<dir>/log`; the wrapper
+//! process group (it outlives the handler, and signals meant for the host's group miss it), with its output appended
+//! to `<dir>/log`; the wrapper
 //! writes the exit code atomically to `<dir>/exit` whoever is left to see it. Files: `spec.json` (secrets appear
 //! as names only), `pid`, `started_at`, `log`, `exit`.
 //!
@@ -231,16 +232,10 @@ impl Jobs for ProcessJobs {
             .stdout(log)
             .stderr(log_err)
             .kill_on_drop(false);
-        // SAFETY: setsid is async-signal-safe; it makes the job its own session and process group leader, so it
-        // survives the handler and `stop` can signal the whole group.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Its own process group, so `stop` signals the whole group and a Ctrl-C at the terminal of `serve` or `up`
+        // (sent to their foreground group) does not reach it. No `pre_exec` hook: the standard library then starts
+        // it with `posix_spawn` (a `vfork`-like clone) instead of copying the handler's address space with `fork`.
+        cmd.process_group(0);
         let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
