@@ -12,8 +12,10 @@
 //!   the earlier form, without the run's creation, are still read (served first).
 //!
 //! A token is valid while its attempt is the step's current one, queued, running or retrying, and the attempt's
-//! `held` key names it; the watchdog deletes any other (a holder that died, a duplicate left by a crash). Releasing
-//! deletes the token and then gives free slots first to the steps the same result made ready in the same run (a run
+//! `held` key names it; the watchdog deletes any other (a holder that died, a duplicate left by a crash). A result
+//! that made steps ready passes its token in place to the first of them (`Repo::pass_slot`: a conditional rewrite,
+//! never free in between, so no listing and no wake-up). Otherwise releasing deletes the token and then gives free
+//! slots first to the steps the same result made ready in the same run (a run
 //! under way goes on before another starts: with many environments released at once, each finishes sooner and the
 //! time between two of its steps stays short), then to the waiters of the oldest runs, sending their dispatch
 //! again; a dispatcher
@@ -191,6 +193,38 @@ impl Repo {
         Ok(freed)
     }
 
+    /// Passes the slot `from` holds straight to `to` (a step its result made ready), in place: `to`'s `held` key,
+    /// then the token rewritten on condition it still names `from`, then `from`'s `held` key removed. The token is
+    /// never free in between, so no waiter needs waking and no listing is read. A crash at any line leaves either
+    /// `from` holding it (a repeat passes it again, the watchdog reclaims it) or `to` holding it (a repeat finds
+    /// nothing held by `from`).
+    pub async fn pass_slot(&self, from: &Holder, to: &Holder) -> Result<Pass, PortError> {
+        let Some((slot, _)) = self.get_json::<u32>(&from.held_key()).await? else {
+            return Ok(Pass::NotHeld);
+        };
+        let token = self.get_json::<Holder>(&token_key(slot)).await?;
+        let Some((_, version)) = token.filter(|(h, _)| h == from) else {
+            self.store().delete(&from.held_key()).await?;
+            return Ok(Pass::NotHeld);
+        };
+        self.put_json(&to.held_key(), &slot, Precondition::None)
+            .await?;
+        match self
+            .put_json(&token_key(slot), to, Precondition::Version(version))
+            .await
+        {
+            Ok(_) => {}
+            // Reclaimed or taken meanwhile: `from` holds nothing now.
+            Err(PortError::Conflict(_)) => {
+                self.store().delete(&from.held_key()).await?;
+                return Ok(Pass::Lost);
+            }
+            Err(e) => return Err(e),
+        }
+        self.store().delete(&from.held_key()).await?;
+        Ok(Pass::Passed)
+    }
+
     /// Attempts waiting for a slot, oldest first, with their keys.
     pub async fn slot_waiters(&self) -> Result<Vec<(String, Holder)>, PortError> {
         let mut keys = self.store().list(WAITING).await?;
@@ -200,6 +234,17 @@ impl Repo {
             .filter_map(|k| parse_waiting(&k).map(|h| (k, h)))
             .collect())
     }
+}
+
+/// What passing a slot did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The giver held no slot (a repeat, or it never got one): nothing passed.
+    NotHeld,
+    /// The token changed hands meanwhile (the watchdog reclaimed it): nothing passed, the receiver must look.
+    Lost,
+    /// The receiver holds the slot.
+    Passed,
 }
 
 /// What a dispatch got.
@@ -256,10 +301,22 @@ impl App {
         successors: &[Holder],
         out: &mut Outputs,
     ) -> Result<(), AppError> {
-        if !self.repo.release_slot(h).await? {
-            return Ok(());
-        }
-        for next in successors {
+        let rest = match successors.split_first() {
+            // The common case (a chain): the slot passes to the next step in place, and nothing is freed.
+            Some((next, rest)) => match self.repo.pass_slot(h, next).await? {
+                Pass::NotHeld => return Ok(()),
+                Pass::Passed if rest.is_empty() => return Ok(()),
+                Pass::Passed => rest,
+                Pass::Lost => successors,
+            },
+            None => {
+                if !self.repo.release_slot(h).await? {
+                    return Ok(());
+                }
+                successors
+            }
+        };
+        for next in rest {
             if self
                 .repo
                 .acquire_slot(next, self.settings.max_jobs)

@@ -2,8 +2,10 @@
 //! tokens taken where jobs start, given back when the step's result arrives, reclaimed by the watchdog from a holder
 //! that died, and waiting attempts woken by a message.
 
+use nightshift_app::slots::{Holder, Pass};
 use nightshift_app::{App, Settings};
 use nightshift_core::messages::{StepEventMessage, StepMessage, StepOutcome, STEP_EVENT_SCHEMA};
+use nightshift_core::ports::{PortError, Precondition, Store, Versioned};
 use nightshift_core::run::{Run, RunStatus, StepStatus};
 use nightshift_core::{RunId, StepName};
 use std::collections::BTreeMap;
@@ -366,7 +368,7 @@ async fn a_waiting_key_of_the_earlier_form_is_still_served() {
     let app = app(dir.path(), "1");
     let (_, first) = release_and_dispatch(&app, "pr-1").await;
     // The earlier form: `<since>_<run>_<step>_<attempt>`, as a store written before the runs' age was in the key.
-    let web = nightshift_app::slots::Holder::new(&first, &StepName::parse("web").unwrap(), 1);
+    let web = Holder::new(&first, &StepName::parse("web").unwrap(), 1);
     for (key, _) in app.repo.slot_waiters().await.unwrap() {
         app.repo.store().delete(&key).await.unwrap();
     }
@@ -383,4 +385,170 @@ async fn a_waiting_key_of_the_earlier_form_is_still_served() {
         .unwrap();
     assert_eq!(dispatched(&out.steps), vec![format!("{first}/web")]);
     assert!(waiters(&app).await.is_empty());
+}
+
+const CHAIN: &str = r#"
+schema: nightshift.catalog/v1
+product: shop
+platform: local
+steps:
+  a: { smoke: { command: ["true"] } }
+  b: { smoke: { command: ["true"] }, needs: [a] }
+environments:
+  pr: { kind: pull-request }
+"#;
+
+async fn held(app: &App) -> Vec<String> {
+    app.repo.store().list("job-slots/held/").await.unwrap()
+}
+
+async fn token_holder(app: &App, key: &str) -> String {
+    let (h, _) = app.repo.get_json::<Holder>(key).await.unwrap().unwrap();
+    format!("{}/{}", h.run, h.step)
+}
+
+#[tokio::test]
+async fn the_next_step_of_a_chain_gets_the_finished_steps_slot_and_a_repeated_result_does_not_take_it_back(
+) {
+    // Arrange: one slot, a holding it.
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "1", CHAIN);
+    let (_, id) = release_and_dispatch(&app, "pr-1").await;
+    let before = tokens(&app).await;
+    assert_eq!(before.len(), 1);
+
+    // Act: a reports, and its result is delivered again.
+    let out = app.step_event(&result(&id, "a", 1), "e-1").await.unwrap();
+    let again = app.step_event(&result(&id, "a", 1), "e-1").await.unwrap();
+
+    // Assert: the same token now names b, only b's `held` key is left, and b's dispatch finds the slot its own.
+    assert_eq!(tokens(&app).await, before);
+    assert_eq!(token_holder(&app, &before[0]).await, format!("{id}/b"));
+    assert_eq!(held(&app).await.len(), 1, "{:?}", held(&app).await);
+    assert!(held(&app).await[0].ends_with("_b_1"));
+    assert_eq!(dispatched(&out.steps), vec![format!("{id}/b")]);
+    assert_eq!(dispatched(&again.steps), vec![format!("{id}/b")]);
+    app.dispatch(&out.steps[0], "d-b").await.unwrap();
+    assert_eq!(status_of(&run(&app, &id).await, "b"), StepStatus::Running);
+    assert!(waiters(&app).await.is_empty());
+}
+
+/// A store where the watchdog reclaims a slot and another attempt takes it just as a holder passes it on: between
+/// the holder's read of the token and its conditional rewrite.
+struct ReclaimedMidPass {
+    inner: nightshift_local::store::FsStore,
+    stranger: Vec<u8>,
+}
+
+#[async_trait::async_trait]
+impl Store for ReclaimedMidPass {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>, pre: Precondition) -> Result<String, PortError> {
+        if key.starts_with("job-slots/tokens/") && matches!(pre, Precondition::Version(_)) {
+            self.inner.delete(key).await?;
+            self.inner
+                .put(key, self.stranger.clone(), Precondition::Absent)
+                .await?;
+        }
+        self.inner.put(key, bytes, pre).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.inner.delete(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_slot_reclaimed_while_it_is_being_passed_is_not_passed_and_its_giver_holds_nothing() {
+    // Arrange: a holds slot 0.
+    let dir = tempfile::tempdir().unwrap();
+    let id = RunId::parse("shop.pr-1.r1-0-0-4ec7d67211").unwrap();
+    let holder = |step: &str| Holder::new(&id, &StepName::parse(step).unwrap(), 1);
+    let stranger = serde_json::to_vec(&holder("x")).unwrap();
+    let repo = nightshift_app::repo::Repo::new(std::sync::Arc::new(ReclaimedMidPass {
+        inner: nightshift_local::store::FsStore::new(dir.path()),
+        stranger,
+    }));
+    assert_eq!(repo.acquire_slot(&holder("a"), 1).await.unwrap(), Some(0));
+
+    // Act: a passes it to b, and loses the race.
+    let pass = repo.pass_slot(&holder("a"), &holder("b")).await.unwrap();
+
+    // Assert: nothing passed; the stranger keeps the token; neither a nor b holds a slot.
+    assert_eq!(pass, Pass::Lost);
+    let (now, _) = repo
+        .get_json::<Holder>("job-slots/tokens/00000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now, holder("x"));
+    assert_eq!(repo.slot_of(&holder("a")).await.unwrap(), None);
+    assert_eq!(repo.slot_of(&holder("b")).await.unwrap(), None);
+    assert!(repo
+        .store()
+        .list("job-slots/held/")
+        .await
+        .unwrap()
+        .iter()
+        .all(|k| !k.ends_with("_a_1")));
+}
+
+/// Records the writes, deletions and listings that reach a store.
+struct Recording {
+    inner: nightshift_local::store::FsStore,
+    ops: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Store for Recording {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>, pre: Precondition) -> Result<String, PortError> {
+        self.ops.lock().unwrap().push(format!("put {key}"));
+        self.inner.put(key, bytes, pre).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.ops.lock().unwrap().push(format!("list {prefix}"));
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.ops.lock().unwrap().push(format!("delete {key}"));
+        self.inner.delete(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_slot_passed_to_the_next_step_is_never_free_in_between_and_no_listing_is_read() {
+    // Arrange: a holds slot 0 of 16.
+    let dir = tempfile::tempdir().unwrap();
+    let id = RunId::parse("shop.pr-1.r1-0-0-4ec7d67211").unwrap();
+    let holder = |step: &str| Holder::new(&id, &StepName::parse(step).unwrap(), 1);
+    let store = std::sync::Arc::new(Recording {
+        inner: nightshift_local::store::FsStore::new(dir.path()),
+        ops: Default::default(),
+    });
+    let repo = nightshift_app::repo::Repo::new(store.clone());
+    let slot = repo.acquire_slot(&holder("a"), 16).await.unwrap().unwrap();
+    store.ops.lock().unwrap().clear();
+
+    // Act
+    let pass = repo.pass_slot(&holder("a"), &holder("b")).await.unwrap();
+
+    // Assert: b's claim, then the token rewritten in place, then a's claim removed; nothing else.
+    assert_eq!(pass, Pass::Passed);
+    assert_eq!(repo.slot_of(&holder("b")).await.unwrap(), Some(slot));
+    let (run, a, b) = (&id, "job-slots/held", "job-slots/tokens");
+    assert_eq!(
+        *store.ops.lock().unwrap(),
+        vec![
+            format!("put {a}/{run}_b_1"),
+            format!("put {b}/{slot:05}"),
+            format!("delete {a}/{run}_a_1"),
+        ]
+    );
 }
