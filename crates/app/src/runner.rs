@@ -97,6 +97,22 @@ impl Log {
     }
 }
 
+/// Records the runner's exit code where a local job keeps it (`$NIGHTSHIFT_JOB_DIR/exit`, when the local job
+/// runner set it), written in place while the process still lives: the local jobs adapter starts `nightshift
+/// runner` without a wrapper shell to do it.
+pub fn record_exit(code: i32) {
+    let Some(dir) = std::env::var_os("NIGHTSHIFT_JOB_DIR").filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("exit");
+    if let Err(e) = std::fs::write(&path, format!("{code}\n")) {
+        eprintln!(
+            "nightshift runner: cannot record exit code {code} in {}: {e}",
+            path.display()
+        );
+    }
+}
+
 /// Runs the attempt and reports it. Returns the process exit code.
 pub async fn run(app: &App, a: &Assignment) -> i32 {
     let started_at = Utc::now();

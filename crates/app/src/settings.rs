@@ -152,6 +152,19 @@ fn default_runner() -> Vec<String> {
 }
 
 impl Settings {
+    /// Whether local jobs run nightshift's own runner (`<...>/nightshift runner`), which records its exit code itself.
+    pub fn runner_is_nightshift(&self) -> bool {
+        match self.runner_command.as_slice() {
+            [program, arg] => {
+                arg == "runner"
+                    && std::path::Path::new(program)
+                        .file_name()
+                        .is_some_and(|f| f == "nightshift")
+            }
+            _ => false,
+        }
+    }
+
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -410,6 +423,22 @@ mod tests {
         assert!(e.to_string().contains("NIGHTSHIFT_SWEEP_CAP"), "{e}");
         let env: HashMap<&str, &str> = [("NIGHTSHIFT_MODE", "cloud")].into();
         assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+    }
+
+    #[test]
+    fn only_nightshifts_own_runner_is_started_without_the_wrapper_shell() {
+        let runner = |v: &str| {
+            let env: HashMap<&str, &str> = [("NIGHTSHIFT_RUNNER", v)].into();
+            Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+                .unwrap()
+                .runner_is_nightshift()
+        };
+        assert!(runner("/opt/nightshift/bin/nightshift runner"));
+        assert!(runner("nightshift runner"));
+        assert!(!runner("true"));
+        assert!(!runner("/bin/sh -c nightshift runner"));
+        assert!(!runner("/usr/bin/my-nightshift runner"));
+        assert!(!runner("nightshift runner --verbose"));
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub fn local(s: &Settings) -> Ports {
     for (k, v) in s.job_env() {
         jobs = jobs.with_env(k, v);
     }
+    if s.runner_is_nightshift() {
+        jobs = jobs.with_runner_writing_its_exit();
+    }
     Ports {
         channels: channels(s, &secrets, &store),
         store,

@@ -33,13 +33,18 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             return 1;
         }
     };
-    match rt.block_on(commands::dispatch(cli)) {
+    let runner = matches!(cli.command, cli::Command::Runner);
+    let code = match rt.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             1
         }
+    };
+    if runner {
+        nightshift_app::runner::record_exit(code);
     }
+    code
 }
 
 fn init_tracing(cli: &cli::Cli) {

@@ -348,6 +348,34 @@ async fn a_secret_a_step_writes_to_its_outputs_is_redacted_before_the_result_the
     }
 }
 
+#[tokio::test]
+async fn the_runner_records_its_exit_code_in_its_job_directory_as_the_local_jobs_read_it() {
+    // Arrange: a job directory, as the local jobs adapter makes one (it starts the runner with no wrapper shell).
+    let f = prepared_run().await;
+    std::fs::create_dir_all(f.dir.path().join("job")).unwrap();
+
+    // Act: a step that succeeds, then an attempt the run does not know (refused, exit 1).
+    let ok = f.runner("echo-secret").output().unwrap();
+    let ok_exit = std::fs::read_to_string(f.dir.path().join("job/exit")).unwrap();
+    let refused = f
+        .runner("echo-secret")
+        .env("NIGHTSHIFT_RUN_ID", "runner-check.pr-7.unknown-run")
+        .output()
+        .unwrap();
+    let refused_exit = std::fs::read_to_string(f.dir.path().join("job/exit")).unwrap();
+
+    // Assert
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(ok_exit, "0\n");
+    assert_ne!(refused.status.code(), Some(0));
+    assert_eq!(
+        refused_exit.trim().parse::<i32>().ok(),
+        refused.status.code(),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 /// Every job starts this binary; as a position-independent executable it spent about 3 ms of each start relocating
 /// (and copying) its read-only data (`crates/cli/build.rs`). ELF `e_type` 2 is a position-dependent executable, 3
 /// a PIE.

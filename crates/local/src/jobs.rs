@@ -1,11 +1,11 @@
 //! `ProcessJobs`: the `Jobs` port as detached local processes, one directory per job.
 //!
 //! `start` creates `<jobs_dir>/<job>/` with `create_dir`, which fails if it exists: a redelivered dispatch finds
-//! the job it started before and starts nothing. The runner command runs under a small `/bin/sh` wrapper in its own
-//! process group (it outlives the handler, and signals meant for the host's group miss it), with its output appended
-//! to `<dir>/log`; the wrapper
-//! writes the exit code atomically to `<dir>/exit` whoever is left to see it. Files: `spec.json` (secrets appear
-//! as names only), `pid`, `started_at`, `log`, `exit`.
+//! the job it started before and starts nothing. The runner command runs in its own process group (it outlives the
+//! handler, and signals meant for the host's group miss it), with its output appended to `<dir>/log`, and its exit
+//! code ends in `<dir>/exit` whoever is left to see it: `nightshift runner` writes it itself and starts directly
+//! ([`ProcessJobs::with_runner_writing_its_exit`]); any other runner command runs under a small `/bin/sh` wrapper
+//! that writes it. Files: `spec.json` (secrets appear as names only), `pid`, `started_at`, `log`, `exit`.
 //!
 //! Secret values, when a `Secrets` source is configured, go only into the child's environment, as Container
 //! Instances' secure environment variables would: this adapter never writes them to a file.
@@ -41,6 +41,8 @@ pub struct ProcessJobs {
     env: BTreeMap<String, String>,
     secrets: Option<Arc<dyn Secrets>>,
     stop_grace: Duration,
+    /// The runner writes `$NIGHTSHIFT_JOB_DIR/exit` itself: it is started without the wrapper shell.
+    writes_own_exit: bool,
 }
 
 /// `spec.json`: the job spec as written to disk; secrets are names.
@@ -67,7 +69,17 @@ impl ProcessJobs {
             env: BTreeMap::new(),
             secrets: None,
             stop_grace: Duration::from_secs(10),
+            writes_own_exit: false,
         }
+    }
+
+    /// The runner records its own exit code in `$NIGHTSHIFT_JOB_DIR/exit` (`nightshift runner` does), so jobs start
+    /// it directly instead of under the [`WRAPPER`] shell: one process start less per step (about 1.4 ms here). A
+    /// runner that ends without writing it (a crash) gets its code written when this process reaps it; if this
+    /// process died first, a runner gone without the file reads as killed (-1), as a job killed under the wrapper.
+    pub fn with_runner_writing_its_exit(mut self) -> Self {
+        self.writes_own_exit = true;
+        self
     }
 
     /// An environment variable every job gets (after the spec's own, so it wins).
@@ -141,6 +153,24 @@ fn exited(dir: &Path) -> Option<JobState> {
         .ok()
         .map(DateTime::<Utc>::from);
     Some(JobState::Exited { code, finished_at })
+}
+
+/// Writes a reaped runner's exit code (a signal as 128 + its number, as a shell reports it) unless the runner wrote
+/// one.
+fn record_exit_if_missing(path: &Path, status: std::process::ExitStatus) {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(-1);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{code}");
+    }
 }
 
 fn state_of(dir: &Path) -> JobState {
@@ -217,12 +247,16 @@ impl Jobs for ProcessJobs {
             .open(dir.join("log"))
             .map_err(|e| io_error("opening log", e))?;
         let log_err = log.try_clone().map_err(|e| io_error("opening log", e))?;
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(WRAPPER)
-            .arg("sh")
-            .args(&self.runner)
-            .envs(&spec.env)
+        let mut cmd = if self.writes_own_exit {
+            let mut cmd = tokio::process::Command::new(&self.runner[0]);
+            cmd.args(&self.runner[1..]);
+            cmd
+        } else {
+            let mut cmd = tokio::process::Command::new("/bin/sh");
+            cmd.arg("-c").arg(WRAPPER).arg("sh").args(&self.runner);
+            cmd
+        };
+        cmd.envs(&spec.env)
             .envs(&self.env)
             .envs(secret_env)
             .env("NIGHTSHIFT_JOB", spec.name.as_str())
@@ -249,9 +283,14 @@ impl Jobs for ProcessJobs {
             .map_err(|e| io_error("writing pid", e))?;
         write_atomic(&dir.join("started_at"), Utc::now().to_rfc3339().as_bytes())
             .map_err(|e| io_error("writing started_at", e))?;
-        // Reap the child while we live; if we die first, init reaps it and the wrapper still writes `exit`.
+        // Reap the child while we live; if we die first, init reaps it and the wrapper (or the runner) still writes
+        // `exit`. A runner that writes its own and ended without it gets it here.
+        let own_exit = self.writes_own_exit.then(|| dir.join("exit"));
         tokio::spawn(async move {
-            let _ = child.wait().await;
+            let status = child.wait().await;
+            if let (Some(path), Ok(status)) = (own_exit, status) {
+                record_exit_if_missing(&path, status);
+            }
         });
         tracing::info!(pid, "job started");
         Ok(JobStart::Started)
@@ -478,6 +517,51 @@ mod tests {
                 finished_at: None
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_runner_that_writes_its_own_exit_starts_with_no_wrapper_and_keeps_the_code_it_wrote()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = ProcessJobs::new(
+            dir.path(),
+            sh(r#"echo $$ > own_pid; echo 7 > "$NIGHTSHIFT_JOB_DIR/exit""#),
+        )
+        .with_runner_writing_its_exit();
+        let s = spec("job-own");
+        jobs.start(&s).await.unwrap();
+
+        let state = wait_exit(&jobs, &s.name).await;
+
+        assert!(
+            matches!(state, JobState::Exited { code: 7, .. }),
+            "{state:?}"
+        );
+        let job = dir.path().join("job-own");
+        assert_eq!(
+            read_trimmed(&job.join("pid")),
+            read_trimmed(&job.join("own_pid")),
+            "the runner is the job's process: no shell in between"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_runner_that_ends_without_writing_its_exit_gets_its_code_written_when_it_is_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = ProcessJobs::new(dir.path(), sh("exit 3")).with_runner_writing_its_exit();
+        let s = spec("job-crash");
+        jobs.start(&s).await.unwrap();
+        let exit = dir.path().join("job-crash/exit");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while read_trimmed(&exit).unwrap_or_default().is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "no exit file");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        assert!(matches!(
+            jobs.state(&s.name).await.unwrap(),
+            JobState::Exited { code: 3, .. }
+        ));
     }
 
     #[tokio::test]
