@@ -387,16 +387,10 @@ async fn a_waiting_key_of_the_earlier_form_is_still_served() {
     assert!(waiters(&app).await.is_empty());
 }
 
-const CHAIN: &str = r#"
-schema: nightshift.catalog/v1
-product: shop
-platform: local
-steps:
-  a: { smoke: { command: ["true"] } }
-  b: { smoke: { command: ["true"] }, needs: [a] }
-environments:
-  pr: { kind: pull-request }
-"#;
+/// `a`, then `b`: FORK without `c`.
+fn chain() -> String {
+    FORK.replace("  c: { smoke: { command: [\"true\"] }, needs: [a] }\n", "")
+}
 
 async fn held(app: &App) -> Vec<String> {
     app.repo.store().list("job-slots/held/").await.unwrap()
@@ -412,7 +406,7 @@ async fn the_next_step_of_a_chain_gets_the_finished_steps_slot_and_a_repeated_re
 ) {
     // Arrange: one slot, a holding it.
     let dir = tempfile::tempdir().unwrap();
-    let app = app_with(dir.path(), "1", CHAIN);
+    let app = app_with(dir.path(), "1", &chain());
     let (_, id) = release_and_dispatch(&app, "pr-1").await;
     let before = tokens(&app).await;
     assert_eq!(before.len(), 1);
@@ -433,31 +427,48 @@ async fn the_next_step_of_a_chain_gets_the_finished_steps_slot_and_a_repeated_re
     assert!(waiters(&app).await.is_empty());
 }
 
-/// A store where the watchdog reclaims a slot and another attempt takes it just as a holder passes it on: between
-/// the holder's read of the token and its conditional rewrite.
-struct ReclaimedMidPass {
+/// A store that records the writes, deletions and listings reaching it, and, given a `stranger`, plays the watchdog
+/// reclaiming a slot that another attempt then takes, just as a holder passes it on (between the holder's read of
+/// the token and its conditional rewrite).
+struct Watched {
     inner: nightshift_local::store::FsStore,
-    stranger: Vec<u8>,
+    ops: std::sync::Mutex<Vec<String>>,
+    stranger: Option<Vec<u8>>,
+}
+
+impl Watched {
+    fn new(dir: &std::path::Path, stranger: Option<Vec<u8>>) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            inner: nightshift_local::store::FsStore::new(dir),
+            ops: Default::default(),
+            stranger,
+        })
+    }
 }
 
 #[async_trait::async_trait]
-impl Store for ReclaimedMidPass {
+impl Store for Watched {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
         self.inner.get(key).await
     }
     async fn put(&self, key: &str, bytes: Vec<u8>, pre: Precondition) -> Result<String, PortError> {
-        if key.starts_with("job-slots/tokens/") && matches!(pre, Precondition::Version(_)) {
-            self.inner.delete(key).await?;
-            self.inner
-                .put(key, self.stranger.clone(), Precondition::Absent)
-                .await?;
+        self.ops.lock().unwrap().push(format!("put {key}"));
+        if let Some(stranger) = &self.stranger {
+            if key.starts_with("job-slots/tokens/") && matches!(pre, Precondition::Version(_)) {
+                self.inner.delete(key).await?;
+                self.inner
+                    .put(key, stranger.clone(), Precondition::Absent)
+                    .await?;
+            }
         }
         self.inner.put(key, bytes, pre).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.ops.lock().unwrap().push(format!("list {prefix}"));
         self.inner.list(prefix).await
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.ops.lock().unwrap().push(format!("delete {key}"));
         self.inner.delete(key).await
     }
 }
@@ -469,10 +480,7 @@ async fn a_slot_reclaimed_while_it_is_being_passed_is_not_passed_and_its_giver_h
     let id = RunId::parse("shop.pr-1.r1-0-0-4ec7d67211").unwrap();
     let holder = |step: &str| Holder::new(&id, &StepName::parse(step).unwrap(), 1);
     let stranger = serde_json::to_vec(&holder("x")).unwrap();
-    let repo = nightshift_app::repo::Repo::new(std::sync::Arc::new(ReclaimedMidPass {
-        inner: nightshift_local::store::FsStore::new(dir.path()),
-        stranger,
-    }));
+    let repo = nightshift_app::repo::Repo::new(Watched::new(dir.path(), Some(stranger)));
     assert_eq!(repo.acquire_slot(&holder("a"), 1).await.unwrap(), Some(0));
 
     // Act: a passes it to b, and loses the race.
@@ -497,41 +505,13 @@ async fn a_slot_reclaimed_while_it_is_being_passed_is_not_passed_and_its_giver_h
         .all(|k| !k.ends_with("_a_1")));
 }
 
-/// Records the writes, deletions and listings that reach a store.
-struct Recording {
-    inner: nightshift_local::store::FsStore,
-    ops: std::sync::Mutex<Vec<String>>,
-}
-
-#[async_trait::async_trait]
-impl Store for Recording {
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, PortError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, bytes: Vec<u8>, pre: Precondition) -> Result<String, PortError> {
-        self.ops.lock().unwrap().push(format!("put {key}"));
-        self.inner.put(key, bytes, pre).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
-        self.ops.lock().unwrap().push(format!("list {prefix}"));
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.ops.lock().unwrap().push(format!("delete {key}"));
-        self.inner.delete(key).await
-    }
-}
-
 #[tokio::test]
 async fn a_slot_passed_to_the_next_step_is_never_free_in_between_and_no_listing_is_read() {
     // Arrange: a holds slot 0 of 16.
     let dir = tempfile::tempdir().unwrap();
     let id = RunId::parse("shop.pr-1.r1-0-0-4ec7d67211").unwrap();
     let holder = |step: &str| Holder::new(&id, &StepName::parse(step).unwrap(), 1);
-    let store = std::sync::Arc::new(Recording {
-        inner: nightshift_local::store::FsStore::new(dir.path()),
-        ops: Default::default(),
-    });
+    let store = Watched::new(dir.path(), None);
     let repo = nightshift_app::repo::Repo::new(store.clone());
     let slot = repo.acquire_slot(&holder("a"), 16).await.unwrap().unwrap();
     store.ops.lock().unwrap().clear();
