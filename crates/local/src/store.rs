@@ -316,7 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn writing_many_new_keys_creates_no_lock_file_per_key() {
-        let (d, s) = store();
+        let (_d, s) = store();
         for i in 0..(LOCK_STRIPES * 3) {
             let key = format!("job-slots/held/run_step_{i}");
             s.put(&key, b"1".to_vec(), Precondition::Absent)
@@ -328,7 +328,6 @@ mod tests {
             s.delete(&key).await.unwrap();
         }
         let locks = std::fs::read_dir(s.root().join(".locks")).unwrap().count();
-        let _ = d;
         assert!(
             locks <= LOCK_STRIPES,
             "{locks} lock files for {} keys",
