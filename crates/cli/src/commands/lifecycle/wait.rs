@@ -126,7 +126,9 @@ pub async fn wait(
                         for line in progress.changes(std::slice::from_ref(&run), false) {
                             say(&line);
                         }
-                        if run.status.is_finished() {
+                        if run.status.is_finished()
+                            && !environment_lags(app, product, environment, &run).await
+                        {
                             return Ok(finished(&run, record.as_ref()));
                         }
                     }
@@ -180,6 +182,18 @@ pub async fn wait(
     }
 }
 
+/// Whether the environment's record still shows `run` under way: the run's end is written before the
+/// bookkeeping that follows it updates the record, and a `--wait` that returned in between would send its caller to
+/// `environments` to read `building`.
+async fn environment_lags(app: &App, product: &str, environment: &str, run: &Run) -> bool {
+    app.repo
+        .environment(product, environment)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.last_run == run.id.as_str() && e.status == "building")
+}
+
 fn finished(run: &Run, record: Option<&Value>) -> Outcome {
     let ok = run.status == RunStatus::Succeeded;
     Outcome {
@@ -211,5 +225,107 @@ fn finished(run: &Run, record: Option<&Value>) -> Outcome {
                 run.id
             )
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nightshift_app::repo::EnvironmentRecord;
+    use nightshift_app::Settings;
+    use nightshift_core::catalog::Catalog;
+    use nightshift_core::planner::{self, PlanRequest};
+
+    const CATALOG: &str = r#"
+schema: nightshift.catalog/v1
+product: shop
+platform: local
+steps:
+  api: { smoke: { command: ["true"] } }
+environments:
+  pr: { kind: pull-request }
+"#;
+
+    #[tokio::test]
+    async fn a_deploy_is_reported_once_the_environment_record_shows_its_run_ended_not_before() {
+        // Arrange: the run's end is written; the environment's record still says `building`.
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let settings = Settings::from_lookup(|k| {
+            (k == "NIGHTSHIFT_STATE_DIR").then(|| state.display().to_string())
+        })
+        .unwrap();
+        let app = App::new(nightshift_app::wiring::local(&settings), settings);
+        let catalog = Catalog::parse_files(&[("shop.yaml".into(), CATALOG.into())]).unwrap();
+        let env = EnvironmentName::parse("pr-1").unwrap();
+        let mut run = planner::plan(PlanRequest {
+            product: catalog.product("shop").unwrap(),
+            environment: &env,
+            trigger: Trigger::Release {
+                version: "1.0.0".into(),
+                requested_by: "ci".into(),
+                message_id: "m-1".into(),
+                commit_time: None,
+            },
+            ttl: None,
+            instance: "nightshift",
+            now: chrono::Utc::now(),
+        })
+        .unwrap();
+        run.status = RunStatus::Succeeded;
+        run.finished_at = Some(chrono::Utc::now());
+        assert!(app.repo.create_run(&run).await.unwrap());
+        let record = serde_json::json!({ "outcome": "applied", "run_id": run.id.to_string() });
+        app.repo
+            .put_json(
+                &action_key("m-1"),
+                &record,
+                nightshift_core::ports::Precondition::None,
+            )
+            .await
+            .unwrap();
+        let mut rec: EnvironmentRecord = serde_json::from_value(serde_json::json!({
+            "product": "shop", "environment": "pr-1", "kind": "pull-request",
+            "last_run": run.id.to_string(), "status": "building",
+        }))
+        .unwrap();
+        app.repo.put_environment(&rec).await.unwrap();
+        let (catch_up, waited) = (
+            nightshift_app::repo::Repo::new(app.repo.store().clone()),
+            Duration::from_millis(600),
+        );
+        let bookkeeping = tokio::spawn(async move {
+            tokio::time::sleep(waited).await;
+            rec.status = "ready".into();
+            catch_up.put_environment(&rec).await.unwrap();
+        });
+
+        // Act
+        let started = Instant::now();
+        let deploy = Action::Deploy {
+            version: "1.0.0".into(),
+            ttl: None,
+        };
+        let outcome = wait(
+            &app,
+            &deploy,
+            "shop",
+            "pr-1",
+            "m-1",
+            Instant::now() + Duration::from_secs(30),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+
+        // Assert
+        assert!(outcome.reached, "{}", outcome.summary);
+        let now = app.repo.environment("shop", "pr-1").await.unwrap().unwrap();
+        assert_eq!(
+            now.status, "ready",
+            "reported while the record said building"
+        );
+        assert!(started.elapsed() >= waited);
+        bookkeeping.await.unwrap();
     }
 }
