@@ -74,6 +74,20 @@ fn close(actual: &Value, expected: f64) {
     assert!((a - expected).abs() < 0.01, "{a} != {expected}");
 }
 
+/// The notifier's delivery records: their keys, the delays of those delivered, and whether any is pending.
+async fn notification_records(app: &TestApp) -> (Vec<String>, Vec<f64>, bool) {
+    let repo = &app.stack.app.repo;
+    let records = repo.store().list("notifications/").await.unwrap();
+    let mut delays = Vec::new();
+    let mut pending = false;
+    for key in &records {
+        let v = repo.get_json::<Value>(key).await.unwrap().unwrap().0;
+        pending |= v["outcome"] == "pending";
+        delays.extend(v["delay_ms"].as_f64().map(|ms| ms / 1000.0));
+    }
+    (records, delays, pending)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_durations_recovery_and_false_positives(
 ) {
@@ -112,39 +126,18 @@ async fn metrics_over_a_failed_then_recovered_environment_give_the_rates_duratio
     app.send_release(r#"{"schema":"nightshift.release/v1"}"#, "bad-1");
 
     // Every delivery record the notifier wrote is read; the delivered ones give the delay. Wait until none is
-    // pending (deliveries are asynchronous to the run).
+    // pending (deliveries are asynchronous to the run), and until the metrics were computed over that same set of
+    // records: a run's bookkeeping may still write one after the run is seen finished.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (records, delays) = loop {
-        let records = app
-            .stack
-            .app
-            .repo
-            .store()
-            .list("notifications/")
-            .await
-            .unwrap();
-        let mut delays = Vec::new();
-        let mut pending = false;
-        for key in &records {
-            let v = app
-                .stack
-                .app
-                .repo
-                .get_json::<Value>(key)
-                .await
-                .unwrap()
-                .unwrap()
-                .0;
-            pending |= v["outcome"] == "pending";
-            delays.extend(v["delay_ms"].as_f64().map(|ms| ms / 1000.0));
-        }
-        if !pending || Instant::now() > deadline {
-            break (records, delays);
+    let (records, delays, m) = loop {
+        let (records, delays, pending) = notification_records(&app).await;
+        let m = metrics(&state, &[]);
+        let (after, _, _) = notification_records(&app).await;
+        if (!pending && after == records) || Instant::now() > deadline {
+            break (records, delays, m);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-
-    let m = metrics(&state, &[]);
 
     assert_eq!(m["deployments"], 2, "{m:#}");
     assert_eq!(
