@@ -104,13 +104,20 @@ impl CliEnv {
         self.app().repo.runs().await.unwrap()
     }
 
-    /// Waits until `n` runs exist and all are finished.
+    /// Waits until `n` runs exist and all are finished, their bookkeeping done.
     pub async fn finished_runs(&self, n: usize, timeout: Duration) -> Vec<Run> {
         let deadline = Instant::now() + timeout;
         loop {
-            let runs = self.runs().await;
+            let app = self.app();
+            let runs = app.repo.runs().await.unwrap();
             if runs.len() >= n && runs.iter().all(|r| r.status.is_finished()) {
-                return runs;
+                let mut done = true;
+                for r in &runs {
+                    done &= crate::helpers::bookkept(&app.repo, r).await;
+                }
+                if done {
+                    return runs;
+                }
             }
             assert!(
                 Instant::now() < deadline,

@@ -83,18 +83,28 @@ pub async fn spawn_app(opts: Options) -> TestApp {
     TestApp { stack, _dir: dir }
 }
 
+/// Whether a finished run's bookkeeping is done (its environment's record, its dossier, the next waiting run):
+/// the last thing it does is to take the run out of the active index, as `up` waits for. The run's end is written
+/// before.
+pub async fn bookkept(repo: &nightshift_app::repo::Repo, run: &Run) -> bool {
+    let key = nightshift_app::repo::active_key(&run.id);
+    repo.store().get(&key).await.unwrap().is_none()
+}
+
 impl TestApp {
     pub async fn runs(&self) -> Vec<Run> {
         self.stack.app.repo.runs().await.unwrap()
     }
 
-    /// Waits until a run exists and is finished.
+    /// Waits until a run exists and is finished, its bookkeeping done.
     pub async fn finished_run(&self, timeout: Duration) -> Run {
         let deadline = Instant::now() + timeout;
         loop {
             let runs = self.runs().await;
-            if let Some(r) = runs.iter().find(|r| r.status.is_finished()) {
-                return r.clone();
+            for r in runs.iter().filter(|r| r.status.is_finished()) {
+                if bookkept(&self.stack.app.repo, r).await {
+                    return r.clone();
+                }
             }
             assert!(
                 Instant::now() < deadline,
