@@ -311,6 +311,110 @@ fn every_nightshift_command_in_the_docs_parses_with_the_flags_it_shows() {
     );
 }
 
+/// The benchmark's shapes and modes, from its own source: a documented `-- SHAPE` must be one it takes.
+#[allow(dead_code)]
+#[path = "../benches/shapes/catalogs.rs"]
+mod shapes_catalogs;
+
+/// `cargo bench` commands shown in a document, in code blocks and in inline code spans: their words from `cargo`
+/// to the end of the span or the line (a `#` comment excluded), with their line numbers.
+fn cargo_bench_commands(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(i) = rest.find("cargo bench") {
+            let command = &rest[i..];
+            let end = command.find('`').unwrap_or(command.len());
+            out.push((n + 1, shell_words(&command[..end])));
+            rest = &command[end..];
+        }
+    }
+    out
+}
+
+/// What is wrong with a `cargo bench` command's bench or arguments, if anything: the bench must be one of
+/// crates/cli/benches, `shapes` takes shape names and its modes, the others a number of runs or of stored runs.
+fn bench_command_error(words: &[String]) -> Option<String> {
+    let bench = words
+        .iter()
+        .position(|w| w == "--bench")
+        .and_then(|i| words.get(i + 1))?;
+    let benches = repo_root().join("crates/cli/benches");
+    if !benches.join(format!("{bench}.rs")).exists()
+        && !benches.join(bench).join("main.rs").exists()
+    {
+        return Some(format!("there is no bench {bench:?} in crates/cli/benches"));
+    }
+    let args = words
+        .iter()
+        .position(|w| w == "--")
+        .map_or(&[][..], |i| &words[i + 1..]);
+    for arg in args {
+        let known = match bench.as_str() {
+            "shapes" => {
+                [shapes_catalogs::COST, shapes_catalogs::FLOOR].contains(&arg.as_str())
+                    || shapes_catalogs::Shape::all()
+                        .iter()
+                        .any(|s| s.name() == *arg)
+            }
+            _ => arg.parse::<usize>().is_ok(),
+        };
+        if !known {
+            return Some(format!("the {bench} bench takes no argument {arg:?}"));
+        }
+    }
+    None
+}
+
+#[test]
+fn every_cargo_bench_command_in_the_docs_names_a_bench_and_arguments_it_takes() {
+    let root = repo_root();
+    let mut checked = 0;
+    let mut errors = Vec::new();
+    for doc in documents()
+        .into_iter()
+        .filter(|d| d.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(&doc).expect("readable doc");
+        for (line_no, words) in cargo_bench_commands(&text) {
+            checked += 1;
+            if let Some(e) = bench_command_error(&words) {
+                let shown = doc
+                    .strip_prefix(&root)
+                    .unwrap_or(&doc)
+                    .display()
+                    .to_string();
+                errors.push(format!("{shown}:{line_no}: `{}`: {e}", words.join(" ")));
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} cargo bench commands found in the docs: is the extraction broken?"
+    );
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn a_documented_bench_or_shape_that_does_not_exist_is_caught() {
+    let bench = |line: &str| {
+        let commands = cargo_bench_commands(line);
+        assert_eq!(commands.len(), 1, "{line}");
+        bench_command_error(&commands[0].1)
+    };
+    assert_eq!(
+        bench("run `cargo bench -p nightshift --bench shapes -- chain400 floor`, then"),
+        None
+    );
+    assert_eq!(
+        bench("cargo bench -p nightshift --bench demo_dag -- 10   # more runs"),
+        None
+    );
+    assert!(bench("cargo bench -p nightshift --bench shape").is_some());
+    assert!(bench("cargo bench -p nightshift --bench shapes -- chain401").is_some());
+    assert!(bench("cargo bench -p nightshift --bench status_index -- many").is_some());
+}
+
 #[test]
 fn a_documented_command_with_an_unknown_flag_is_caught() {
     let lines = markdown_shell_lines("text\n```sh\nnightshift status --jsn   # a typo\n```\n");

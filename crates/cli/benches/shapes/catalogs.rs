@@ -1,5 +1,10 @@
 //! The shapes, generated as catalogs of smoke steps that do nothing (`true`) or wait (`sleep 0.2`).
 
+/// The arguments that select a measure other than the shapes: `-- cost` (cost.rs) and `-- floor` (floor.rs). The
+/// docs' test checks the documented `cargo bench` commands against these and [`Shape::name`].
+pub const COST: &str = "cost";
+pub const FLOOR: &str = "floor";
+
 /// One shape of work to measure.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shape {

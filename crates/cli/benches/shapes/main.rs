@@ -14,10 +14,12 @@
 //!
 //! `cargo bench -p nightshift --bench shapes [-- SHAPE...]`, shapes named as in the table (`chain400`, `fanout200`,
 //! `layered10x20`, `layered10x20-sleep`, `envs100`, `status2000`, ...); no name: every shape. Prints a markdown
-//! table and, last, one JSON line per shape. `-- cost`: the CPU of one trivial step, part by part (see cost.rs).
+//! table and, last, one JSON line per shape. `-- cost`: the CPU of one trivial step, part by part (see cost.rs). `-- floor`: the same
+//! wide shapes' processes started with no orchestration at all, the least any design could measure (see floor.rs).
 
 mod catalogs;
 mod cost;
+mod floor;
 mod measure;
 
 use catalogs::Shape;
@@ -34,8 +36,12 @@ fn main() {
         .canonicalize()
         .unwrap();
     let bin = env!("CARGO_BIN_EXE_nightshift").to_string();
-    if names.iter().any(|n| n == "cost") {
+    if names.iter().any(|n| n == catalogs::COST) {
         cost::breakdown(&root, &bin);
+        return;
+    }
+    if names.iter().any(|n| n == catalogs::FLOOR) {
+        floor::floors(&bin);
         return;
     }
     let all = Shape::all();
