@@ -156,9 +156,11 @@ fn port_error(e: azure_core::Error, what: &str) -> PortError {
             }
         }
         (ErrorKind::Io, None) | (ErrorKind::Credential, None) => {
-            PortError::Transient(format!("blob {what}: {e}"))
+            PortError::Transient(format!("blob {what}: {}", crate::http::sdk_error_text(&e)))
         }
-        (_, None) => PortError::Permanent(format!("blob {what}: {e}")),
+        (_, None) => {
+            PortError::Permanent(format!("blob {what}: {}", crate::http::sdk_error_text(&e)))
+        }
     }
 }
 

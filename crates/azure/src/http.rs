@@ -188,6 +188,23 @@ pub(crate) fn sdk_status(e: &azure_core::Error) -> Option<u16> {
     e.as_http_error().map(|h| u16::from(h.status()))
 }
 
+/// An SDK error without an HTTP status, with its causes: the SDK's retry policy wraps an error it will not retry
+/// in its own message ("non-io error occurred which will not be retried") and shows only that, so the reason (a
+/// credential that gave no token and what to do about it, a connection refused) would be lost. Our transport
+/// names URLs without their query (`describe_reqwest`), and a credential's message names no token.
+pub(crate) fn sdk_error_text(e: &azure_core::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
 tokio::task_local! {
     /// Set around an Append Block: the `x-ms-blob-append-offset` its response carried (the SDK's response type
     /// drops that header).

@@ -144,11 +144,14 @@ impl Bus for ServiceBusBus {
             Ok(()) => Ok(()),
             Err(e) => {
                 let status = crate::http::sdk_status(&e);
-                let msg = format!(
-                    "Service Bus send to {} answered {}",
-                    message.queue,
-                    status.map_or_else(|| e.kind().to_string(), |s| s.to_string())
-                );
+                let msg = match status {
+                    Some(s) => format!("Service Bus send to {} answered {s}", message.queue),
+                    None => format!(
+                        "Service Bus send to {} failed: {}",
+                        message.queue,
+                        crate::http::sdk_error_text(&e)
+                    ),
+                };
                 match status {
                     Some(401) => {
                         // The key may have been rotated: read it again next time.

@@ -283,6 +283,53 @@ async fn contract_with_managed_identity_the_store_sends_a_storage_bearer_token_t
     assert!(!written.contains("storage-bearer-secret"));
 }
 
+/// A credential that gives no token, as a managed identity does off Azure; its message says what to do.
+struct NoToken;
+
+#[async_trait::async_trait]
+impl nightshift_azure::TokenProvider for NoToken {
+    async fn token(&self, resource: &str) -> Result<nightshift_azure::AccessToken, PortError> {
+        Err(PortError::Permanent(format!(
+            "managed identity credential gave no token for {resource}: no identity endpoint answered; \
+             outside Azure set NIGHTSHIFT_CREDENTIAL=azure-cli"
+        )))
+    }
+}
+
+#[tokio::test]
+async fn contract_a_store_whose_credential_gives_no_token_says_why_and_what_to_do_next() {
+    // The SDK's retry policy wraps an error it will not retry in its own message ("non-io error occurred which
+    // will not be retried"); the credential's reason must still reach the person reading the error.
+    let capture = Arc::new(Capture::default());
+    let store = BlobStore::new(
+        "nsstore",
+        None,
+        "runs",
+        BlobAuth::Token(Arc::new(NoToken)),
+        capture.clone(),
+    );
+
+    let err = store
+        .get("runs/r1/journal.json")
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(err.contains("blob get"), "{err}");
+    assert!(
+        err.contains("gave no token for https://storage.azure.com"),
+        "{err}"
+    );
+    assert!(
+        err.contains("outside Azure set NIGHTSHIFT_CREDENTIAL=azure-cli"),
+        "{err}"
+    );
+    assert!(
+        capture.0.lock().unwrap().is_empty(),
+        "no request goes out without a token"
+    );
+}
+
 struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for LogWriter {

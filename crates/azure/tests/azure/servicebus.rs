@@ -193,6 +193,45 @@ async fn contract_a_throttled_send_is_transient_and_a_401_rereads_the_key() {
     assert_eq!(fake.requests_to("GET", "/secrets/sb-send-key").len(), 2);
 }
 
+/// A namespace nothing answers at: every send fails below HTTP, as a transport reports it.
+struct Unreachable;
+
+#[async_trait]
+impl HttpTransport for Unreachable {
+    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        Err(TransportError(
+            "connect error for https://contoso-ns.servicebus.windows.net/steps/messages: connection refused"
+                .into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn contract_a_send_that_never_reaches_the_namespace_says_why_and_is_transient() {
+    let fake = spawn_fake_arm().await;
+    fake.set(|s| {
+        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
+    });
+    let secrets = Arc::new(KeyVaultSecrets::new(
+        &fake.base,
+        Arc::new(StaticToken::new("t")),
+    ));
+    let bus = ServiceBusBus::new(
+        "contoso-ns",
+        "nightshift-send",
+        "sb-send-key",
+        secrets,
+        Arc::new(Unreachable),
+    );
+
+    let err = bus.send(message(false)).await.unwrap_err();
+
+    assert!(matches!(err, PortError::Transient(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("Service Bus send to steps"), "{text}");
+    assert!(text.contains("connection refused"), "{text}");
+}
+
 /// A queue with duplicate detection, as documented: every send is accepted (201), and a message whose
 /// BrokerProperties.MessageId was already accepted inside the window is dropped.
 #[derive(Default)]
