@@ -4,7 +4,6 @@
 use nightshift_core::messages::RELEASE_SCHEMA;
 use nightshift_core::{EnvironmentName, ProductName, Ttl};
 use serde_json::{json, Map, Value};
-use sha2::Digest;
 
 /// What to ask for, as the command line gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,12 +69,8 @@ pub fn new_message_id() -> String {
     format!("cli-{nanos}-{hex}")
 }
 
-/// The store key of an action's outcome.
-pub fn action_key(message_id: &str) -> String {
-    let digest = sha2::Sha256::digest(message_id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("actions/{hex}.json")
-}
+/// The store key of an action's outcome: the handler's own definition, so `--wait` reads where it writes.
+pub use nightshift_app::repo::action_key;
 
 fn bounded(field: &str, value: &str, max: usize) -> Result<String, String> {
     let v = value.trim();
