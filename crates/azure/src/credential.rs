@@ -46,7 +46,8 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
-    fn name(&self) -> &'static str {
+    /// How a person names it: `managed identity`, `Azure CLI`, `workload identity`.
+    pub fn name(&self) -> &'static str {
         match self {
             CredentialKind::ManagedIdentity { .. } => "managed identity",
             CredentialKind::AzureCli => "Azure CLI",

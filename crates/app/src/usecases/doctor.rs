@@ -42,6 +42,18 @@ fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check 
     }
 }
 
+const SIGN_IN: &str = "sign-in";
+const SIGN_IN_FIX: &str = "the reason above says what this credential lacks; the credential must suit where this \
+     runs: NIGHTSHIFT_CREDENTIAL=azure-cli after `az login` on a workstation, workload-identity in CI \
+     (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE), the managed identity (the default) on Azure \
+     (docs/settings.md)";
+/// The checks that call Azure with a token: when the sign-in failed, theirs failed for that reason first.
+const NEEDS_SIGN_IN: [&str; 3] = [
+    "store read/write",
+    "resource groups list",
+    "key vault get / service bus send key",
+];
+
 /// `registry/repository:tag` or `registry/repository@sha256:<digest>`; `latest` is not a version.
 pub fn image_reference_problem(image: &str, registry: Option<&str>) -> Option<String> {
     let (path, version) = match image.split_once('@') {
@@ -105,6 +117,35 @@ impl App {
             }
         }
 
+        // Sign-in: every Azure call needs a token. When none comes, the failures after it are that, not a missing
+        // permission, and their fixes say so.
+        let signed_in = match &self.settings.azure {
+            None => true,
+            Some(a) => {
+                let how = match &a.token_source {
+                    nightshift_azure::TokenSource::Static(_) => "NIGHTSHIFT_ARM_TOKEN",
+                    nightshift_azure::TokenSource::Credential(kind) => kind.name(),
+                };
+                match a
+                    .token_provider()
+                    .token(nightshift_azure::identity::ARM_RESOURCE)
+                    .await
+                {
+                    Ok(_) => {
+                        checks.push(pass(
+                            SIGN_IN,
+                            format!("{how}: a token for Azure Resource Manager"),
+                        ));
+                        true
+                    }
+                    Err(e) => {
+                        checks.push(fail(SIGN_IN, format!("{how}: {e}"), SIGN_IN_FIX));
+                        false
+                    }
+                }
+            }
+        };
+
         checks.push(match self.catalog() {
             Ok(c) => pass("catalog", format!("{} product(s) load", c.products.len())),
             Err(e) => fail(
@@ -166,6 +207,17 @@ impl App {
                 None => pass("runner image reference", a.aci.runner_image.clone()),
                 Some(why) => fail("runner image reference", why, "set NIGHTSHIFT_RUNNER_IMAGE to <registry>/nightshift-runner:<version> (terraform/README.md, step 6)"),
             });
+        }
+
+        if !signed_in {
+            for c in checks
+                .iter_mut()
+                .filter(|c| !c.ok && NEEDS_SIGN_IN.contains(&c.name.as_str()))
+            {
+                if let Some(fix) = &c.fix {
+                    c.fix = Some(format!("sign in first (the {SIGN_IN} check), then: {fix}"));
+                }
+            }
         }
 
         DoctorReport {

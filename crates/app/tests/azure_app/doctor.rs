@@ -36,7 +36,10 @@ fn azure_settings(fake: &FakeArm, runner_image: &str) -> Vec<(&'static str, Stri
 }
 
 fn app_on(fake: &FakeArm, runner_image: &str) -> TestApp {
-    let env = azure_settings(fake, runner_image);
+    app_with(fake, azure_settings(fake, runner_image))
+}
+
+fn app_with(fake: &FakeArm, env: Vec<(&'static str, String)>) -> TestApp {
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let arm = arm_client(fake);
     let vault = fake.base.clone();
@@ -80,6 +83,7 @@ async fn contract_doctor_passes_every_check_when_settings_reachability_and_permi
     let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
     for expected in [
         "setting NIGHTSHIFT_ACI_RESOURCE_GROUP",
+        "sign-in",
         "store read/write",
         "resource groups list",
         "key vault get / service bus send key",
@@ -128,6 +132,74 @@ async fn contract_doctor_names_each_failure_with_its_fix() {
     assert!(
         failures[2].starts_with("runner image reference") && failures[2].contains("latest"),
         "{failures:#?}"
+    );
+}
+
+#[tokio::test]
+async fn contract_doctor_checks_the_sign_in_first_and_points_the_failures_behind_it_to_it() {
+    let fake = spawn_fake_arm().await;
+    fake.set(|s| {
+        s.secrets
+            .insert("servicebus-send-key".into(), "a-key".into());
+    });
+    fake.script(
+        "GET",
+        &format!("/subscriptions/{SUBSCRIPTION}/resourcegroups"),
+        vec![Scripted {
+            status: 401,
+            headers: vec![("content-type", "application/json".into())],
+            body: r#"{"error":{"code":"InvalidAuthenticationToken","message":"no token"}}"#.into(),
+        }],
+    );
+    // CI with workload identity whose federated token file was never written: no token for anything.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = azure_settings(&fake, "contoso.azurecr.io/nightshift-runner:1.4.0");
+    env.retain(|(k, _)| *k != "NIGHTSHIFT_ARM_TOKEN");
+    env.extend([
+        ("NIGHTSHIFT_CREDENTIAL", "workload-identity".to_string()),
+        ("AZURE_TENANT_ID", "tenant-1".to_string()),
+        ("AZURE_CLIENT_ID", "client-1".to_string()),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            dir.path().join("never-written").display().to_string(),
+        ),
+    ]);
+    let t = app_with(&fake, env);
+
+    let report = t.app.doctor().await;
+
+    let check = |name: &str| {
+        report
+            .checks
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| (i, &report.checks[i]))
+            .unwrap_or_else(|| panic!("no {name:?} check in {:#?}", failed(&report)))
+    };
+    let (sign_in_at, sign_in) = check("sign-in");
+    assert!(!sign_in.ok, "{sign_in:?}");
+    assert!(
+        sign_in.detail.contains("workload identity")
+            && sign_in.detail.contains("AZURE_FEDERATED_TOKEN_FILE"),
+        "{sign_in:?}"
+    );
+    assert!(
+        sign_in
+            .fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("NIGHTSHIFT_CREDENTIAL"),
+        "{sign_in:?}"
+    );
+    let (groups_at, groups) = check("resource groups list");
+    assert!(sign_in_at < groups_at && sign_in_at < check("store read/write").0);
+    assert!(
+        groups
+            .fix
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("sign in first"),
+        "a failure behind a failed sign-in points to it: {groups:?}"
     );
 }
 
