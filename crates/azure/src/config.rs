@@ -40,6 +40,32 @@ pub struct AzureConfig {
     pub servicebus_key_secret: String,
     pub key_vault_url: String,
     pub aci: AciSettings,
+    /// The token provider, built at first use and shared by every clone of this configuration.
+    tokens: SharedTokens,
+}
+
+/// One credential, and so one token cache, for everything built from one configuration: the adapters, the Terraform
+/// state store and `doctor`'s sign-in check ask the credential (`az`, the identity endpoint) once per resource.
+/// Not part of the configuration's value: two configurations read alike are equal whatever they have fetched.
+#[derive(Clone, Default)]
+struct SharedTokens(Arc<std::sync::OnceLock<Arc<dyn TokenProvider>>>);
+
+impl PartialEq for SharedTokens {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SharedTokens {}
+
+impl std::fmt::Debug for SharedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "built"
+        } else {
+            "not built"
+        })
+    }
 }
 
 /// What a use of the configuration talks to: each command asks only for the settings of what it uses (a sweep needs
@@ -213,6 +239,7 @@ impl AzureConfig {
                 registry_server: opt("NIGHTSHIFT_ACI_REGISTRY_SERVER"),
                 key_vault_url: None,
             },
+            tokens: SharedTokens::default(),
         }
         .with_vault_for_runner())
     }
@@ -274,15 +301,19 @@ impl AzureConfig {
         env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
-    /// The token provider the adapters share (one cache for all of them). Performs no I/O.
+    /// The token provider everything built from this configuration (and its clones) shares: one cache for all of
+    /// them. Performs no I/O.
     pub fn token_provider(&self) -> Arc<dyn TokenProvider> {
-        match &self.token_source {
-            TokenSource::Static(t) => Arc::new(StaticToken::new(t.expose())),
-            TokenSource::Credential(kind) => Arc::new(Credential::new(
-                kind.clone(),
-                Arc::new(ReqwestTransport::new()),
-            )),
-        }
+        self.tokens
+            .0
+            .get_or_init(|| match &self.token_source {
+                TokenSource::Static(t) => Arc::new(StaticToken::new(t.expose())),
+                TokenSource::Credential(kind) => Arc::new(Credential::new(
+                    kind.clone(),
+                    Arc::new(ReqwestTransport::new()),
+                )),
+            })
+            .clone()
     }
 
     /// A store on another container (and possibly another account) with the same credentials: the Terraform
@@ -369,6 +400,40 @@ pub struct AzureAdapters {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn everything_built_from_one_configuration_and_its_clones_shares_one_token_provider() {
+        let v: HashMap<&str, &str> = [
+            ("NIGHTSHIFT_SUBSCRIPTION_ID", "sub-1"),
+            ("NIGHTSHIFT_CREDENTIAL", "azure-cli"),
+            ("NIGHTSHIFT_STORAGE_ACCOUNT", "nsstore"),
+        ]
+        .into_iter()
+        .collect();
+        let config = AzureConfig::from_lookup_for(
+            |k| v.get(k).map(|s| s.to_string()),
+            &[Need::Store, Need::Arm],
+        )
+        .unwrap();
+        let again = AzureConfig::from_lookup_for(
+            |k| v.get(k).map(|s| s.to_string()),
+            &[Need::Store, Need::Arm],
+        )
+        .unwrap();
+
+        let first = config.token_provider();
+
+        assert!(Arc::ptr_eq(&first, &config.token_provider()));
+        assert!(Arc::ptr_eq(&first, &config.clone().token_provider()));
+        assert_eq!(
+            config, again,
+            "what was fetched is not part of the configuration's value"
+        );
+        assert!(
+            !Arc::ptr_eq(&first, &again.token_provider()),
+            "another configuration has its own"
+        );
+    }
 
     #[test]
     fn the_job_env_rebuilds_the_same_configuration_without_any_secret() {
