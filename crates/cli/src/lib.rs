@@ -2,6 +2,33 @@
 //! `environments`, `logs`, `bundle`, `status`, `metrics`, `sweep`, `plan`, `validate`, `dossier`, and the `runner` and `handler` entry
 //! points that jobs and the local Functions host start.
 
+/// `println!` for the command's output: survives a reader that has gone ([`output::stdout_fmt`]).
+macro_rules! outln {
+    () => {
+        $crate::output::stdout_fmt(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::stdout_fmt(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for the command's output ([`output::stdout_fmt`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::stdout_fmt(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics ([`output::stderr_fmt`]).
+macro_rules! errln {
+    () => {
+        $crate::output::stderr_fmt(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::stderr_fmt(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod cli;
 pub mod commands;
 pub mod local_stack;
@@ -29,7 +56,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return 1;
         }
     };
@@ -37,9 +64,15 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let code = match rt.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             1
         }
+    };
+    // Output that was lost (not merely unread) fails a command that otherwise succeeded.
+    let code = if code == 0 && output::stdout_failed() {
+        1
+    } else {
+        code
     };
     if runner {
         nightshift_app::runner::record_exit(code);

@@ -17,7 +17,7 @@ const HOST_LOG_TAIL: usize = 200;
 
 pub async fn run(g: &Global, a: BundleArgs) -> anyhow::Result<i32> {
     let Ok(id) = RunId::parse(&a.run) else {
-        eprintln!(
+        errln!(
             "error: {:?} is not a run id (`nightshift status` lists them)",
             a.run
         );
@@ -25,7 +25,7 @@ pub async fn run(g: &Global, a: BundleArgs) -> anyhow::Result<i32> {
     };
     let app = super::app(super::settings(g)?).await?;
     let Some(run) = app.repo.run(&id).await? else {
-        eprintln!("error: no run {id} in the journal: `nightshift status` lists the runs");
+        errln!("error: no run {id} in the journal: `nightshift status` lists the runs");
         return Ok(1);
     };
 
@@ -41,12 +41,12 @@ pub async fn run(g: &Global, a: BundleArgs) -> anyhow::Result<i32> {
             Ok(v) if !v.expose().is_empty() => secrets.push(v.expose().to_string()),
             Ok(_) => {}
             Err(e) if !e.is_retryable() => {
-                eprintln!(
+                errln!(
                     "note: secret {name} cannot be read ({e}): a value it never had cannot leak"
                 );
             }
             Err(e) => {
-                eprintln!("error: cannot read secret {name} to redact it ({e}); nothing was written. Try again.");
+                errln!("error: cannot read secret {name} to redact it ({e}); nothing was written. Try again.");
                 return Ok(1);
             }
         }
@@ -131,7 +131,7 @@ pub async fn run(g: &Global, a: BundleArgs) -> anyhow::Result<i32> {
         Ok(())
     };
     write().with_context(|| format!("cannot write {}", a.output.display()))?;
-    println!(
+    outln!(
         "Wrote {} ({} files: run document, {} logs and results, outputs, plan, host log excerpt; {} secret value(s) redacted).",
         a.output.display(),
         files.len(),

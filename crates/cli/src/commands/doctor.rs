@@ -14,12 +14,12 @@ pub async fn run(g: &Global, a: DoctorArgs) -> anyhow::Result<i32> {
         for c in &report.checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };
             match &c.fix {
-                Some(fix) if !c.ok => println!("{mark} {}: {} -> {fix}", c.name, c.detail),
-                _ => println!("{mark} {}: {}", c.name, c.detail),
+                Some(fix) if !c.ok => outln!("{mark} {}: {} -> {fix}", c.name, c.detail),
+                _ => outln!("{mark} {}: {}", c.name, c.detail),
             }
         }
         let failed = report.checks.iter().filter(|c| !c.ok).count();
-        println!(
+        outln!(
             "{} mode: {} check(s), {failed} failed",
             report.mode,
             report.checks.len()

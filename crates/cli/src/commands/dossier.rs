@@ -18,22 +18,22 @@ pub async fn run(g: &Global, a: DossierArgs) -> anyhow::Result<i32> {
         let ids: Vec<RunId> = match runs.iter().map(|r| RunId::parse(r)).collect() {
             Ok(ids) => ids,
             Err(e) => {
-                eprintln!("error: {e}: give two run ids as nightshift status shows them");
+                errln!("error: {e}: give two run ids as nightshift status shows them");
                 return Ok(2);
             }
         };
         let app = super::app(s).await?;
         return match app.dossier_diff(&ids[0], &ids[1]).await {
             Ok(d) if a.json => {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
                 Ok(0)
             }
             Ok(d) => {
-                print!("{}", diff::render(&d, lang));
+                out!("{}", diff::render(&d, lang));
                 Ok(0)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 Ok(1)
             }
         };
@@ -41,14 +41,14 @@ pub async fn run(g: &Global, a: DossierArgs) -> anyhow::Result<i32> {
     let catalog = match nightshift_app::catalog_files::load(&s.catalog_dir) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(1);
         }
     };
     let name = a.product.clone().unwrap_or_default();
     let Some(product) = catalog.product(&name) else {
         let known: Vec<&str> = catalog.products.keys().map(|p| p.as_str()).collect();
-        eprintln!(
+        errln!(
             "error: no product {name:?} in {} (known: {})",
             s.catalog_dir.display(),
             known.join(", ")
@@ -59,7 +59,7 @@ pub async fn run(g: &Global, a: DossierArgs) -> anyhow::Result<i32> {
         Some(env) => {
             let Some(def) = dossier::resolve_environment(product, env) else {
                 let known: Vec<&str> = product.environments.keys().map(|e| e.as_str()).collect();
-                eprintln!(
+                errln!(
                     "error: {name} has no environment {env:?} (known: {})",
                     known.join(", ")
                 );
@@ -96,7 +96,7 @@ pub async fn run(g: &Global, a: DossierArgs) -> anyhow::Result<i32> {
         let js = match std::fs::read_to_string(&js_path) {
             Ok(js) => js,
             Err(e) => {
-                eprintln!(
+                errln!(
                     "error: the HTML format embeds mermaid from {} ({e}): run `npm ci` at the repository root",
                     js_path.display()
                 );
@@ -108,12 +108,12 @@ pub async fn run(g: &Global, a: DossierArgs) -> anyhow::Result<i32> {
         markdown::render(&d, lang)
     };
     match &a.output {
-        None => print!("{text}"),
+        None => out!("{text}"),
         Some(dir) => {
             let path = output_path(dir, &name, a.environment.as_deref(), &a.format);
             std::fs::create_dir_all(dir)?;
             std::fs::write(&path, text)?;
-            println!("{}", path.display());
+            outln!("{}", path.display());
         }
     }
     Ok(0)
@@ -133,7 +133,7 @@ async fn last_run(s: &nightshift_app::Settings, product: &str, env: &str) -> Opt
     let app = match super::app(s.clone()).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("note: no run facts (the store is not reachable: {e})");
+            errln!("note: no run facts (the store is not reachable: {e})");
             return None;
         }
     };

@@ -191,7 +191,7 @@ pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
     let app = super::app(super::settings_for(g, &[Need::Store])?).await?;
     let (list, problems) = list(&app, a.limit.into(), a.cursor.as_deref()).await?;
     for p in &problems {
-        eprintln!("warning: {p}");
+        errln!("warning: {p}");
     }
     if a.json {
         output::print_json(&list);
@@ -199,7 +199,7 @@ pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
     }
     let views = &list.environments;
     if views.is_empty() && a.cursor.is_none() {
-        println!("No environment yet: build one with `nightshift up` or `nightshift release PRODUCT ENV VERSION`.");
+        outln!("No environment yet: build one with `nightshift up` or `nightshift release PRODUCT ENV VERSION`.");
         return Ok(0);
     }
     for v in views {
@@ -208,7 +208,7 @@ pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
             (Some(t), Some(why)) => format!("{t} ({why})"),
             (Some(t), None) => t.clone(),
         };
-        println!(
+        outln!(
             "{}/{}  {}  {}  version {}  expires {}  last run {}",
             v.product,
             v.environment,
@@ -219,26 +219,27 @@ pub async fn run(g: &Global, a: PageArgs) -> anyhow::Result<i32> {
             v.last_run.as_deref().unwrap_or("-")
         );
         if let Some(why) = &v.keep_reason {
-            println!(
+            outln!(
                 "    kept until {}: {why}",
                 v.kept_until.as_deref().unwrap_or("-")
             );
         }
         if let Some(why) = &v.destroyed_reason {
-            println!("    destroyed: {why}");
+            outln!("    destroyed: {why}");
         }
         for (name, url) in &v.urls {
-            println!("    {name}: {url}");
+            outln!("    {name}: {url}");
         }
         if let Some(key) = &v.dossier {
-            println!(
+            outln!(
                 "    dossier: {key} (nightshift dossier {} --environment {} writes it out)",
-                v.product, v.environment
+                v.product,
+                v.environment
             );
         }
     }
     if let Some(c) = &list.next_cursor {
-        println!("More environments: nightshift environments --cursor {c}");
+        outln!("More environments: nightshift environments --cursor {c}");
     }
     Ok(0)
 }

@@ -34,14 +34,14 @@ pub async fn run(
     let body = match message(&action, product, environment, &requested_by) {
         Ok(b) => b,
         Err(why) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             return Ok(2);
         }
     };
     let message_id = match send.message_id.as_deref().map(valid_message_id).transpose() {
         Ok(id) => id.unwrap_or_else(new_message_id),
         Err(why) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             return Ok(2);
         }
     };
@@ -71,7 +71,7 @@ pub async fn run(
         })
         .await
     {
-        eprintln!(
+        errln!(
             "error: sending the {} message to the {RELEASES_QUEUE} queue: {e}",
             action.name()
         );
@@ -79,9 +79,9 @@ pub async fn run(
     }
     let say = |m: &str| {
         if send.json {
-            eprintln!("{m}");
+            errln!("{m}");
         } else {
-            println!("{m}");
+            outln!("{m}");
         }
     };
     say(&format!(
@@ -96,10 +96,10 @@ pub async fn run(
                 "environment": environment, "message": body, "outcome": Value::Null,
             }));
         } else {
-            println!(
+            outln!(
                 "Follow it with `nightshift environments` and `nightshift status`, or wait for it:"
             );
-            println!(
+            outln!(
                 "  nightshift {} ... --wait --message-id {message_id}   (the same id is the same action: nothing is done twice)",
                 action.name().replace("deploy", "release")
             );
@@ -147,7 +147,7 @@ pub async fn run(
             }
         }
         Err(why) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             1
         }
     };

@@ -35,7 +35,7 @@ pub async fn log_keys(
 
 pub async fn run(g: &Global, a: LogsArgs) -> anyhow::Result<i32> {
     let Ok(run) = RunId::parse(&a.run) else {
-        eprintln!(
+        errln!(
             "error: {:?} is not a run id (e.g. orthense-demo.nightly.n20261121; `nightshift status` lists them)",
             a.run
         );
@@ -58,7 +58,7 @@ pub async fn run(g: &Global, a: LogsArgs) -> anyhow::Result<i32> {
             (None, Some(n)) => format!(" for attempt {n}"),
             (None, None) => String::new(),
         };
-        eprintln!(
+        errln!(
             "error: no stored log for run {run}{what}: see `nightshift status` for its steps and attempts"
         );
         return Ok(1);
@@ -69,11 +69,11 @@ pub async fn run(g: &Global, a: LogsArgs) -> anyhow::Result<i32> {
             continue;
         };
         if !single {
-            println!("==> {step} attempt {attempt} ({key}) <==");
+            outln!("==> {step} attempt {attempt} ({key}) <==");
         }
-        print!("{}", String::from_utf8_lossy(&v.bytes));
+        out!("{}", String::from_utf8_lossy(&v.bytes));
         if !single {
-            println!();
+            outln!();
         }
     }
     Ok(0)

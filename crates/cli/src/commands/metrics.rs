@@ -28,7 +28,7 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
     .into_iter()
     .flatten()
     .collect::<Vec<_>>();
-    println!(
+    outln!(
         "Since {}{}:",
         output::time(m.filter.since),
         if scope.is_empty() {
@@ -38,7 +38,7 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
         }
     );
     if m.deployments == 0 && m.in_progress == 0 {
-        println!(
+        outln!(
             "  No runs in this period. Widen it with --since 90d, or start one with: nightshift up"
         );
         return Ok(0);
@@ -56,39 +56,42 @@ pub async fn run(g: &Global, a: MetricsArgs) -> anyhow::Result<i32> {
         ),
         _ => "no data".into(),
     };
-    println!(
+    outln!(
         "  Deployments          {} finished ({} succeeded, {} failed), {} in progress",
-        m.deployments, m.succeeded, m.failed, m.in_progress
+        m.deployments,
+        m.succeeded,
+        m.failed,
+        m.in_progress
     );
-    println!("  Success rate         {}", pct(m.success_rate));
+    outln!("  Success rate         {}", pct(m.success_rate));
     if let Some(f) = m.deployments_per_day {
-        println!("  Deployment frequency {f:.2} successful deployments a day");
+        outln!("  Deployment frequency {f:.2} successful deployments a day");
     }
-    println!("  Deployment duration  {}", dist(&m.deployment_duration));
-    println!("  Time to ready        {}", dist(&m.time_to_ready));
-    println!(
+    outln!("  Deployment duration  {}", dist(&m.deployment_duration));
+    outln!("  Time to ready        {}", dist(&m.time_to_ready));
+    outln!(
         "  Recovery time        {} ({} recovered, {} not yet)",
         dist(&m.recovery.time),
         m.recovery.recovered,
         m.recovery.unrecovered
     );
-    println!(
+    outln!(
         "  Rollbacks            {} ({} succeeded), {}",
         m.rollbacks.count,
         m.rollbacks.succeeded,
         dist(&m.rollbacks.duration)
     );
-    println!("  Change lead time     {}", dist(&m.change_lead_time));
-    println!(
+    outln!("  Change lead time     {}", dist(&m.change_lead_time));
+    outln!(
         "  Notification delay   {} ({} delivery records)",
         dist(&m.notifications.delay),
         m.notifications.records
     );
     if !m.actions.is_empty() {
         let list: Vec<String> = m.actions.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!("  Actions              {}", list.join(", "));
+        outln!("  Actions              {}", list.join(", "));
     }
-    println!(
+    outln!(
         "  Checks               {} run, {} failed, {} passed on retry: false-positive rate {}",
         m.checks.runs,
         m.checks.failed,

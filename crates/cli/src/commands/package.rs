@@ -12,7 +12,7 @@ pub async fn run(_g: &Global, a: PackageArgs) -> anyhow::Result<i32> {
     let files = collect(&a.root, &a.handler)?;
     let zip = write_zip(&files);
     std::fs::write(&a.out, &zip).with_context(|| format!("cannot write {}", a.out.display()))?;
-    println!(
+    outln!(
         "{}: {} entries, {} bytes; upload it to the deployments container (terraform/README.md, step 7)",
         a.out.display(),
         files.len(),

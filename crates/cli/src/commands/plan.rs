@@ -33,13 +33,13 @@ pub async fn run(g: &Global, a: PlanArgs) -> anyhow::Result<i32> {
     let catalog = match nightshift_app::catalog_files::load(&s.catalog_dir) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(1);
         }
     };
     if let Some(p) = &a.product {
         if catalog.product(p).is_none() {
-            eprintln!(
+            errln!(
                 "error: no product {p:?} in {} (products: {})",
                 s.catalog_dir.display(),
                 catalog
@@ -97,7 +97,7 @@ pub async fn run(g: &Global, a: PlanArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     for p in &plans {
-        println!("{} ({} platform, {})", p.product, p.platform, p.source);
+        outln!("{} ({} platform, {})", p.product, p.platform, p.source);
         let width = p.steps.iter().map(|s| s.name.len()).max().unwrap_or(4);
         for st in &p.steps {
             let on = if st.needs.is_empty() {
@@ -110,19 +110,21 @@ pub async fn run(g: &Global, a: PlanArgs) -> anyhow::Result<i32> {
             } else {
                 " "
             };
-            println!(
+            outln!(
                 "  {star} {:width$}  {:9}  {}{on}",
-                st.name, st.kind, st.target
+                st.name,
+                st.kind,
+                st.target
             );
         }
-        println!(
+        outln!(
             "  critical path (*): {}  ~{} by estimates; run one after another: ~{}",
             p.critical_path.join(" -> "),
             output::secs(p.critical_path_secs),
             output::secs(p.sequential_secs)
         );
-        println!("  environments: {}", p.environments.join(", "));
-        println!();
+        outln!("  environments: {}", p.environments.join(", "));
+        outln!();
     }
     Ok(0)
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<i32> {
     let mut settings = super::settings(g)?;
     if settings.mode != Mode::Local {
-        eprintln!("error: `nightshift serve` runs the embedded local default; on Azure the Functions host runs the handler. Unset NIGHTSHIFT_MODE (it is {})", settings.mode.as_str());
+        errln!("error: `nightshift serve` runs the embedded local default; on Azure the Functions host runs the handler. Unset NIGHTSHIFT_MODE (it is {})", settings.mode.as_str());
         return Ok(2);
     }
     if std::env::var_os("NIGHTSHIFT_RUNNER").is_none() {
@@ -25,21 +25,21 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<i32> {
         }
     }
     if let Err(e) = nightshift_app::catalog_files::load(&settings.catalog_dir) {
-        eprintln!("error: {e}");
-        eprintln!("Nothing was started. The catalog format is described in docs/catalog.md.");
+        errln!("error: {e}");
+        errln!("Nothing was started. The catalog format is described in docs/catalog.md.");
         return Ok(1);
     }
     if let Err(e) = nightshift_app::tools::terraform() {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(1);
     }
-    let say = |m: &str| println!("{m}");
+    let say = |m: &str| outln!("{m}");
     if let Err(e) = nightshift_app::tools::ensure_ansible_playbook(&settings.tools_dir, &say) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(1);
     }
     if a.port != 0 && std::net::TcpListener::bind(("127.0.0.1", a.port)).is_err() {
-        eprintln!(
+        errln!(
             "error: port {} on 127.0.0.1 is taken: give another with --port (0 picks a free one)",
             a.port
         );
@@ -53,12 +53,12 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<i32> {
     let stack = match LocalStack::start(settings, opts).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return Ok(1);
         }
     };
     let port = stack.host.http_addr().map(|a| a.port()).unwrap_or(a.port);
-    println!(
+    outln!(
         "nightshift serve: http://127.0.0.1:{port}/api/status, state in {}. Ctrl-C stops it (runs in flight resume at the next start).",
         state.display()
     );
@@ -97,14 +97,14 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<i32> {
         }
         active = ids;
         for line in progress.changes(&runs, true) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
-    println!(
+    outln!(
         "Stopping: {} invocation(s) in flight finish first.",
         stack.host.in_flight()
     );
     stack.shutdown().await;
-    println!("Stopped.");
+    outln!("Stopped.");
     Ok(0)
 }

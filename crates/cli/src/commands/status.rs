@@ -18,13 +18,13 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if report.runs.is_empty() && a.cursor.is_none() {
-        println!(
+        outln!(
             "No runs yet in {}. Start one with: nightshift up",
             app.settings.state_dir.display()
         );
     }
     for r in &report.runs {
-        println!(
+        outln!(
             "{} {:?} {} ({}), created {}, expires {}",
             status_mark(&format!("{:?}", r.status).to_lowercase()),
             r.status,
@@ -34,16 +34,16 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
             time(r.expires_at)
         );
         if let Some(why) = &r.reason {
-            println!("    {why}");
+            outln!("    {why}");
         }
         if let Some(at) = r.compacted_at {
-            println!(
+            outln!(
                 "    steps and logs removed by retention at {} (NIGHTSHIFT_RETENTION)",
                 time(Some(at))
             );
         }
         if let Some(key) = &r.dossier {
-            println!(
+            outln!(
                 "    dossier: {key} (nightshift dossier --diff RUN_A RUN_B compares two builds)"
             );
         }
@@ -54,7 +54,7 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
                 .as_deref()
                 .map(|w| format!("  {w}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "    {} {:14} {:10} attempts {}/{} {d:>7}{why}",
                 status_mark(&s.status),
                 s.name,
@@ -65,15 +65,15 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(c) = &report.next_cursor {
-        println!(
+        outln!(
             "Older runs: nightshift status --limit {} --cursor {c}",
             a.limit
         );
     }
     if !report.environments.is_empty() {
-        println!("\nEnvironments:");
+        outln!("\nEnvironments:");
         for e in &report.environments {
-            println!(
+            outln!(
                 "  {}/{} ({}): {}, expires {}, last run {}",
                 e.product,
                 e.environment,
@@ -85,9 +85,9 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         }
     }
     if !report.rejected.is_empty() {
-        println!("\nRejected messages:");
+        outln!("\nRejected messages:");
         for r in &report.rejected {
-            println!(
+            outln!(
                 "  {} {} on {}: {}",
                 time(Some(r.at)),
                 r.message_id,
@@ -97,9 +97,9 @@ pub async fn run(g: &Global, a: StatusArgs) -> anyhow::Result<i32> {
         }
     }
     if !report.failed_notifications.is_empty() {
-        println!("\nNotifications not delivered:");
+        outln!("\nNotifications not delivered:");
         for d in &report.failed_notifications {
-            println!(
+            outln!(
                 "  {} {} of {}/{} to {} after {} tries: {}",
                 time(Some(d.event_at)),
                 d.kind,

@@ -12,7 +12,7 @@ pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
     let report = match app.sweep(a.now, dry_run, cap).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(1);
         }
     };
@@ -20,9 +20,9 @@ pub async fn run(g: &Global, a: SweepArgs) -> anyhow::Result<i32> {
         output::print_json(&report);
     } else {
         for i in &report.items {
-            println!("{:12} {:40} {}", i.action, i.resource_group, i.reason);
+            outln!("{:12} {:40} {}", i.action, i.resource_group, i.reason);
         }
-        println!(
+        outln!(
             "sweep at {}{}: {} deleted, {} kept, {} deferred (cap {}), {} waiting, {} errors",
             output::time(Some(report.now)),
             if dry_run {

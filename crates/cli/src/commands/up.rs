@@ -24,14 +24,14 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
     let json = a.json;
     let say = move |m: &str| {
         if json {
-            eprintln!("{m}");
+            errln!("{m}");
         } else {
-            println!("{m}");
+            outln!("{m}");
         }
     };
     let mut settings: Settings = super::settings(g)?;
     if settings.mode != Mode::Local {
-        eprintln!("error: `nightshift up` runs the embedded local default; unset NIGHTSHIFT_MODE (it is {})", settings.mode.as_str());
+        errln!("error: `nightshift up` runs the embedded local default; unset NIGHTSHIFT_MODE (it is {})", settings.mode.as_str());
         return Ok(2);
     }
     // Jobs run this very binary as their runner.
@@ -45,8 +45,8 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
     let catalog = match nightshift_app::catalog_files::load_validated(&settings.catalog_dir, root) {
         Ok(c) => c,
         Err(problems) => {
-            problems.iter().for_each(|e| eprintln!("error: {e}"));
-            eprintln!("Nothing was started. The catalog format is described in docs/catalog.md.");
+            problems.iter().for_each(|e| errln!("error: {e}"));
+            errln!("Nothing was started. The catalog format is described in docs/catalog.md.");
             return Ok(1);
         }
     };
@@ -134,7 +134,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         .collect();
     let queued = queued_releases(&settings);
     if expected.is_empty() && in_flight.is_empty() && queued == 0 {
-        eprintln!(
+        errln!(
             "error: no local product has a nightly environment due now{}, and no run or release is in flight: check the catalog in {}, or send one with `nightshift release PRODUCT ENV VERSION`",
             a.product
                 .as_deref()
@@ -147,11 +147,11 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
 
     // 2. The tools the steps run.
     if let Err(e) = nightshift_app::tools::terraform() {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(1);
     }
     if let Err(e) = nightshift_app::tools::ensure_ansible_playbook(&settings.tools_dir, &say) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return Ok(1);
     }
 
@@ -168,7 +168,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         if let Err(why) = session.fire("nightly-scheduler").await {
             let log = session.app().settings.logs_dir().join("host.log");
             session.shutdown().await;
-            eprintln!(
+            errln!(
                 "error: the nightly-scheduler failed: {why:#}. The handler's log is {}",
                 log.display()
             );
@@ -235,7 +235,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = interrupt.recv() => {
-                eprintln!("Interrupted: stopping (invocations in flight finish first). The runs resume when a host runs again (`nightshift serve`, or `nightshift up`).");
+                errln!("Interrupted: stopping (invocations in flight finish first). The runs resume when a host runs again (`nightshift serve`, or `nightshift up`).");
                 session.shutdown().await;
                 return Ok(130);
             }
@@ -272,9 +272,9 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         if a.json {
             continue;
         }
-        println!();
+        outln!();
         if ready {
-            println!(
+            outln!(
                 "Environment {}/{} is ready (run {}, {}).",
                 r.product,
                 r.environment,
@@ -282,7 +282,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 secs(r.duration_secs(Utc::now()))
             );
         } else if destroyed {
-            println!(
+            outln!(
                 "Environment {}/{}: run {} ran and its environment was destroyed since ({}); `nightshift up` builds tonight's again.",
                 r.product,
                 r.environment,
@@ -295,7 +295,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
             );
             continue;
         } else {
-            println!(
+            outln!(
                 "Environment {}/{} is NOT ready: run {} {:?}: {}",
                 r.product,
                 r.environment,
@@ -308,11 +308,11 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 .iter()
                 .filter(|(_, s)| s.status.as_str() == "failed")
             {
-                println!(
+                outln!(
                     "  step {n} failed: {}",
                     s.reason.clone().unwrap_or_default()
                 );
-                println!(
+                outln!(
                     "  its log: {}",
                     app.settings
                         .store_dir()
@@ -321,7 +321,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 );
             }
         }
-        println!(
+        outln!(
             "  expires:  {}",
             r.expires_at
                 .map(|t| format!(
@@ -340,13 +340,13 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                     == Some(r.id.as_str())
             })
             .collect();
-        println!(
+        outln!(
             "  resource groups ({} in the local cloud, {}):",
             mine.len(),
             cloud_dir.join("resource-groups").display()
         );
         for g in mine {
-            println!("    {}", g.name);
+            outln!("    {}", g.name);
         }
         // Where the data lives and how to reach the environment; everything else is in `status --json`.
         let outputs = r.outputs();
@@ -369,9 +369,9 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
                 })
                 .collect();
             if !lines.is_empty() {
-                println!("  {label}:");
+                outln!("  {label}:");
                 for l in &lines {
-                    println!("    {l}");
+                    outln!("    {l}");
                 }
             }
         }
@@ -381,7 +381,7 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
             .filter(|k| !is_data(k) && !is_endpoint(k))
             .count();
         if more > 0 {
-            println!(
+            outln!(
                 "  {more} more outputs: nightshift status --json, or the run document {}",
                 app.settings
                     .store_dir()
@@ -391,14 +391,14 @@ pub async fn run(g: &Global, a: UpArgs) -> anyhow::Result<i32> {
         }
     }
     if !a.json {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "Follow it with `nightshift status` (or --json); the journal is in {}.",
             app.settings.store_dir().join("runs").display()
         );
     }
     if timed_out {
-        eprintln!(
+        errln!(
             "Still running after {}s: stopped waiting. The runs go on when a host runs again (`nightshift serve`, or `nightshift up`).",
             a.timeout
         );

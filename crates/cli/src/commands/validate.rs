@@ -11,15 +11,15 @@ pub async fn run(g: &Global) -> anyhow::Result<i32> {
             Ok(c) => c,
             Err(problems) => {
                 for p in &problems {
-                    eprintln!("error: {p}");
+                    errln!("error: {p}");
                 }
-                eprintln!("The catalog format is described in docs/catalog.md.");
+                errln!("The catalog format is described in docs/catalog.md.");
                 return Ok(1);
             }
         };
     let problems = super::dossier::check_annotations(&s, &catalog);
     for p in &problems {
-        eprintln!("error: {p}");
+        errln!("error: {p}");
     }
     if !problems.is_empty() {
         return Ok(1);
@@ -30,7 +30,7 @@ pub async fn run(g: &Global) -> anyhow::Result<i32> {
         .values()
         .map(|p| p.environments.len())
         .sum();
-    println!(
+    outln!(
         "catalog OK: {} products, {steps} steps, {envs} environments ({})",
         catalog.products.len(),
         s.catalog_dir.display()

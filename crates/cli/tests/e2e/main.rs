@@ -4,6 +4,7 @@
 
 mod chat_actions;
 mod cli_env;
+mod closed_pipe;
 mod concurrency;
 mod fail_closed;
 mod helpers;
