@@ -58,3 +58,28 @@ fn a_command_whose_reader_closed_the_pipe_ends_quietly_with_its_own_exit_code() 
         );
     }
 }
+
+#[test]
+fn output_lost_for_another_reason_than_a_closed_pipe_fails_the_command_and_says_so() {
+    let env = CliEnv::new(&shell_catalog(&sh_step("a", &[], "true")));
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+
+    let out = env
+        .command(&["status", "--json"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
