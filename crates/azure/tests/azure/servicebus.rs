@@ -1,7 +1,7 @@
 //! ServiceBusBus against the REST contract: requests are captured through the SDK's HTTP client (there is no
 //! Service Bus emulator here), the policy key comes from a loopback Key Vault.
 
-use crate::fake_arm::spawn_fake_arm;
+use crate::fake_arm::{spawn_fake_arm, FakeArm};
 use async_trait::async_trait;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
@@ -54,6 +54,24 @@ fn message(scheduled: bool) -> OutboundMessage {
         correlation_id: Some("orthense.nightly.2025-01-02".into()),
         scheduled_at: scheduled.then(|| Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()),
     }
+}
+
+/// A bus sending through `transport`, its send key in the loopback vault `fake`, as the handler builds it.
+fn bus_with_key_in(fake: &FakeArm, transport: Arc<dyn HttpTransport>) -> ServiceBusBus {
+    fake.set(|s| {
+        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
+    });
+    let secrets = Arc::new(KeyVaultSecrets::new(
+        &fake.base,
+        Arc::new(StaticToken::new("t")),
+    ));
+    ServiceBusBus::new(
+        "contoso-ns",
+        "nightshift-send",
+        "sb-send-key",
+        secrets,
+        transport,
+    )
 }
 
 #[tokio::test]
@@ -161,22 +179,9 @@ async fn contract_sends_carry_broker_properties_and_a_send_only_sas_whose_key_co
 #[tokio::test]
 async fn contract_a_throttled_send_is_transient_and_a_401_rereads_the_key() {
     let fake = spawn_fake_arm().await;
-    fake.set(|s| {
-        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
-    });
     let capture = Arc::new(Capture::default());
     capture.status.lock().unwrap().extend([401, 503]); // popped from the end: 503 first, then 401
-    let secrets = Arc::new(KeyVaultSecrets::new(
-        &fake.base,
-        Arc::new(StaticToken::new("t")),
-    ));
-    let bus = ServiceBusBus::new(
-        "contoso-ns",
-        "nightshift-send",
-        "sb-send-key",
-        secrets,
-        capture.clone(),
-    );
+    let bus = bus_with_key_in(&fake, capture.clone());
 
     let throttled = bus.send(message(false)).await;
     let unauthorised = bus.send(message(false)).await;
@@ -209,20 +214,7 @@ impl HttpTransport for Unreachable {
 #[tokio::test]
 async fn contract_a_send_that_never_reaches_the_namespace_says_why_and_is_transient() {
     let fake = spawn_fake_arm().await;
-    fake.set(|s| {
-        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
-    });
-    let secrets = Arc::new(KeyVaultSecrets::new(
-        &fake.base,
-        Arc::new(StaticToken::new("t")),
-    ));
-    let bus = ServiceBusBus::new(
-        "contoso-ns",
-        "nightshift-send",
-        "sb-send-key",
-        secrets,
-        Arc::new(Unreachable),
-    );
+    let bus = bus_with_key_in(&fake, Arc::new(Unreachable));
 
     let err = bus.send(message(false)).await.unwrap_err();
 
@@ -270,21 +262,8 @@ async fn contract_the_watchdogs_redispatch_is_not_dropped_by_duplicate_detection
     use nightshift_core::messages::StepMessage;
     use nightshift_core::{RunId, StepName};
     let fake = spawn_fake_arm().await;
-    fake.set(|s| {
-        s.secrets.insert("sb-send-key".into(), POLICY_KEY.into());
-    });
     let queue = Arc::new(DeduplicatingQueue::default());
-    let secrets = Arc::new(KeyVaultSecrets::new(
-        &fake.base,
-        Arc::new(StaticToken::new("t")),
-    ));
-    let bus = ServiceBusBus::new(
-        "contoso-ns",
-        "nightshift-send",
-        "sb-send-key",
-        secrets,
-        queue.clone(),
-    );
+    let bus = bus_with_key_in(&fake, queue.clone());
     let run = RunId::parse("orthense.nightly.n20250102").unwrap();
     let step = StepName::parse("seed-sql").unwrap();
     let send = |m: StepMessage| OutboundMessage {
