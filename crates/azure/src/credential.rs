@@ -106,7 +106,10 @@ impl Credential {
 
     fn client_options(&self) -> ClientOptions {
         ClientOptions {
-            transport: Some(Transport::new(Arc::new(SdkHttp(self.transport.clone())))),
+            transport: Some(Transport::new(Arc::new(SdkHttp {
+                transport: self.transport.clone(),
+                no_answer_is_final: matches!(self.kind, CredentialKind::ManagedIdentity { .. }),
+            }))),
             ..Default::default()
         }
     }
@@ -155,7 +158,7 @@ impl Credential {
         let msg = format!(
             "{} credential gave no token for {resource}: {}; {}",
             self.kind.name(),
-            crate::identity::truncate(e.to_string().trim(), 600),
+            crate::identity::truncate(crate::http::error_chain(e).trim(), 1000),
             self.kind.fix()
         );
         if transient(e) {
@@ -216,7 +219,13 @@ impl TokenProvider for Credential {
 }
 
 /// Plugs an [`HttpTransport`] into `azure_core` 1.x (the credentials' token requests).
-struct SdkHttp(Arc<dyn HttpTransport>);
+struct SdkHttp {
+    transport: Arc<dyn HttpTransport>,
+    /// A managed identity's endpoint is on the machine itself (IMDS, the App Service endpoint): when nothing
+    /// answers there, this is not an Azure resource with an identity, and the SDK's retries (up to 72 s, for an
+    /// endpoint that answers 410 or 429 while a VM starts) would only delay saying so. Statuses are still retried.
+    no_answer_is_final: bool,
+}
 
 impl fmt::Debug for SdkHttp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,11 +256,16 @@ impl HttpClient for SdkHttp {
                 .collect(),
             body,
         };
-        let response = self
-            .0
-            .send(ours)
-            .await
-            .map_err(|e| SdkError::with_message(ErrorKind::Io, e.0))?;
+        let response = self.transport.send(ours).await.map_err(|e| {
+            if self.no_answer_is_final && e.is_no_answer() {
+                SdkError::with_message(
+                    ErrorKind::Other,
+                    format!("no managed identity endpoint answered ({})", e.0),
+                )
+            } else {
+                SdkError::with_message(ErrorKind::Io, e.0)
+            }
+        })?;
         let mut headers = Headers::new();
         for (k, v) in response.headers {
             headers.insert(k.to_ascii_lowercase(), v);

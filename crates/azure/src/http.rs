@@ -96,6 +96,14 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 #[error("transport: {0}")]
 pub struct TransportError(pub String);
 
+impl TransportError {
+    /// Nothing answered at the address: a connection refused or unreachable, or none within the timeouts (what
+    /// [`describe_reqwest`] names `connect` and `timeout` errors).
+    pub fn is_no_answer(&self) -> bool {
+        self.0.starts_with("connect error") || self.0.starts_with("timeout error")
+    }
+}
+
 /// Sends requests for the SDK clients. Implement it in tests to capture what the adapters send.
 #[async_trait]
 pub trait HttpTransport: Send + Sync {
@@ -193,6 +201,11 @@ pub(crate) fn sdk_status(e: &azure_core::Error) -> Option<u16> {
 /// credential that gave no token and what to do about it, a connection refused) would be lost. Our transport
 /// names URLs without their query (`describe_reqwest`), and a credential's message names no token.
 pub(crate) fn sdk_error_text(e: &azure_core::Error) -> String {
+    error_chain(e)
+}
+
+/// An error's message and its causes', each once, joined by `: ` (both SDK lines' errors wrap their causes).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {

@@ -143,6 +143,54 @@ async fn contract_managed_identity_in_container_instances_asks_imds_once_per_res
     );
 }
 
+/// A machine that is not an Azure resource: no identity endpoint to connect to, however often it is asked.
+#[derive(Default)]
+struct NoIdentityEndpoint {
+    attempts: Mutex<usize>,
+}
+
+#[async_trait]
+impl HttpTransport for NoIdentityEndpoint {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        *self.attempts.lock().unwrap() += 1;
+        Err(TransportError(format!(
+            "connect error for {}: Network is unreachable (os error 101)",
+            request.url.split('?').next().unwrap_or_default()
+        )))
+    }
+}
+
+// Paused time: the credential's retry delays (up to 72 s in all, the IMDS guidance) pass at once, so the test
+// counts attempts instead of waiting for them.
+#[tokio::test(start_paused = true)]
+async fn contract_off_azure_a_managed_identity_fails_at_the_first_refused_connection_and_says_what_to_set(
+) {
+    if !imds_applies() {
+        return;
+    }
+    let http = Arc::new(NoIdentityEndpoint::default());
+    let mi = Credential::new(
+        CredentialKind::ManagedIdentity { client_id: None },
+        http.clone(),
+    );
+
+    let err = mi.token(ARM_RESOURCE).await.unwrap_err();
+
+    assert_eq!(
+        *http.attempts.lock().unwrap(),
+        1,
+        "no connection to an identity endpoint is not retried: {err}"
+    );
+    assert!(matches!(err, PortError::Permanent(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("no managed identity endpoint"), "{text}");
+    assert!(text.contains("Network is unreachable"), "{text}");
+    assert!(
+        text.contains("outside Azure set NIGHTSHIFT_CREDENTIAL=azure-cli"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn contract_a_managed_identity_token_within_five_minutes_of_expiry_is_fetched_again() {
     if !imds_applies() {
